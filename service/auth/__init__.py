@@ -1,0 +1,1 @@
+"""API bearer tokens and the roles they carry."""

@@ -1,0 +1,216 @@
+"""All of dutyd's settings, in one class.
+
+Values come, highest precedence first, from: arguments given in code, `DUTYD_*`
+environment variables, files in the secrets directory (`DUTYD_SECRETS_DIR`, one file
+per setting named like the setting), and the YAML settings file (`DUTYD_CONFIG`,
+default `config/dutyd.yaml`). Secrets may never come from the YAML file, which is
+meant to be committed and shared.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from service.errors import ConfigError
+
+SECRET_SETTINGS = ("twilio_auth_token", "smtp_password")
+DEFAULT_CONFIG_FILE = Path("config/dutyd.yaml")
+
+
+class SmtpSecurity(StrEnum):
+    none = "none"
+    starttls = "starttls"
+    tls = "tls"
+
+
+class LogFormat(StrEnum):
+    console = "console"
+    json = "json"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DUTYD_", extra="forbid", validate_default=True
+    )
+
+    # Where things live
+    data_dir: Path = Field(Path("data"), description="Directory for the SQLite file and state.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy async URL. Default: SQLite file dutyd.db in data_dir. "
+        "Production: postgresql+asyncpg://user:pass@host/db.",
+    )
+    plans_dir: Path = Field(Path("plans"), description="Directory of emergency plan YAML files.")
+    roster_file: Path = Field(
+        Path("config/roster.yaml"), description="Units, people and duty rotations (YAML)."
+    )
+    timezone: str = Field("Asia/Shanghai", description="Display zone for units without one.")
+
+    # HTTP
+    http_host: str = Field("127.0.0.1", description="Address the API listens on.")
+    http_port: int = Field(8640, ge=1, le=65535, description="Port the API listens on.")
+    public_base_url: str = Field(
+        "http://127.0.0.1:8640",
+        description="URL at which the outside world (Twilio webhooks, links in mail) reaches us.",
+    )
+
+    # Engine
+    engine_poll_seconds: float = Field(
+        1.0, gt=0, description="Safety interval at which the engine looks for due work."
+    )
+    engine_batch_size: int = Field(100, ge=1, description="Due rows claimed per transaction.")
+    send_lease_seconds: int = Field(
+        120,
+        ge=5,
+        description="How long a process may hold a message it is sending before another "
+        "process may take it over (the first one is presumed dead).",
+    )
+    worker_name: str | None = Field(None, description="Name of this process in claims; default host:pid.")
+
+    # Twilio (SMS)
+    twilio_account_sid: str | None = Field(None, description="Twilio Account SID (AC...).")
+    twilio_auth_token: SecretStr | None = Field(
+        None, description="Twilio auth token. Secret: environment or secrets file only."
+    )
+    twilio_from_number: str | None = Field(None, description="Sender number in E.164 form.")
+    twilio_messaging_service_sid: str | None = Field(
+        None, description="Messaging Service SID (MG...); used instead of the sender number."
+    )
+    twilio_api_base_url: str = Field(
+        "https://api.twilio.com", description="Twilio REST API base URL (tests point it at a fake)."
+    )
+
+    # SMTP (email)
+    smtp_host: str | None = Field(None, description="SMTP server host; unset means console.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port.")
+    smtp_security: SmtpSecurity = Field(
+        SmtpSecurity.starttls, description="none, starttls or tls (implicit TLS, port 465)."
+    )
+    smtp_username: str | None = Field(None, description="SMTP login user, if the server needs one.")
+    smtp_password: SecretStr | None = Field(
+        None, description="SMTP password. Secret: environment or secrets file only."
+    )
+    smtp_from: str = Field("dutyd@localhost", description="From address of outgoing mail.")
+    smtp_timeout_seconds: float = Field(30, gt=0, description="SMTP connect and command timeout.")
+
+    # Logging
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_format: LogFormat = Field(LogFormat.console, description="console or json lines.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'dutyd.db').resolve()}"
+
+    @property
+    def twilio_configured(self) -> bool:
+        return bool(
+            self.twilio_account_sid
+            and self.twilio_auth_token
+            and (self.twilio_from_number or self.twilio_messaging_service_sid)
+        )
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host)
+
+    def public_view(self) -> dict[str, Any]:
+        """Settings safe to print or return: secrets shown only as set or unset."""
+        view = self.model_dump(mode="json")
+        for name in SECRET_SETTINGS:
+            view[name] = "(set)" if getattr(self, name) else None
+        if self.database_url and "@" in self.database_url:
+            scheme, rest = self.database_url.split("://", 1)
+            view["database_url"] = f"{scheme}://***@{rest.split('@', 1)[1]}"
+        return view
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = Path(os.environ.get("DUTYD_CONFIG", DEFAULT_CONFIG_FILE))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        secrets_dir = os.environ.get("DUTYD_SECRETS_DIR")
+        if secrets_dir:
+            sources.append(_SecretsDirSource(settings_cls, Path(secrets_dir)))
+        if config_file.is_file():
+            sources.append(_NoSecretsYamlSource(settings_cls, config_file))
+        return tuple(sources)
+
+
+class _NoSecretsYamlSource(YamlConfigSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        self.path = path
+        super().__init__(settings_cls, yaml_file=path)
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        misplaced = [name for name in SECRET_SETTINGS if name in data]
+        if misplaced:
+            raise ConfigError(
+                f"{self.path}: {', '.join(misplaced)} must not be in the settings file; "
+                f"set DUTYD_{misplaced[0].upper()} in the environment or put it in a file "
+                f"named {misplaced[0]} in DUTYD_SECRETS_DIR"
+            )
+        return data
+
+
+class _SecretsDirSource(PydanticBaseSettingsSource):
+    """Reads one file per secret setting (Docker/Kubernetes secrets style)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], directory: Path) -> None:
+        super().__init__(settings_cls)
+        self.directory = directory
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        path = self.directory / field_name
+        if field_name in SECRET_SETTINGS and path.is_file():
+            return path.read_text(encoding="utf-8").strip(), field_name, False
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in SECRET_SETTINGS:
+            value, _, _ = self.get_field_value(None, name)
+            if value is not None:
+                values[name] = value
+        return values
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, turning validation failures into one readable ConfigError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = [
+            f"setting {'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise ConfigError("invalid settings:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,34 @@
+"""Escalation steps as rows with due times: the engine's durable work queue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.store.base import Base
+
+
+class StepState:
+    pending = "pending"
+    fired = "fired"
+    cancelled = "cancelled"
+
+
+class EscalationStepRow(Base):
+    __tablename__ = "escalation_steps"
+    __table_args__ = (
+        # A step of an incident exists once per round, whatever process creates it.
+        UniqueConstraint("incident_id", "step_index", "round", name="uq_escalation_step_once"),
+        Index("ix_escalation_steps_due", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    step_index: Mapped[int]
+    round: Mapped[int] = mapped_column(default=0)
+    due_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16), default=StepState.pending)
+    fired_at: Mapped[datetime | None]
+    fired_by: Mapped[str | None] = mapped_column(String(128))

@@ -1,0 +1,1 @@
+"""Incidents: reporting, acknowledgement and the per-incident timeline."""

@@ -1,0 +1,1 @@
+"""Notifications: transports (Twilio SMS, SMTP email, console), rendering, delivery."""

@@ -1,0 +1,20 @@
+"""Plan versions: the exact plan content each incident started under."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.store.base import Base
+
+
+class PlanVersionRow(Base):
+    __tablename__ = "plan_versions"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    plan_id: Mapped[str] = mapped_column(String(128), index=True)
+    source_file: Mapped[str] = mapped_column(String(500))
+    content: Mapped[str] = mapped_column(Text)
+    first_used_at: Mapped[datetime]

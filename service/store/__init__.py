@@ -1,0 +1,1 @@
+"""Persistence: the SQLAlchemy base, sessions and Alembic migrations."""

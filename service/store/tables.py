@@ -1,0 +1,18 @@
+"""Every table, imported in one place so metadata and migrations see them all."""
+
+from service.auth.tables import ApiTokenRow
+from service.escalation.tables import EscalationStepRow
+from service.incidents.tables import IncidentRow, TimelineEntryRow
+from service.notify.tables import MessageRow
+from service.plans.tables import PlanVersionRow
+from service.store.base import Base
+
+__all__ = [
+    "ApiTokenRow",
+    "Base",
+    "EscalationStepRow",
+    "IncidentRow",
+    "MessageRow",
+    "PlanVersionRow",
+    "TimelineEntryRow",
+]
