@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from service.catalog import EVENT_TYPES, Level
+from service.catalog import EVENT_TYPES
 from service.errors import PlanInvalid
 from service.plans.models import LoadedPlan, Plan
 from service.roster.roster import Roster

@@ -1,0 +1,35 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service import __version__
+from service.api import incidents, system
+from service.api.errors import install_error_handlers
+from service.app import Dutyd
+
+
+def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
+    """Build the API around a Dutyd; with `manage_lifecycle` it starts and stops it too."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if manage_lifecycle:
+            await dutyd.start()
+            await dutyd.run_scheduler()
+        try:
+            yield
+        finally:
+            if manage_lifecycle:
+                await dutyd.stop()
+
+    app = FastAPI(title="dutyd", version=__version__, lifespan=lifespan)
+    app.state.dutyd = dutyd
+    install_error_handlers(app)
+    app.include_router(system.router)
+    app.include_router(incidents.router)
+    return app

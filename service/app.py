@@ -1,0 +1,183 @@
+"""Wiring and lifecycle: settings, database, runtime, transports, engine and scheduler."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from service import metrics
+from service.catalog import Channel
+from service.clock import Clock, SystemClock
+from service.config import Settings
+from service.escalation.engine import Engine, RunResult
+from service.notify.console import ConsoleTransport
+from service.notify.outbox import Outbox
+from service.notify.smtp_email import SmtpEmailTransport
+from service.notify.transport import Transports
+from service.notify.twilio_sms import TwilioSmsTransport
+from service.runtime import Runtime
+from service.store import migrate
+from service.store.database import create_engine, session_factory
+
+log = structlog.get_logger(__name__)
+
+WAKE_JOB_ID = "wake"
+
+
+def default_worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def build_transports(settings: Settings, clock: Clock) -> Transports:
+    """Real providers where configured; the console for the rest, said loudly at start-up."""
+    console = ConsoleTransport()
+    transports: Transports = {Channel.sms: console, Channel.email: console}
+    if settings.twilio_configured:
+        assert settings.twilio_account_sid and settings.twilio_auth_token
+        transports[Channel.sms] = TwilioSmsTransport(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token.get_secret_value(),
+            from_number=settings.twilio_from_number,
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            api_base_url=settings.twilio_api_base_url,
+        )
+    if settings.smtp_configured:
+        assert settings.smtp_host
+        transports[Channel.email] = SmtpEmailTransport(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            security=settings.smtp_security,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            sender=settings.smtp_from,
+            timeout_seconds=settings.smtp_timeout_seconds,
+            clock=clock,
+        )
+    return transports
+
+
+class Dutyd:
+    """One dutyd process. `start()` connects and migrates; `run_scheduler()` begins work."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        transports: Transports | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.worker = settings.worker_name or default_worker_name()
+        self._given_transports = transports
+        self.db: AsyncEngine | None = None
+        self.sessions: async_sessionmaker[AsyncSession]
+        self.runtime: Runtime
+        self.transports: Transports
+        self.engine: Engine
+        self.scheduler: AsyncIOScheduler | None = None
+
+    async def open_store(self) -> None:
+        """Load roster and plans, connect to the database and bring its schema up to date."""
+        self.runtime = Runtime.load(
+            roster_file=self.settings.roster_file, plans_dir=self.settings.plans_dir
+        )
+        metrics.PLANS_LOADED.set(len(self.runtime.plans.plans))
+        self.db = create_engine(self.settings.effective_database_url)
+        await migrate.upgrade(self.db)
+        self.sessions = session_factory(self.db)
+
+    async def start(self) -> None:
+        """Everything `open_store` does, plus transports and the engine."""
+        await self.open_store()
+        self.transports = self._given_transports or build_transports(self.settings, self.clock)
+        outbox = Outbox(
+            sessions=self.sessions,
+            transports=self.transports,
+            clock=self.clock,
+            worker=self.worker,
+            batch_size=self.settings.engine_batch_size,
+            lease=timedelta(seconds=self.settings.send_lease_seconds),
+        )
+        self.engine = Engine(
+            sessions=self.sessions,
+            runtime=self.runtime,
+            outbox=outbox,
+            clock=self.clock,
+            worker=self.worker,
+            batch_size=self.settings.engine_batch_size,
+        )
+        self._announce_transports()
+
+    def _announce_transports(self) -> None:
+        for channel, transport in self.transports.items():
+            if transport.name == "console":
+                log.warning(
+                    "transport.console",
+                    channel=channel.value,
+                    note=f"NO {channel.value.upper()} PROVIDER CONFIGURED: {channel.value} messages "
+                    "are printed to the console and NOT sent to anyone",
+                )
+            else:
+                log.info("transport.ready", channel=channel.value, transport=transport.name)
+
+    async def run_scheduler(self) -> None:
+        """Start APScheduler: a safety tick every few seconds plus a wake-up at the next due time.
+
+        The scheduler holds no state that matters: the database says what is due.
+        """
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.scheduler.add_job(
+            self.tick, "interval", seconds=self.settings.engine_poll_seconds,
+            id="safety-tick", max_instances=1, coalesce=True,
+        )
+        self.scheduler.start()
+        self.wake()
+
+    def wake(self, at: datetime | None = None) -> None:
+        """Ask for an engine pass at `at` (engine clock time), or at once."""
+        if self.scheduler is None:
+            return
+        delay = max(timedelta(0), (at - self.clock.now()) if at else timedelta(0))
+        self.scheduler.add_job(
+            self.tick, "date", run_date=datetime.now(UTC) + delay, id=WAKE_JOB_ID,
+            replace_existing=True, misfire_grace_time=None,
+        )
+
+    async def tick(self) -> RunResult:
+        metrics.ENGINE_RUNS.inc()
+        try:
+            result = await self.engine.run_due()
+        except Exception:
+            metrics.ENGINE_ERRORS.inc()
+            log.exception("engine.pass_failed")
+            return RunResult()
+        metrics.STEPS_FIRED.inc(result.steps_fired)
+        metrics.MESSAGES_ATTEMPTED.inc(result.messages_attempted)
+        next_due = await self.engine.next_due_at()
+        if next_due is not None and next_due > self.clock.now():
+            self.wake(next_due)
+        return result
+
+    async def ready(self) -> bool:
+        if self.db is None:
+            return False
+        async with self.db.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return True
+
+    async def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+        for transport in set(getattr(self, "transports", {}).values()):
+            await transport.close()
+        if self.db is not None:
+            await self.db.dispose()
+            self.db = None

@@ -1,0 +1,68 @@
+"""Create and check API bearer tokens; only a SHA-256 of each token is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth.tables import ApiTokenRow
+from service.errors import AuthError, Forbidden, InvalidInput
+
+TOKEN_PREFIX = "dutyd_"
+
+
+class Role(StrEnum):
+    duty_officer = "duty_officer"
+    leader = "leader"
+    admin = "admin"
+
+
+def _digest(token: str) -> str:
+    # Tokens are 256 random bits, so a plain hash is enough; no salt or slow KDF needed.
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+async def create_token(session: AsyncSession, *, name: str, role: Role, now: datetime) -> str:
+    """Store a new token and return it; this is the only time it is ever shown."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiTokenRow(name=name, role=role.value, token_hash=_digest(token), created_at=now))
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise InvalidInput(f"a token named {name!r} already exists", field="name") from None
+    return token
+
+
+async def revoke_token(session: AsyncSession, *, name: str, now: datetime) -> bool:
+    row = await session.scalar(select(ApiTokenRow).where(ApiTokenRow.name == name))
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = now
+    return True
+
+
+async def list_tokens(session: AsyncSession) -> list[ApiTokenRow]:
+    return list(await session.scalars(select(ApiTokenRow).order_by(ApiTokenRow.name)))
+
+
+async def authenticate(session: AsyncSession, token: str | None) -> ApiTokenRow:
+    if not token:
+        raise AuthError("missing bearer token")
+    row = await session.scalar(select(ApiTokenRow).where(ApiTokenRow.token_hash == _digest(token)))
+    if row is None or row.revoked_at is not None:
+        raise AuthError("unknown or revoked token")
+    return row
+
+
+def require_role(row: ApiTokenRow, *allowed: Role) -> None:
+    if Role(row.role) not in allowed:
+        raise Forbidden(
+            f"token {row.name!r} has role {row.role}; this needs one of "
+            + ", ".join(r.value for r in allowed)
+        )

@@ -1,0 +1,10 @@
+"""Prometheus metrics dutyd exposes at /metrics."""
+
+from prometheus_client import Counter, Gauge
+
+INCIDENTS_REPORTED = Counter("dutyd_incidents_reported_total", "Incidents logged.", ["level"])
+STEPS_FIRED = Counter("dutyd_escalation_steps_fired_total", "Escalation steps fired.")
+MESSAGES_ATTEMPTED = Counter("dutyd_messages_attempted_total", "Messages handed to transports.")
+ENGINE_RUNS = Counter("dutyd_engine_runs_total", "Engine passes over due work.")
+ENGINE_ERRORS = Counter("dutyd_engine_errors_total", "Engine passes that failed.")
+PLANS_LOADED = Gauge("dutyd_plans_loaded", "Plans in force.")
