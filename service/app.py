@@ -121,7 +121,8 @@ class Dutyd:
                 log.warning(
                     "transport.console",
                     channel=channel.value,
-                    note=f"NO {channel.value.upper()} PROVIDER CONFIGURED: {channel.value} messages "
+                    note=f"NO {channel.value.upper()} PROVIDER CONFIGURED: "
+                    f"{channel.value} messages "
                     "are printed to the console and NOT sent to anyone",
                 )
             else:
@@ -134,8 +135,12 @@ class Dutyd:
         """
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.scheduler.add_job(
-            self.tick, "interval", seconds=self.settings.engine_poll_seconds,
-            id="safety-tick", max_instances=1, coalesce=True,
+            self.tick,
+            "interval",
+            seconds=self.settings.engine_poll_seconds,
+            id="safety-tick",
+            max_instances=1,
+            coalesce=True,
         )
         self.scheduler.start()
         self.wake()
@@ -146,8 +151,12 @@ class Dutyd:
             return
         delay = max(timedelta(0), (at - self.clock.now()) if at else timedelta(0))
         self.scheduler.add_job(
-            self.tick, "date", run_date=datetime.now(UTC) + delay, id=WAKE_JOB_ID,
-            replace_existing=True, misfire_grace_time=None,
+            self.tick,
+            "date",
+            run_date=datetime.now(UTC) + delay,
+            id=WAKE_JOB_ID,
+            replace_existing=True,
+            misfire_grace_time=None,
         )
 
     async def tick(self) -> RunResult:

@@ -28,19 +28,36 @@ class Channel(StrEnum):
 
 EVENT_TYPES: dict[Category, tuple[str, ...]] = {
     Category.natural_disaster: (
-        "flood", "drought", "meteorological", "earthquake", "geological",
-        "marine", "biological", "forest_fire",
+        "flood",
+        "drought",
+        "meteorological",
+        "earthquake",
+        "geological",
+        "marine",
+        "biological",
+        "forest_fire",
     ),
     Category.accident_disaster: (
-        "production_safety", "road_traffic", "fire", "hazardous_chemicals",
-        "infrastructure", "environmental", "nuclear_radiation",
+        "production_safety",
+        "road_traffic",
+        "fire",
+        "hazardous_chemicals",
+        "infrastructure",
+        "environmental",
+        "nuclear_radiation",
     ),
     Category.public_health: (
-        "infectious_disease", "food_safety", "occupational_poisoning",
-        "animal_epidemic", "mass_unexplained_illness",
+        "infectious_disease",
+        "food_safety",
+        "occupational_poisoning",
+        "animal_epidemic",
+        "mass_unexplained_illness",
     ),
     Category.social_security: (
-        "mass_incident", "terrorism", "economic_security", "foreign_related",
+        "mass_incident",
+        "terrorism",
+        "economic_security",
+        "foreign_related",
     ),
 }
 

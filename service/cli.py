@@ -33,7 +33,8 @@ from service.roster.report import on_duty
 T = TypeVar("T")
 
 app = typer.Typer(
-    help="dutyd: emergency duty and incident alerting.", no_args_is_help=True,
+    help="dutyd: emergency duty and incident alerting.",
+    no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
 incident_app = typer.Typer(help="Report, acknowledge and inspect incidents.", no_args_is_help=True)
@@ -42,8 +43,14 @@ roster_app = typer.Typer(help="Who is on duty.", no_args_is_help=True)
 token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 config_app = typer.Typer(help="Settings.", no_args_is_help=True)
-for sub, name in ((incident_app, "incident"), (plans_app, "plans"), (roster_app, "roster"),
-                  (token_app, "token"), (db_app, "db"), (config_app, "config")):
+for sub, name in (
+    (incident_app, "incident"),
+    (plans_app, "plans"),
+    (roster_app, "roster"),
+    (token_app, "token"),
+    (db_app, "db"),
+    (config_app, "config"),
+):
     app.add_typer(sub, name=name)
 
 
@@ -80,7 +87,9 @@ def with_store(work: Callable[[Dutyd], Awaitable[T]]) -> T:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Listen address (default from settings).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Listen address (default from settings).")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (default from settings).")] = None,
 ) -> None:
     """Run the daemon: API, engine and scheduler."""
@@ -93,8 +102,11 @@ def serve(
     try:
         api = create_api(Dutyd(current))
         uvicorn.run(
-            api, host=host or current.http_host, port=port or current.http_port,
-            log_level=current.log_level.lower(), access_log=False,
+            api,
+            host=host or current.http_host,
+            port=port or current.http_port,
+            log_level=current.log_level.lower(),
+            access_log=False,
         )
     except DutydError as exc:
         raise fail(str(exc)) from None
@@ -125,7 +137,9 @@ def incident_report(
     title: Annotated[str, typer.Option(help="Short title.")],
     description: Annotated[str, typer.Option(help="What is known so far.")] = "",
     location: Annotated[str | None, typer.Option(help="Where it happened.")] = None,
-    source: Annotated[str, typer.Option(help="phone, duty_officer, webhook or automated.")] = "duty_officer",
+    source: Annotated[
+        str, typer.Option(help="phone, duty_officer, webhook or automated.")
+    ] = "duty_officer",
     reporter: Annotated[str | None, typer.Option(help="Who reports (default: login name).")] = None,
 ) -> None:
     """Log an incident; the plan's first notifications are queued at once."""
@@ -133,24 +147,38 @@ def incident_report(
 
     try:
         report = IncidentReport(
-            category=category, event_type=event_type, level=level, unit=unit, title=title,
-            description=description, location=location, source=source,  # type: ignore[arg-type]
+            category=category,
+            event_type=event_type,
+            level=level,
+            unit=unit,
+            title=title,
+            description=description,
+            location=location,
+            source=source,  # type: ignore[arg-type]
         )
     except ValidationError as exc:
-        raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+        raise fail(
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        ) from None
 
     async def work(dutyd: Dutyd) -> IncidentDetail:
         async with dutyd.sessions.begin() as session:
             row = await incidents.report_incident(
-                session, dutyd.runtime, report, reporter=reporter or getpass.getuser(),
-                now=dutyd.clock.now(), worker=dutyd.worker,
+                session,
+                dutyd.runtime,
+                report,
+                reporter=reporter or getpass.getuser(),
+                now=dutyd.clock.now(),
+                worker=dutyd.worker,
             )
         async with dutyd.sessions() as session:
             return await incidents.get_incident_detail(session, incident_id=row.id)
 
     detail = with_store(work)
-    typer.echo(f"incident {detail.id} logged under plan {detail.plan_id}; "
-               f"{len(detail.messages)} message(s) queued")
+    typer.echo(
+        f"incident {detail.id} logged under plan {detail.plan_id}; "
+        f"{len(detail.messages)} message(s) queued"
+    )
 
 
 @incident_app.command("ack")
@@ -163,7 +191,10 @@ def incident_ack(
     async def work(dutyd: Dutyd) -> None:
         async with dutyd.sessions.begin() as session:
             await incidents.acknowledge(
-                session, incident_id=incident_id, actor=by or getpass.getuser(), now=dutyd.clock.now()
+                session,
+                incident_id=incident_id,
+                actor=by or getpass.getuser(),
+                now=dutyd.clock.now(),
             )
 
     with_store(work)
@@ -193,10 +224,14 @@ def incident_show(
         return at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z") if at else "-"
 
     typer.echo(f"Incident {detail.id}: {detail.title}")
-    typer.echo(f"  {detail.category.value}/{detail.event_type}, level {detail.level.value}, "
-               f"unit {detail.unit}, status {detail.status.value}")
-    typer.echo(f"  learned {local(detail.learned_at)}; plan {detail.plan_id} "
-               f"(version {detail.plan_version[:12]})")
+    typer.echo(
+        f"  {detail.category.value}/{detail.event_type}, level {detail.level.value}, "
+        f"unit {detail.unit}, status {detail.status.value}"
+    )
+    typer.echo(
+        f"  learned {local(detail.learned_at)}; plan {detail.plan_id} "
+        f"(version {detail.plan_version[:12]})"
+    )
     if detail.acknowledged_at:
         typer.echo(f"  acknowledged {local(detail.acknowledged_at)} by {detail.acknowledged_by}")
     typer.echo("\nTimeline:")
@@ -205,10 +240,12 @@ def incident_show(
     typer.echo("\nNotifications:")
     for m in detail.messages:
         name = people[m.person_id].name if m.person_id in people else m.person_id
-        typer.echo(f"  #{m.id:<5} {local(m.created_at)}  {m.channel:<5} {name} <{m.address}>  "
-                   f"{m.state}{' via ' + m.transport if m.transport else ''}"
-                   f"{' at ' + local(m.sent_at) if m.sent_at else ''}"
-                   f"{' error: ' + m.error if m.error else ''}")
+        typer.echo(
+            f"  #{m.id:<5} {local(m.created_at)}  {m.channel:<5} {name} <{m.address}>  "
+            f"{m.state}{' via ' + m.transport if m.transport else ''}"
+            f"{' at ' + local(m.sent_at) if m.sent_at else ''}"
+            f"{' error: ' + m.error if m.error else ''}"
+        )
 
 
 @incident_app.command("list")
@@ -220,13 +257,17 @@ def incident_list() -> None:
             return await incidents.list_incidents(session)
 
     for view in with_store(work):
-        typer.echo(f"{view.id:>6}  {view.status.value:<12} {view.level.value:<3} "
-                   f"{view.unit:<16} {view.title}")
+        typer.echo(
+            f"{view.id:>6}  {view.status.value:<12} {view.level.value:<3} "
+            f"{view.unit:<16} {view.title}"
+        )
 
 
 @plans_app.command("check")
 def plans_check(
-    directory: Annotated[Path | None, typer.Argument(help="Plans directory (default from settings).")] = None,
+    directory: Annotated[
+        Path | None, typer.Argument(help="Plans directory (default from settings).")
+    ] = None,
 ) -> None:
     """Load every plan strictly; print each problem and exit non-zero if there is any."""
     current = settings()
@@ -245,7 +286,9 @@ def plans_check(
 @roster_app.command("now")
 def roster_now(
     unit: Annotated[str | None, typer.Option(help="Only this unit.")] = None,
-    at: Annotated[datetime | None, typer.Option(help="Instant (ISO 8601, with offset); default now.")] = None,
+    at: Annotated[
+        datetime | None, typer.Option(help="Instant (ISO 8601, with offset); default now.")
+    ] = None,
 ) -> None:
     """Say who holds each role at that time."""
     current = settings()
@@ -257,7 +300,9 @@ def roster_now(
         if instant.tzinfo is None:
             raise fail("--at needs a UTC offset, e.g. 2026-07-01T03:00:00+08:00")
         for holder in on_duty(roster, instant, unit):
-            typer.echo(f"{holder.unit_id:<16} {holder.role:<18} {holder.person.name} ({holder.person.id})")
+            typer.echo(
+                f"{holder.unit_id:<16} {holder.role:<18} {holder.person.name} ({holder.person.id})"
+            )
     except DutydError as exc:
         raise fail(str(exc)) from None
 

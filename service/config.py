@@ -41,9 +41,7 @@ class LogFormat(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="DUTYD_", extra="forbid", validate_default=True
-    )
+    model_config = SettingsConfigDict(env_prefix="DUTYD_", extra="forbid", validate_default=True)
 
     # Where things live
     data_dir: Path = Field(Path("data"), description="Directory for the SQLite file and state.")
@@ -77,7 +75,9 @@ class Settings(BaseSettings):
         description="How long a process may hold a message it is sending before another "
         "process may take it over (the first one is presumed dead).",
     )
-    worker_name: str | None = Field(None, description="Name of this process in claims; default host:pid.")
+    worker_name: str | None = Field(
+        None, description="Name of this process in claims; default host:pid."
+    )
 
     # Twilio (SMS)
     twilio_account_sid: str | None = Field(None, description="Twilio Account SID (AC...).")
@@ -210,7 +210,6 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         lines = [
-            f"setting {'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-            for err in exc.errors()
+            f"setting {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         ]
         raise ConfigError("invalid settings:\n  " + "\n  ".join(lines)) from None

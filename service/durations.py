@@ -17,7 +17,9 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if not isinstance(value, str) or not _WHOLE.match(value.strip()):
-        raise ValueError(f"expected a duration such as '30m', '2h', '1h30m' or '7d', found {value!r}")
+        raise ValueError(
+            f"expected a duration such as '30m', '2h', '1h30m' or '7d', found {value!r}"
+        )
     seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(value.strip()))
     return timedelta(seconds=seconds)
 

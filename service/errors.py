@@ -3,7 +3,7 @@
     DutydError                      base of all of them
     ├── ConfigError                 settings file or environment is wrong (config.load_settings)
     ├── InvalidInput                a request names something that does not exist or does not fit
-    │   ├── UnknownValue            unknown unit, category, event type, level, person (domain checks)
+    │   ├── UnknownValue            unknown unit, category, event type, level or person
     │   └── NotFound                an incident or other record with that id does not exist
     ├── PlanInvalid                 plan files do not load (plans.loader); carries every problem
     ├── RosterInvalid               roster file does not load (roster.loader); carries every problem

@@ -11,7 +11,9 @@ from service.errors import AuthError, Forbidden, InvalidInput, NoPlanCovers, Not
 def _field_error(field: str | None, message: str, kind: str) -> JSONResponse:
     # Same shape as FastAPI's own validation errors, so clients handle one format.
     loc = ["body", field] if field else ["body"]
-    return JSONResponse(status_code=422, content={"detail": [{"loc": loc, "msg": message, "type": kind}]})
+    return JSONResponse(
+        status_code=422, content={"detail": [{"loc": loc, "msg": message, "type": kind}]}
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

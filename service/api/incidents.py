@@ -21,8 +21,12 @@ async def report_incident(
     require_role(caller, Role.duty_officer, Role.leader, Role.admin)
     async with dutyd.sessions.begin() as session:
         incident = await service.report_incident(
-            session, dutyd.runtime, report, reporter=caller.name,
-            now=dutyd.clock.now(), worker=dutyd.worker,
+            session,
+            dutyd.runtime,
+            report,
+            reporter=caller.name,
+            now=dutyd.clock.now(),
+            worker=dutyd.worker,
         )
     INCIDENTS_REPORTED.labels(level=report.level.value).inc()
     dutyd.wake()

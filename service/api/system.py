@@ -50,8 +50,13 @@ class PlanSummary(BaseModel):
 @router.get("/api/v1/plans", tags=["plans"], response_model=list[PlanSummary])
 async def list_plans(caller: Caller, dutyd: DutydDep) -> list[PlanSummary]:
     return [
-        PlanSummary(id=p.plan.id, kind=p.plan.kind.value, title=p.plan.title,
-                    source_file=p.source_file, digest=p.digest)
+        PlanSummary(
+            id=p.plan.id,
+            kind=p.plan.kind.value,
+            title=p.plan.title,
+            source_file=p.source_file,
+            digest=p.digest,
+        )
         for p in dutyd.runtime.plans.plans
     ]
 

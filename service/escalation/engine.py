@@ -83,15 +83,28 @@ class Engine:
                     continue
                 plan = await plan_by_digest(session, incident.plan_version, self.runtime.plans)
                 fire_step(
-                    session, roster=self.runtime.roster, plan=plan, incident=incident,
-                    step_row=step, now=now, worker=self.worker,
+                    session,
+                    roster=self.runtime.roster,
+                    plan=plan,
+                    incident=incident,
+                    step_row=step,
+                    now=now,
+                    worker=self.worker,
                 )
                 lateness = (now - step.due_at).total_seconds()
-                log.info("step.fired", incident_id=incident.id, step=step.step_index,
-                         round=step.round, late_seconds=round(lateness, 3))
+                log.info(
+                    "step.fired",
+                    incident_id=incident.id,
+                    step=step.step_index,
+                    round=step.round,
+                    late_seconds=round(lateness, 3),
+                )
                 if lateness > 60:
                     add_entry(
-                        session, incident_id=incident.id, at=now, kind="step_late",
+                        session,
+                        incident_id=incident.id,
+                        at=now,
+                        kind="step_late",
                         summary=f"step fired {int(lateness)}s after its due time "
                         "(dutyd was not running or was overloaded)",
                     )

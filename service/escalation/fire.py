@@ -42,13 +42,19 @@ def fire_step(
 
     for target in recipients.uncovered:
         add_entry(
-            session, incident_id=incident.id, at=now, kind="coverage_gap",
+            session,
+            incident_id=incident.id,
+            at=now,
+            kind="coverage_gap",
             summary=f"{step_label}: nobody holds {target.describe()} at this time",
             data={"target": target.model_dump(exclude_none=True)},
         )
     for person, channel in recipients.unreachable:
         add_entry(
-            session, incident_id=incident.id, at=now, kind="no_contact",
+            session,
+            incident_id=incident.id,
+            at=now,
+            kind="no_contact",
             summary=f"{step_label}: {person.name} has no {channel.value} contact",
             data={"person": person.id, "channel": channel.value},
         )
@@ -97,16 +103,26 @@ def fire_step(
     step_row.fired_by = worker
     names = ", ".join(p.name for p in recipients.people) or "nobody"
     add_entry(
-        session, incident_id=incident.id, at=now, kind="step_fired",
+        session,
+        incident_id=incident.id,
+        at=now,
+        kind="step_fired",
         summary=f"{step_label}: notifying {names} by {', '.join(c.value for c in step.channels)}",
-        data={"step_index": step_row.step_index, "round": step_row.round,
-              "people": [p.id for p in recipients.people], "messages": len(messages)},
+        data={
+            "step_index": step_row.step_index,
+            "round": step_row.round,
+            "people": [p.id for p in recipients.people],
+            "messages": len(messages),
+        },
     )
 
     following = next_position(escalation, Position(step_row.step_index, step_row.round))
     if following is None:
         add_entry(
-            session, incident_id=incident.id, at=now, kind="escalation_exhausted",
+            session,
+            incident_id=incident.id,
+            at=now,
+            kind="escalation_exhausted",
             summary=f"{step_label} was the last step; no further escalation",
         )
     else:
@@ -114,8 +130,11 @@ def fire_step(
         due = now + step.wait if messages else now
         session.add(
             EscalationStepRow(
-                incident_id=incident.id, step_index=following.step_index,
-                round=following.round, due_at=due, state=StepState.pending,
+                incident_id=incident.id,
+                step_index=following.step_index,
+                round=following.round,
+                due_at=due,
+                state=StepState.pending,
             )
         )
     return messages

@@ -26,7 +26,9 @@ class IncidentReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     category: Category
-    event_type: str = Field(min_length=1, max_length=64, description="An event type of the category.")
+    event_type: str = Field(
+        min_length=1, max_length=64, description="An event type of the category."
+    )
     level: Level
     unit: str = Field(min_length=1, max_length=64, description="Unit id from the roster.")
     title: str = Field(min_length=1, max_length=300)

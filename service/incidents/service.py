@@ -50,28 +50,49 @@ async def report_incident(
     if learned_at > now:
         raise InvalidInput("learned_at lies in the future", field="learned_at")
     choice = choose_plan(
-        runtime.plans, runtime.roster, category=report.category,
-        event_type=report.event_type, level=report.level, unit_id=report.unit,
+        runtime.plans,
+        runtime.roster,
+        category=report.category,
+        event_type=report.event_type,
+        level=report.level,
+        unit_id=report.unit,
     )
     await remember_version(session, choice.plan, now)
     incident = IncidentRow(
-        category=report.category.value, event_type=report.event_type, level=report.level.value,
-        unit_id=report.unit, title=report.title, description=report.description,
-        location=report.location, source=report.source, reporter=reporter,
-        status=IncidentStatus.reported.value, occurred_at=report.occurred_at,
-        learned_at=learned_at, created_at=now, plan_id=choice.plan.plan.id,
+        category=report.category.value,
+        event_type=report.event_type,
+        level=report.level.value,
+        unit_id=report.unit,
+        title=report.title,
+        description=report.description,
+        location=report.location,
+        source=report.source,
+        reporter=reporter,
+        status=IncidentStatus.reported.value,
+        occurred_at=report.occurred_at,
+        learned_at=learned_at,
+        created_at=now,
+        plan_id=choice.plan.plan.id,
         plan_version=choice.plan.digest,
     )
     session.add(incident)
     await session.flush()
     add_entry(
-        session, incident_id=incident.id, at=now, kind="reported", actor=reporter,
+        session,
+        incident_id=incident.id,
+        at=now,
+        kind="reported",
+        actor=reporter,
         summary=f"reported: level {report.level.value} {report.category.value}/"
         f"{report.event_type} in {report.unit}: {report.title}",
     )
     add_entry(
-        session, incident_id=incident.id, at=now, kind="plan_selected",
-        summary=choice.reason, data={"plan": choice.plan.plan.id, "version": choice.plan.digest},
+        session,
+        incident_id=incident.id,
+        at=now,
+        kind="plan_selected",
+        summary=choice.reason,
+        data={"plan": choice.plan.plan.id, "version": choice.plan.digest},
     )
     first = EscalationStepRow(
         incident_id=incident.id, step_index=0, round=0, due_at=now, state=StepState.pending
@@ -79,8 +100,13 @@ async def report_incident(
     session.add(first)
     await session.flush()
     fire_step(
-        session, roster=runtime.roster, plan=choice.plan.plan, incident=incident,
-        step_row=first, now=now, worker=worker,
+        session,
+        roster=runtime.roster,
+        plan=choice.plan.plan,
+        incident=incident,
+        step_row=first,
+        now=now,
+        worker=worker,
     )
     return incident
 
@@ -112,20 +138,37 @@ async def acknowledge(
         .values(state=StepState.cancelled)
     )
     add_entry(
-        session, incident_id=incident_id, at=now, kind="acknowledged", actor=actor,
-        summary=f"acknowledged by {actor}; {cancelled.rowcount} pending escalation step(s) cancelled",
+        session,
+        incident_id=incident_id,
+        at=now,
+        kind="acknowledged",
+        actor=actor,
+        summary=f"acknowledged by {actor}; "
+        f"{cancelled.rowcount} pending escalation step(s) cancelled",
     )
     return incident
 
 
 def incident_view(row: IncidentRow) -> IncidentView:
     return IncidentView(
-        id=row.id, category=row.category, event_type=row.event_type, level=Level(row.level),
-        unit=row.unit_id, title=row.title, description=row.description, location=row.location,
-        source=row.source, reporter=row.reporter, status=IncidentStatus(row.status),
-        occurred_at=row.occurred_at, learned_at=row.learned_at, created_at=row.created_at,
-        plan_id=row.plan_id, plan_version=row.plan_version,
-        acknowledged_at=row.acknowledged_at, acknowledged_by=row.acknowledged_by,
+        id=row.id,
+        category=row.category,
+        event_type=row.event_type,
+        level=Level(row.level),
+        unit=row.unit_id,
+        title=row.title,
+        description=row.description,
+        location=row.location,
+        source=row.source,
+        reporter=row.reporter,
+        status=IncidentStatus(row.status),
+        occurred_at=row.occurred_at,
+        learned_at=row.learned_at,
+        created_at=row.created_at,
+        plan_id=row.plan_id,
+        plan_version=row.plan_version,
+        acknowledged_at=row.acknowledged_at,
+        acknowledged_by=row.acknowledged_by,
     )
 
 
@@ -149,9 +192,16 @@ async def get_incident_detail(session: AsyncSession, *, incident_id: int) -> Inc
         ],
         messages=[
             MessageView(
-                id=m.id, person_id=m.person_id, channel=m.channel, address=m.address,
-                state=m.state, transport=m.transport, provider_id=m.provider_id, error=m.error,
-                created_at=m.created_at, sent_at=m.sent_at,
+                id=m.id,
+                person_id=m.person_id,
+                channel=m.channel,
+                address=m.address,
+                state=m.state,
+                transport=m.transport,
+                provider_id=m.provider_id,
+                error=m.error,
+                created_at=m.created_at,
+                sent_at=m.sent_at,
             )
             for m in messages
         ],

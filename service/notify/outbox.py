@@ -59,8 +59,13 @@ class Outbox:
                     select(MessageRow)
                     .where(
                         or_(
-                            and_(MessageRow.state == MessageState.pending, MessageRow.due_at <= now),
-                            and_(MessageRow.state == MessageState.sending, MessageRow.lease_until < now),
+                            and_(
+                                MessageRow.state == MessageState.pending, MessageRow.due_at <= now
+                            ),
+                            and_(
+                                MessageRow.state == MessageState.sending,
+                                MessageRow.lease_until < now,
+                            ),
                         )
                     )
                     .order_by(MessageRow.due_at, MessageRow.id)
@@ -78,8 +83,12 @@ class Outbox:
                 row.updated_at = now
             return [
                 OutgoingMessage(
-                    id=r.id, channel=Channel(r.channel), address=r.address,
-                    subject=r.subject, body=r.body, incident_id=r.incident_id,
+                    id=r.id,
+                    channel=Channel(r.channel),
+                    address=r.address,
+                    subject=r.subject,
+                    body=r.body,
+                    incident_id=r.incident_id,
                 )
                 for r in rows
             ]
@@ -87,7 +96,9 @@ class Outbox:
     async def _send(self, message: OutgoingMessage) -> Outcome:
         transport = self.transports.get(message.channel)
         if transport is None:
-            return Outcome(error=DeliveryFailed(f"no transport for {message.channel}", retryable=False))
+            return Outcome(
+                error=DeliveryFailed(f"no transport for {message.channel}", retryable=False)
+            )
         try:
             return Outcome(receipt=await transport.send(message))
         except DeliveryFailed as exc:
@@ -107,8 +118,11 @@ class Outbox:
     ) -> None:
         if outcome.receipt is not None:
             values = {
-                "state": outcome.receipt.state, "transport": outcome.receipt.transport,
-                "provider_id": outcome.receipt.provider_id, "sent_at": now, "error": None,
+                "state": outcome.receipt.state,
+                "transport": outcome.receipt.transport,
+                "provider_id": outcome.receipt.provider_id,
+                "sent_at": now,
+                "error": None,
             }
             summary = (
                 f"{message.channel.value} to {message.address} {outcome.receipt.state} "
@@ -116,19 +130,31 @@ class Outbox:
                 + (f" ({outcome.receipt.provider_id})" if outcome.receipt.provider_id else "")
             )
             kind = "message_sent"
-            log.info("message.sent", message_id=message.id, channel=message.channel.value,
-                     transport=outcome.receipt.transport)
+            log.info(
+                "message.sent",
+                message_id=message.id,
+                channel=message.channel.value,
+                transport=outcome.receipt.transport,
+            )
         else:
             assert outcome.error is not None
             values = {"state": MessageState.failed, "error": outcome.error.reason}
             summary = f"{message.channel.value} to {message.address} failed: {outcome.error.reason}"
             kind = "message_failed"
-            log.warning("message.failed", message_id=message.id, channel=message.channel.value,
-                        reason=outcome.error.reason, retryable=outcome.error.retryable)
+            log.warning(
+                "message.failed",
+                message_id=message.id,
+                channel=message.channel.value,
+                reason=outcome.error.reason,
+                retryable=outcome.error.retryable,
+            )
         result = await session.execute(
             update(MessageRow)
-            .where(MessageRow.id == message.id, MessageRow.claimed_by == self.worker,
-                   MessageRow.state == MessageState.sending)
+            .where(
+                MessageRow.id == message.id,
+                MessageRow.claimed_by == self.worker,
+                MessageRow.state == MessageState.sending,
+            )
             .values(**values, lease_until=None, updated_at=now)
         )
         if result.rowcount == 0:
@@ -136,6 +162,10 @@ class Outbox:
             return
         if message.incident_id is not None:
             add_entry(
-                session, incident_id=message.incident_id, at=now, kind=kind, summary=summary,
+                session,
+                incident_id=message.incident_id,
+                at=now,
+                kind=kind,
+                summary=summary,
                 data={"message_id": message.id},
             )

@@ -59,7 +59,10 @@ class SmtpEmailTransport:
         except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPAuthenticationError) as exc:
             raise DeliveryFailed(f"smtp refused: {exc}", retryable=False) from exc
         except aiosmtplib.SMTPResponseException as exc:
-            raise DeliveryFailed(f"smtp error {exc.code}: {exc.message}", retryable=exc.code >= 400 and exc.code < 500) from exc
+            raise DeliveryFailed(
+                f"smtp error {exc.code}: {exc.message}",
+                retryable=exc.code >= 400 and exc.code < 500,
+            ) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise DeliveryFailed(f"smtp unreachable: {exc!r}", retryable=True) from exc
         return Receipt(transport=self.name, provider_id=mail["Message-ID"], state="sent")

@@ -58,7 +58,8 @@ def load_plans(directory: Path, roster: Roster) -> PlanSet:
     for item in loaded:
         if item.plan.id in seen:
             problems.append(
-                f"{item.source_file}: plan id {item.plan.id!r} is already used by {seen[item.plan.id]}"
+                f"{item.source_file}: plan id {item.plan.id!r} is already used by "
+                f"{seen[item.plan.id]}"
             )
         seen.setdefault(item.plan.id, item.source_file)
     if problems:
@@ -104,5 +105,3 @@ def _cross_check(path: Path, plan: Plan, roster: Roster) -> list[str]:
         if level not in plan.scope.levels:
             problems.append(f"{path}: at levels.{level.value}: level is not in scope.levels")
     return problems
-
-

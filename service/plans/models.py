@@ -53,7 +53,9 @@ class Target(_Strict):
 class Step(_Strict):
     notify: list[Target] = Field(min_length=1)
     channels: list[Channel] = Field(min_length=1)
-    wait: Duration = Field(description="How long to wait for an acknowledgement before the next step.")
+    wait: Duration = Field(
+        description="How long to wait for an acknowledgement before the next step."
+    )
 
     @model_validator(mode="after")
     def _positive_wait(self) -> Step:
@@ -72,7 +74,9 @@ class LevelRules(_Strict):
 
 
 class Scope(_Strict):
-    units: list[str] = Field(default_factory=list, description="Units covered, with their subunits.")
+    units: list[str] = Field(
+        default_factory=list, description="Units covered, with their subunits."
+    )
     categories: list[Category] = Field(default_factory=list)
     event_types: list[str] = Field(default_factory=list)
     levels: list[Level] = Field(default_factory=lambda: list(Level))

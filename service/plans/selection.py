@@ -18,7 +18,13 @@ class Choice:
 
 
 def choose_plan(
-    plans: PlanSet, roster: Roster, *, category: Category, event_type: str, level: Level, unit_id: str
+    plans: PlanSet,
+    roster: Roster,
+    *,
+    category: Category,
+    event_type: str,
+    level: Level,
+    unit_id: str,
 ) -> Choice:
     """Precedence: nearest unit scope, then event type named, then category named, then kind."""
     lineage = [unit_id, *(u.id for u in roster.ancestors(unit_id))]
@@ -38,7 +44,12 @@ def choose_plan(
             unit_score = len(lineage) - min(distances)
         else:
             unit_score = 0
-        key = (unit_score, bool(scope.event_types), bool(scope.categories), KIND_RANK[loaded.plan.kind])
+        key = (
+            unit_score,
+            bool(scope.event_types),
+            bool(scope.categories),
+            KIND_RANK[loaded.plan.kind],
+        )
         ranked.append((key, loaded))
     if not ranked:
         raise NoPlanCovers(

@@ -58,7 +58,9 @@ def _parent_cycles(path: Path, document: RosterDocument) -> list[str]:
         current = parents[start]
         while current is not None:
             if current in seen:
-                problems.append(f"{path}: unit parents form a cycle: {' -> '.join([*seen, current])}")
+                problems.append(
+                    f"{path}: unit parents form a cycle: {' -> '.join([*seen, current])}"
+                )
                 return problems
             seen.append(current)
             current = parents[current]

@@ -1,0 +1,20 @@
+"""A transport that keeps what it is given: for engine tests that need no provider."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from service.notify.transport import OutgoingMessage, Receipt
+
+
+@dataclass(eq=False)
+class RecordingTransport:
+    name: str = "recording"
+    sent: list[OutgoingMessage] = field(default_factory=list)
+
+    async def send(self, message: OutgoingMessage) -> Receipt:
+        self.sent.append(message)
+        return Receipt(transport=self.name, provider_id=f"rec-{message.id}", state="delivered")
+
+    async def close(self) -> None:
+        return None
