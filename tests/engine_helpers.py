@@ -20,22 +20,32 @@ async def start_dutyd(
 ) -> tuple[Dutyd, RecordingTransport]:
     transport = RecordingTransport()
     settings = make_settings(tmp_path, database_url=database_url, worker_name=worker)
-    dutyd = Dutyd(settings, clock=clock, transports={Channel.sms: transport, Channel.email: transport})
+    dutyd = Dutyd(
+        settings, clock=clock, transports={Channel.sms: transport, Channel.email: transport}
+    )
     await dutyd.start()
     return dutyd, transport
 
 
 def flood_report(unit: str = "qingshan", title: str = "河水漫堤") -> IncidentReport:
     return IncidentReport(
-        category=Category.natural_disaster, event_type="flood", level=Level.II, unit=unit, title=title
+        category=Category.natural_disaster,
+        event_type="flood",
+        level=Level.II,
+        unit=unit,
+        title=title,
     )
 
 
 async def report(dutyd: Dutyd, incident: IncidentReport | None = None) -> int:
     async with dutyd.sessions.begin() as session:
         row = await report_incident(
-            session, dutyd.runtime, incident or flood_report(), reporter="tester",
-            now=dutyd.clock.now(), worker=dutyd.worker,
+            session,
+            dutyd.runtime,
+            incident or flood_report(),
+            reporter="tester",
+            now=dutyd.clock.now(),
+            worker=dutyd.worker,
         )
         return row.id
 

@@ -45,7 +45,9 @@ async def dutyd(
 
 async def api_client(dutyd: Dutyd, role: Role = Role.duty_officer) -> httpx.AsyncClient:
     async with dutyd.sessions.begin() as session:
-        token = await create_token(session, name=f"{role.value}-desk", role=role, now=dutyd.clock.now())
+        token = await create_token(
+            session, name=f"{role.value}-desk", role=role, now=dutyd.clock.now()
+        )
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=create_api(dutyd, manage_lifecycle=False)),
         base_url="http://dutyd.test",

@@ -13,7 +13,9 @@ from service.notify.tables import MessageRow, MessageState
 from tests.engine_helpers import count, report, start_dutyd
 
 
-async def test_step_fires_only_when_due(tmp_path: Path, database_url: str, clock: FrozenClock) -> None:
+async def test_step_fires_only_when_due(
+    tmp_path: Path, database_url: str, clock: FrozenClock
+) -> None:
     """The second step waits exactly the plan's wait, then fires once."""
     dutyd, transport = await start_dutyd(tmp_path, database_url, clock)
     try:
@@ -51,7 +53,8 @@ async def test_pending_step_fires_once_after_restart(
         for _ in range(3):
             await second.tick()
         fired = await count(
-            second, EscalationStepRow,
+            second,
+            EscalationStepRow,
             EscalationStepRow.incident_id == incident_id,
             EscalationStepRow.state == StepState.fired,
         )
@@ -60,7 +63,8 @@ async def test_pending_step_fires_once_after_restart(
         assert len(first_transport.sent) == 4
         assert len(second_transport.sent) == 2
         assert {m.address for m in second_transport.sent} == {
-            "+8613800001301", "zheng.hao@qingshan.example.gov.cn"
+            "+8613800001301",
+            "zheng.hao@qingshan.example.gov.cn",
         }
     finally:
         await second.stop()
@@ -137,6 +141,8 @@ async def test_acknowledgement_cancels_pending_steps(
         clock.advance(timedelta(hours=5))
         await dutyd.tick()
         assert len(transport.sent) == 4
-        assert await count(dutyd, EscalationStepRow, EscalationStepRow.state == StepState.pending) == 0
+        assert (
+            await count(dutyd, EscalationStepRow, EscalationStepRow.state == StepState.pending) == 0
+        )
     finally:
         await dutyd.stop()

@@ -84,10 +84,14 @@ def _cross_check(path: Path, plan: Plan, roster: Roster) -> list[str]:
             )
     roles = roster.role_names
     for level in plan.scope.levels:
-        escalation = plan.escalation_for(level)
-        where = f"levels.{level.value}" if level in plan.levels else "escalation"
-        if escalation is None:
+        if plan.escalation_for(level) is None:
             problems.append(f"{path}: level {level.value} is in scope but has no escalation")
+    escalations = [("escalation", plan.escalation)] + [
+        (f"levels.{level.value}.escalation", rules.escalation)
+        for level, rules in plan.levels.items()
+    ]
+    for where, escalation in escalations:
+        if escalation is None:
             continue
         for s, step in enumerate(escalation.steps):
             for t, target in enumerate(step.notify):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import email
-from email import policy
 import socket
 from dataclasses import dataclass, field
+from email import policy
 from email.message import Message
 from typing import Any
 
@@ -23,7 +23,7 @@ class ReceivedMail:
 class MailSink:
     received: list[ReceivedMail] = field(default_factory=list)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.received.append(
             ReceivedMail(
                 sender=envelope.mail_from,

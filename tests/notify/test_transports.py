@@ -1,0 +1,92 @@
+"""Transports report failures as retryable or not, through the real client libraries."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.catalog import Channel
+from service.clock import FrozenClock
+from service.config import SmtpSecurity
+from service.errors import DeliveryFailed
+from service.notify.smtp_email import SmtpEmailTransport
+from service.notify.transport import OutgoingMessage
+from service.notify.twilio_sms import TwilioSmsTransport
+from tests.fakes.smtp import SmtpServer, free_port
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio
+
+SMS = OutgoingMessage(id=7, channel=Channel.sms, address="+8613800000101", subject="", body="测试")
+MAIL = OutgoingMessage(
+    id=8, channel=Channel.email, address="a@example.org", subject="主题", body="正文"
+)
+
+
+def twilio(fake: FakeTwilio, token: str = AUTH_TOKEN) -> TwilioSmsTransport:
+    return TwilioSmsTransport(
+        account_sid=ACCOUNT_SID,
+        auth_token=token,
+        from_number=FROM_NUMBER,
+        messaging_service_sid=None,
+        api_base_url=fake.url,
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "retryable"),
+    [(500, 20500, True), (429, 20429, True), (503, 20503, True), (400, 21211, False)],
+)
+async def test_twilio_errors_are_classified(
+    fake_twilio: FakeTwilio, status: int, code: int, retryable: bool
+) -> None:
+    """5xx and 429 may be retried; an invalid number (21211) may not."""
+    fake_twilio.fail_next.append((status, code, "refused"))
+    transport = twilio(fake_twilio)
+    try:
+        with pytest.raises(DeliveryFailed) as failure:
+            await transport.send(SMS)
+        assert failure.value.retryable is retryable
+        assert str(status) in failure.value.reason
+        receipt = await transport.send(SMS)  # the next call goes through
+        assert receipt.provider_id == fake_twilio.sent[0].sid
+    finally:
+        await transport.close()
+
+
+async def test_twilio_bad_credentials_are_permanent(fake_twilio: FakeTwilio) -> None:
+    transport = twilio(fake_twilio, token="wrong")
+    try:
+        with pytest.raises(DeliveryFailed) as failure:
+            await transport.send(SMS)
+        assert failure.value.retryable is False
+        assert fake_twilio.sent == []
+    finally:
+        await transport.close()
+
+
+def smtp(port: int, clock: FrozenClock) -> SmtpEmailTransport:
+    return SmtpEmailTransport(
+        host="127.0.0.1",
+        port=port,
+        security=SmtpSecurity.none,
+        username=None,
+        password=None,
+        sender="dutyd@linjiang.example.gov.cn",
+        timeout_seconds=5,
+        clock=clock,
+    )
+
+
+async def test_smtp_delivers_utf8_mail(smtp_server: SmtpServer, clock: FrozenClock) -> None:
+    transport = smtp(smtp_server.port, clock)
+    receipt = await transport.send(MAIL)
+    [mail] = smtp_server.received
+    assert mail.recipients == ["a@example.org"]
+    assert mail.message["Subject"] == "主题"
+    assert mail.message.get_content().strip() == "正文"
+    assert receipt.provider_id == mail.message["Message-ID"].strip()
+
+
+async def test_smtp_server_down_is_retryable(clock: FrozenClock) -> None:
+    transport = smtp(free_port(), clock)
+    with pytest.raises(DeliveryFailed) as failure:
+        await transport.send(MAIL)
+    assert failure.value.retryable is True

@@ -1,0 +1,144 @@
+"""The HTTP API: authentication, bad input, health and schema."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from service.api.app import create_api
+from service.auth.tokens import Role, create_token, revoke_token
+from service.clock import FrozenClock
+from service.escalation.tables import EscalationStepRow
+from service.incidents.tables import IncidentRow, TimelineEntryRow
+from service.notify.tables import MessageRow
+from tests.engine_helpers import count, start_dutyd
+
+GOOD = {
+    "category": "accident_disaster",
+    "event_type": "road_traffic",
+    "level": "III",
+    "unit": "hexi",
+    "title": "G318国道多车相撞",
+}
+
+
+@pytest.fixture
+async def service(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Any]:
+    dutyd, _ = await start_dutyd(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'api.db'}", clock)
+    yield dutyd
+    await dutyd.stop()
+
+
+@pytest.fixture
+async def client(service: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with service.sessions.begin() as session:
+        token = await create_token(
+            session, name="desk", role=Role.duty_officer, now=service.clock.now()
+        )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_api(service, manage_lifecycle=False)),
+        base_url="http://dutyd.test",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as http:
+        yield http
+
+
+async def nothing_stored(service: Any) -> bool:
+    return all(
+        [
+            await count(service, model) == 0
+            for model in (IncidentRow, TimelineEntryRow, MessageRow, EscalationStepRow)
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("category", "alien_invasion", "natural_disaster"),
+        ("level", "V", "'I', 'II', 'III' or 'IV'"),
+        ("unit", "atlantis", "unknown unit 'atlantis'"),
+        ("event_type", "flood", "unknown event type 'flood'"),
+    ],
+)
+async def test_unknown_value_is_422_naming_the_field(
+    client: httpx.AsyncClient, service: Any, field: str, value: str, expected: str
+) -> None:
+    """An unknown category, level, unit or event type is refused; nothing is stored."""
+    response = await client.post("/api/v1/incidents", json={**GOOD, field: value})
+    assert response.status_code == 422
+    errors = response.json()["detail"]
+    assert errors[0]["loc"] == ["body", field]
+    assert expected in errors[0]["msg"]
+    assert await nothing_stored(service)
+
+
+async def test_missing_field_and_unknown_key_are_422(
+    client: httpx.AsyncClient, service: Any
+) -> None:
+    """A report without a title, or with a misspelt key, is refused."""
+    no_title = {k: v for k, v in GOOD.items() if k != "title"}
+    response = await client.post("/api/v1/incidents", json=no_title)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "title"]
+    response = await client.post("/api/v1/incidents", json={**GOOD, "levle": "I"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "levle"]
+    assert await nothing_stored(service)
+
+
+async def test_good_report_is_stored_with_its_plan(client: httpx.AsyncClient) -> None:
+    """A road accident in Hexi runs under the city's road traffic plan."""
+    response = await client.post("/api/v1/incidents", json=GOOD)
+    assert response.status_code == 201
+    body = response.json()
+    assert body["plan_id"] == "linjiang-road-traffic"
+    assert body["reporter"] == "desk"
+    assert len(body["messages"]) == 4
+    listed = (await client.get("/api/v1/incidents")).json()
+    assert [i["id"] for i in listed] == [body["id"]]
+
+
+async def test_calls_need_a_valid_token(client: httpx.AsyncClient, service: Any) -> None:
+    """No token, a wrong token or a revoked token gets 401."""
+    for headers in ({"Authorization": ""}, {"Authorization": "Bearer dutyd_nonsense"}):
+        response = await client.post("/api/v1/incidents", json=GOOD, headers=headers)
+        assert response.status_code == 401
+    async with service.sessions.begin() as session:
+        await revoke_token(session, name="desk", now=service.clock.now())
+    assert (await client.get("/api/v1/incidents")).status_code == 401
+    assert await nothing_stored(service)
+
+
+async def test_unknown_incident_is_404(client: httpx.AsyncClient) -> None:
+    """Asking for or acknowledging an incident that does not exist is a 404."""
+    assert (await client.get("/api/v1/incidents/999")).status_code == 404
+    response = await client.post("/api/v1/incidents/999/ack")
+    assert response.status_code == 404
+    assert "incident 999 not found" in response.json()["detail"]
+
+
+async def test_health_readiness_metrics_and_schema(client: httpx.AsyncClient) -> None:
+    """Probes answer without a token; the OpenAPI schema lists the incident endpoints."""
+    anonymous = {"Authorization": ""}
+    assert (await client.get("/healthz", headers=anonymous)).json() == {"status": "ok"}
+    ready = (await client.get("/readyz", headers=anonymous)).json()
+    assert ready["status"] == "ready" and ready["plans"] >= 4
+    metrics = await client.get("/metrics", headers=anonymous)
+    assert "dutyd_engine_runs_total" in metrics.text
+    schema = (await client.get("/openapi.json")).json()
+    assert "/api/v1/incidents" in schema["paths"]
+    assert "/api/v1/incidents/{incident_id}/ack" in schema["paths"]
+
+
+async def test_roster_now_names_the_leader_on_shift(client: httpx.AsyncClient) -> None:
+    """Who is on duty in Qingshan at the test clock's time."""
+    holders = (await client.get("/api/v1/roster/now", params={"unit": "qingshan"})).json()
+    by_role = {h["role"]: h["person_id"] for h in holders}
+    assert by_role["duty_officer"] == "sun_li"
+    assert by_role["leader_on_shift"] == "wu_hua"
+    assert by_role["office_director"] == "zheng_hao"

@@ -1,0 +1,104 @@
+"""The dutyd command as a duty officer uses it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.cli_helpers import run_cli
+
+REPORT = [
+    "incident",
+    "report",
+    "--category",
+    "natural_disaster",
+    "--type",
+    "flood",
+    "--level",
+    "II",
+    "--unit",
+    "qingshan",
+    "--title",
+    "青山河水位超警戒",
+]
+
+
+def test_report_show_and_ack(tmp_path: Path) -> None:
+    """Report, show the timeline with the queued notifications, acknowledge."""
+    reported = run_cli(tmp_path, *REPORT)
+    assert reported.returncode == 0, reported.stderr
+    match = re.search(
+        r"incident (\d+) logged under plan qingshan-flood; 4 message\(s\) queued", reported.stdout
+    )
+    assert match, reported.stdout
+    incident_id = match.group(1)
+
+    shown = run_cli(tmp_path, "incident", "show", incident_id)
+    assert shown.returncode == 0, shown.stderr
+    assert "plan_selected" in shown.stdout and "step_fired" in shown.stdout
+    assert shown.stdout.count("pending") == 4
+    assert "+08" in shown.stdout or "CST" in shown.stdout  # shown in the unit's zone
+
+    acked = run_cli(tmp_path, "incident", "ack", incident_id, "--by", "zhou_jun")
+    assert acked.returncode == 0, acked.stderr
+    shown = run_cli(tmp_path, "incident", "show", incident_id, "--json")
+    assert '"acknowledged_by": "zhou_jun"' in shown.stdout
+
+
+def test_bad_input_exits_non_zero_and_stores_nothing(tmp_path: Path) -> None:
+    """Unknown unit, category or level: a clear message, exit code 2, nothing stored."""
+    bad_unit = run_cli(tmp_path, *[("atlantis" if a == "qingshan" else a) for a in REPORT])
+    assert bad_unit.returncode == 2
+    assert "unknown unit 'atlantis'" in bad_unit.stderr
+    bad_category = run_cli(
+        tmp_path, *[("volcano" if a == "natural_disaster" else a) for a in REPORT]
+    )
+    assert bad_category.returncode == 2
+    assert "--category" in bad_category.stderr
+    bad_level = run_cli(tmp_path, *[("V" if a == "II" else a) for a in REPORT])
+    assert bad_level.returncode == 2
+    assert "--level" in bad_level.stderr
+    listed = run_cli(tmp_path, "incident", "list")
+    assert listed.returncode == 0 and listed.stdout.strip() == ""
+
+
+def test_unknown_incident(tmp_path: Path) -> None:
+    """Acknowledging an incident that does not exist says so."""
+    result = run_cli(tmp_path, "incident", "ack", "42")
+    assert result.returncode == 2
+    assert "incident 42 not found" in result.stderr
+
+
+def test_token_create_list_revoke(tmp_path: Path) -> None:
+    """A token is printed once; list shows names and roles only; revoke marks it revoked."""
+    created = run_cli(tmp_path, "token", "create", "--role", "leader", "city-leader")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("dutyd_") and len(token) > 40
+    listed = run_cli(tmp_path, "token", "list")
+    assert "city-leader" in listed.stdout and "leader" in listed.stdout
+    assert token not in listed.stdout
+    again = run_cli(tmp_path, "token", "create", "--role", "leader", "city-leader")
+    assert again.returncode == 2 and "already exists" in again.stderr
+    assert run_cli(tmp_path, "token", "revoke", "city-leader").returncode == 0
+    assert "revoked" in run_cli(tmp_path, "token", "list").stdout
+
+
+def test_plans_check_and_roster_now(tmp_path: Path) -> None:
+    """The sample plans pass the check; roster now names who is on duty at a given time."""
+    checked = run_cli(tmp_path, "plans", "check")
+    assert checked.returncode == 0, checked.stderr
+    assert "qingshan-flood" in checked.stdout
+    now = run_cli(
+        tmp_path, "roster", "now", "--unit", "qingshan", "--at", "2026-07-15T10:00:00+08:00"
+    )
+    assert now.returncode == 0, now.stderr
+    assert "leader_on_shift" in now.stdout and "吴华" in now.stdout
+
+
+def test_config_show_hides_secrets(tmp_path: Path) -> None:
+    """Secrets set in the environment are shown only as (set)."""
+    shown = run_cli(tmp_path, "config", "show", DUTYD_SMTP_PASSWORD="hunter2-very-secret")
+    assert shown.returncode == 0, shown.stderr
+    assert "hunter2" not in shown.stdout
+    assert '"smtp_password": "(set)"' in shown.stdout

@@ -1,0 +1,95 @@
+"""`dutyd serve` as a real process: first warnings at once, kill -9, restart, nothing twice."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.cli_helpers import DUTYD, cli_env, run_cli
+from tests.fakes.smtp import free_port
+
+STARTUP_SECONDS = 30
+
+
+def start_daemon(
+    tmp_path: Path, port: int, log_name: str
+) -> tuple[subprocess.Popen[str], Path, Path]:
+    out, err = tmp_path / f"{log_name}.out", tmp_path / f"{log_name}.err"
+    process = subprocess.Popen(
+        [DUTYD, "serve", "--port", str(port)],
+        env=cli_env(tmp_path, DUTYD_ENGINE_POLL_SECONDS="0.2"),
+        stdout=out.open("w"),
+        stderr=err.open("w"),
+        text=True,
+    )
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        assert process.poll() is None, err.read_text()
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return process, out, err
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise AssertionError(f"daemon not ready in {STARTUP_SECONDS}s: {err.read_text()}")
+
+
+def wait_for(predicate, what: str, seconds: float = 20) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_daemon_sends_at_once_and_survives_kill_9(tmp_path: Path) -> None:
+    """Messages go out at once to the console; after kill -9 and restart nothing repeats."""
+    token = run_cli(tmp_path, "token", "create", "--role", "duty_officer", "desk").stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    port = free_port()
+    daemon, out, err = start_daemon(tmp_path, port, "first")
+    try:
+        assert "NO SMS PROVIDER CONFIGURED" in err.read_text()
+        assert "NO EMAIL PROVIDER CONFIGURED" in err.read_text()
+        base = f"http://127.0.0.1:{port}/api/v1/incidents"
+        created = httpx.post(
+            base,
+            headers=headers,
+            timeout=10,
+            json={
+                "category": "natural_disaster",
+                "event_type": "flood",
+                "level": "II",
+                "unit": "qingshan",
+                "title": "青山河水位超警戒",
+            },
+        )
+        assert created.status_code == 201, created.text
+        incident_id = created.json()["id"]
+
+        def delivered() -> bool:
+            detail = httpx.get(f"{base}/{incident_id}", headers=headers, timeout=5).json()
+            return all(m["state"] == "delivered" for m in detail["messages"])
+
+        wait_for(delivered, "the first four messages to reach the console")
+        assert out.read_text().count("[console ") == 4
+    finally:
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait(timeout=10)
+
+    daemon, out2, _ = start_daemon(tmp_path, port, "second")
+    try:
+        detail = httpx.get(f"{base}/{incident_id}", headers=headers, timeout=5).json()
+        assert len(detail["messages"]) == 4
+        time.sleep(1)  # several engine passes (0.2 s apart) with nothing due
+        assert "[console " not in out2.read_text()
+    finally:
+        daemon.send_signal(signal.SIGINT)
+        daemon.wait(timeout=15)
+    assert daemon.returncode == 0
