@@ -22,8 +22,21 @@ class Level(StrEnum):
 
 
 class Channel(StrEnum):
+    """How a person is reached."""
+
     sms = "sms"
     email = "email"
+    voice = "voice"
+
+
+class ReportMedium(StrEnum):
+    """How a report up the chain is made."""
+
+    phone = "phone"
+    sms = "sms"
+    written = "written"
+    fax = "fax"
+    system = "system"
 
 
 EVENT_TYPES: dict[Category, tuple[str, ...]] = {

@@ -28,7 +28,7 @@ def test_report_show_and_ack(tmp_path: Path) -> None:
     reported = run_cli(tmp_path, *REPORT)
     assert reported.returncode == 0, reported.stderr
     match = re.search(
-        r"incident (\d+) logged under plan qingshan-flood; 4 message\(s\) queued", reported.stdout
+        r"incident (\d+) logged under plan qingshan-flood; 8 message\(s\) queued", reported.stdout
     )
     assert match, reported.stdout
     incident_id = match.group(1)
@@ -36,7 +36,7 @@ def test_report_show_and_ack(tmp_path: Path) -> None:
     shown = run_cli(tmp_path, "incident", "show", incident_id)
     assert shown.returncode == 0, shown.stderr
     assert "plan_selected" in shown.stdout and "step_fired" in shown.stdout
-    assert shown.stdout.count("pending") == 4
+    assert shown.stdout.count("pending") == 8
     assert "+08" in shown.stdout or "CST" in shown.stdout  # shown in the unit's zone
 
     acked = run_cli(tmp_path, "incident", "ack", incident_id, "--by", "zhou_jun")

@@ -77,8 +77,8 @@ def test_daemon_sends_at_once_and_survives_kill_9(tmp_path: Path) -> None:
             detail = httpx.get(f"{base}/{incident_id}", headers=headers, timeout=5).json()
             return all(m["state"] == "delivered" for m in detail["messages"])
 
-        wait_for(delivered, "the first four messages to reach the console")
-        assert out.read_text().count("[console ") == 4
+        wait_for(delivered, "the first eight messages to reach the console")
+        assert out.read_text().count("[console ") == 8
     finally:
         daemon.send_signal(signal.SIGKILL)
         daemon.wait(timeout=10)
@@ -86,7 +86,7 @@ def test_daemon_sends_at_once_and_survives_kill_9(tmp_path: Path) -> None:
     daemon, out2, _ = start_daemon(tmp_path, port, "second")
     try:
         detail = httpx.get(f"{base}/{incident_id}", headers=headers, timeout=5).json()
-        assert len(detail["messages"]) == 4
+        assert len(detail["messages"]) == 8
         time.sleep(1)  # several engine passes (0.2 s apart) with nothing due
         assert "[console " not in out2.read_text()
     finally:

@@ -21,6 +21,12 @@ from tests.fakes.twilio import FROM_NUMBER, FakeTwilio
 OFFICER = ("+8613800001102", "sun.li@qingshan.example.gov.cn")  # 孙丽
 LEADER = ("+8613800001202", "wu.hua@qingshan.example.gov.cn")  # 吴华
 DIRECTOR = ("+8613800001301", "zheng.hao@qingshan.example.gov.cn")  # 郑浩, office director
+# The city flood command (the water bureau's leader and duty officer) is told at once.
+FLOOD_COMMAND = [
+    ("+8613800003201", "lin.xia@water.linjiang.example.gov.cn"),
+    ("+8613800003101", "xu.tao@water.linjiang.example.gov.cn"),
+]
+AT_ONCE = [OFFICER, LEADER, *FLOOD_COMMAND]
 
 FLOOD_REPORT = {
     "category": "natural_disaster",
@@ -75,10 +81,11 @@ async def test_incident_escalates_until_acknowledged(
     assert incident["plan_id"] == "qingshan-flood"
     await dutyd.tick()
 
-    assert sms_to(fake_twilio) == sorted([OFFICER[0], LEADER[0]])
-    assert mail_to(smtp_server) == sorted([OFFICER[1], LEADER[1]])
+    assert sms_to(fake_twilio) == sorted(phone for phone, _ in AT_ONCE)
+    assert mail_to(smtp_server) == sorted(mail for _, mail in AT_ONCE)
     assert all(s.sender == FROM_NUMBER for s in fake_twilio.sent)
     assert all(FLOOD_REPORT["title"] in s.body for s in fake_twilio.sent)
+    assert all("·防汛】" in s.body for s in fake_twilio.sent)  # the flood plan's own template
     mail = smtp_server.received[0].message
     assert FLOOD_REPORT["title"] in mail["Subject"]
     assert mail["Message-ID"]
@@ -86,12 +93,12 @@ async def test_incident_escalates_until_acknowledged(
     # The county plan waits 10 minutes: nothing happens a minute before that.
     clock.advance(timedelta(minutes=9))
     await dutyd.tick()
-    assert len(fake_twilio.sent) == 2 and len(smtp_server.received) == 2
+    assert len(fake_twilio.sent) == 4 and len(smtp_server.received) == 4
 
     clock.advance(timedelta(minutes=1, seconds=1))
     await dutyd.tick()
-    assert sms_to(fake_twilio) == sorted([OFFICER[0], LEADER[0], DIRECTOR[0]])
-    assert mail_to(smtp_server) == sorted([OFFICER[1], LEADER[1], DIRECTOR[1]])
+    assert sms_to(fake_twilio) == sorted(phone for phone, _ in [*AT_ONCE, DIRECTOR])
+    assert mail_to(smtp_server) == sorted(mail for _, mail in [*AT_ONCE, DIRECTOR])
 
     response = await client.post(f"/api/v1/incidents/{incident['id']}/ack")
     assert response.status_code == 200
@@ -101,15 +108,15 @@ async def test_incident_escalates_until_acknowledged(
     # Long past every remaining wait: no further message goes out.
     clock.advance(timedelta(hours=3))
     await dutyd.tick()
-    assert len(fake_twilio.sent) == 3
-    assert len(smtp_server.received) == 3
-    assert fake_twilio.requests == 3
+    assert len(fake_twilio.sent) == 5
+    assert len(smtp_server.received) == 5
+    assert fake_twilio.requests == 5
 
     detail = (await client.get(f"/api/v1/incidents/{incident['id']}")).json()
     kinds = [entry["kind"] for entry in detail["timeline"]]
-    assert kinds[:3] == ["reported", "plan_selected", "step_fired"]
+    assert kinds[:4] == ["reported", "plan_selected", "step_fired", "notified"]
     assert kinds.count("step_fired") == 2
-    assert kinds.count("message_sent") == 6
+    assert kinds.count("message_sent") == 10
     assert kinds[-1] == "acknowledged"
     assert {(m["channel"], m["state"], m["transport"]) for m in detail["messages"]} == {
         ("sms", "sent", "twilio"),

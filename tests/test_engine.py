@@ -21,7 +21,8 @@ async def test_step_fires_only_when_due(
     try:
         await report(dutyd)
         await dutyd.tick()
-        assert len(transport.sent) == 4  # officer and leader, sms and email
+        # officer and leader paged, the flood command told at once: 4 people, sms and email
+        assert len(transport.sent) == 8
 
         clock.advance(timedelta(minutes=10) - timedelta(seconds=1))
         assert (await dutyd.tick()).steps_fired == 0
@@ -29,7 +30,7 @@ async def test_step_fires_only_when_due(
         result = await dutyd.tick()
         assert result.steps_fired == 1 and result.messages_attempted == 2
         assert (await dutyd.tick()).steps_fired == 0
-        assert len(transport.sent) == 6
+        assert len(transport.sent) == 10
         assert await dutyd.engine.next_due_at() == clock.now() + timedelta(minutes=10)
     finally:
         await dutyd.stop()
@@ -60,7 +61,7 @@ async def test_pending_step_fires_once_after_restart(
         )
         # Step 2 fired late at restart; step 3 is due 10 minutes after that, not yet.
         assert fired == 2
-        assert len(first_transport.sent) == 4
+        assert len(first_transport.sent) == 8
         assert len(second_transport.sent) == 2
         assert {m.address for m in second_transport.sent} == {
             "+8613800001301",
@@ -85,7 +86,7 @@ async def test_message_left_sending_by_a_dead_process_is_taken_over(
     try:
         await report(dutyd)
         claimed = await dutyd.engine.outbox._claim()  # the process "dies" right after claiming
-        assert len(claimed) == 4
+        assert len(claimed) == 8
         await dutyd.tick()
         assert transport.sent == []  # still within the dead process's lease
         clock.advance(timedelta(seconds=dutyd.settings.send_lease_seconds + 1))
@@ -114,9 +115,9 @@ async def test_two_processes_share_due_work_without_duplicates(
         sent = [m.id for m in a_transport.sent + b_transport.sent]
         duplicates = [mid for mid, n in Counter(sent).items() if n > 1]
         assert duplicates == []
-        # Step 1: 4 messages per incident, step 2: 2 messages per incident.
-        assert len(sent) == incidents * 6
-        assert await count(a, MessageRow) == incidents * 6
+        # At once: 8 messages per incident; step 2: 2 more.
+        assert len(sent) == incidents * 10
+        assert await count(a, MessageRow) == incidents * 10
         fired = await count(a, EscalationStepRow, EscalationStepRow.state == StepState.fired)
         assert fired == incidents * 2
         if "postgresql" in database_url:
@@ -140,7 +141,7 @@ async def test_acknowledgement_cancels_pending_steps(
             await acknowledge(session, incident_id=incident_id, actor="zhou_jun", now=clock.now())
         clock.advance(timedelta(hours=5))
         await dutyd.tick()
-        assert len(transport.sent) == 4
+        assert len(transport.sent) == 8
         assert (
             await count(dutyd, EscalationStepRow, EscalationStepRow.state == StepState.pending) == 0
         )

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import Clock
-from service.escalation.fire import fire_step
+from service.escalation.fire import fire
 from service.escalation.tables import EscalationStepRow, StepState
 from service.incidents.tables import IncidentRow
 from service.incidents.timeline import add_entry
@@ -82,7 +82,7 @@ class Engine:
                     step.state = StepState.cancelled
                     continue
                 plan = await plan_by_digest(session, incident.plan_version, self.runtime.plans)
-                fire_step(
+                fire(
                     session,
                     roster=self.runtime.roster,
                     plan=plan,

@@ -1,140 +1,284 @@
-"""Fire one escalation step inside the caller's transaction."""
+"""Fire one escalation step, or the plan's notify-at-once rules, in the caller's transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.catalog import CATEGORY_NAMES, LEVEL_NAMES, Category, Level
-from service.escalation.steps import Position, next_position, resolve_step
+from service.catalog import CATEGORY_NAMES, LEVEL_NAMES, Category, Channel, Level
+from service.escalation.steps import Position, Recipients, next_position, resolve_targets
 from service.escalation.tables import EscalationStepRow, StepState
 from service.incidents.tables import IncidentRow
 from service.incidents.timeline import add_entry
-from service.notify.render import EscalationText, render_escalation
+from service.notify.render import EscalationText, render_escalation, render_unanswered
 from service.notify.tables import MessageRow, MessageState
-from service.plans.models import Plan
+from service.plans.models import AfterLast, ResolvedPlan, Target
+from service.roster.models import Person
 from service.roster.roster import Roster
+
+Renderer = Callable[[Channel, str, EscalationText], tuple[str, str]]
+DUTY_OFFICE = [Target(role="duty_officer", unit="top"), Target(role="leader_on_shift", unit="top")]
+
+
+class _Context:
+    """What every message of one incident needs, gathered once."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        roster: Roster,
+        plan: ResolvedPlan,
+        incident: IncidentRow,
+        now: datetime,
+    ) -> None:
+        self.session, self.roster, self.plan, self.incident, self.now = (
+            session,
+            roster,
+            plan,
+            incident,
+            now,
+        )
+        self.level = Level(incident.level)
+        self.rules = plan.rules(self.level)
+
+    def note(self, kind: str, summary: str, **data: object) -> None:
+        add_entry(
+            self.session,
+            incident_id=self.incident.id,
+            at=self.now,
+            kind=kind,
+            summary=summary,
+            data=dict(data),
+        )
+
+    def resolve(
+        self,
+        targets: list[Target],
+        channels: list[Channel],
+        label: str,
+        exclude: set[str] | None = None,
+    ) -> Recipients:
+        recipients = resolve_targets(
+            self.roster,
+            targets=targets,
+            groups=self.plan.groups,
+            channels=channels,
+            incident_unit=self.incident.unit_id,
+            at=self.now,
+            exclude=exclude,
+        )
+        for target in recipients.uncovered:
+            self.note(
+                "coverage_gap",
+                f"{label}: nobody holds {target.describe()} at this time",
+                target=target.model_dump(exclude_none=True),
+            )
+        for person, channel in recipients.unreachable:
+            self.note(
+                "no_contact",
+                f"{label}: {person.name} has no {channel.value} contact",
+                person=person.id,
+                channel=channel.value,
+            )
+        return recipients
+
+    def text(
+        self, person: Person, step_number: int, step_count: int, round_: int
+    ) -> EscalationText:
+        language = person.language
+        unit = self.roster.units.get(self.incident.unit_id)
+        learned = self.incident.learned_at.astimezone(unit.zone if unit else None)
+        return EscalationText(
+            incident_id=self.incident.id,
+            title=self.incident.title,
+            level=self.incident.level,
+            level_name=LEVEL_NAMES[self.level][language],
+            category_name=CATEGORY_NAMES[Category(self.incident.category)][language],
+            event_type=self.incident.event_type,
+            unit_name=unit.name if unit else self.incident.unit_id,
+            location=self.incident.location,
+            description=self.incident.description,
+            learned_at=learned.strftime("%Y-%m-%d %H:%M"),
+            plan_title=self.plan.title,
+            person_name=person.name,
+            step_number=step_number,
+            step_count=step_count,
+            round=round_,
+        )
+
+    def queue(
+        self,
+        recipients: Recipients,
+        render: Renderer,
+        step_row_id: int | None,
+        step_number: int,
+        step_count: int,
+        round_: int,
+    ) -> list[MessageRow]:
+        messages = []
+        for delivery in recipients.deliveries:
+            text = self.text(delivery.person, step_number, step_count, round_)
+            subject, body = render(delivery.channel, delivery.person.language, text)
+            message = MessageRow(
+                incident_id=self.incident.id,
+                escalation_step_id=step_row_id,
+                person_id=delivery.person.id,
+                channel=delivery.channel.value,
+                address=delivery.address,
+                subject=subject,
+                body=body,
+                state=MessageState.pending,
+                due_at=self.now,
+                created_at=self.now,
+                updated_at=self.now,
+            )
+            self.session.add(message)
+            messages.append(message)
+        return messages
 
 
 def fire_step(
     session: AsyncSession,
     *,
     roster: Roster,
-    plan: Plan,
+    plan: ResolvedPlan,
     incident: IncidentRow,
     step_row: EscalationStepRow,
     now: datetime,
     worker: str,
 ) -> list[MessageRow]:
     """Queue the step's messages, mark it fired and schedule the next step, all in one go."""
-    level = Level(incident.level)
-    escalation = plan.escalation_for(level)
-    if escalation is None:  # the loader refuses such plans; an archived one may predate that
-        raise LookupError(f"plan {plan.id} has no escalation for level {level.value}")
-    step = escalation.steps[step_row.step_index]
-    recipients = resolve_step(
-        roster, targets=step.notify, channels=step.channels, incident_unit=incident.unit_id, at=now
-    )
-    step_label = f"step {step_row.step_index + 1}/{len(escalation.steps)}"
+    ctx = _Context(session, roster, plan, incident, now)
+    step_row.state, step_row.fired_at, step_row.fired_by = StepState.fired, now, worker
+    escalation = ctx.rules.escalation
+    steps = escalation.flat_steps() if escalation else []
+    if step_row.step_index >= len(steps):
+        ctx.note("escalation_exhausted", "the plan has no such escalation step; nothing to do")
+        return []
+    assert escalation is not None
+    step = steps[step_row.step_index]
+    label = f"step {step_row.step_index + 1}/{len(steps)}"
     if step_row.round:
-        step_label += f" (round {step_row.round + 1})"
+        label += f" (round {step_row.round + 1})"
 
-    for target in recipients.uncovered:
-        add_entry(
-            session,
-            incident_id=incident.id,
-            at=now,
-            kind="coverage_gap",
-            summary=f"{step_label}: nobody holds {target.describe()} at this time",
-            data={"target": target.model_dump(exclude_none=True)},
-        )
-    for person, channel in recipients.unreachable:
-        add_entry(
-            session,
-            incident_id=incident.id,
-            at=now,
-            kind="no_contact",
-            summary=f"{step_label}: {person.name} has no {channel.value} contact",
-            data={"person": person.id, "channel": channel.value},
-        )
-
-    unit = roster.units.get(incident.unit_id)
-    zone = unit.zone if unit else None
-    messages = []
-    for delivery in recipients.deliveries:
-        language = delivery.person.language
-        text = EscalationText(
-            incident_id=incident.id,
-            title=incident.title,
-            level=incident.level,
-            level_name=LEVEL_NAMES[level][language],
-            category_name=CATEGORY_NAMES[Category(incident.category)][language],
-            event_type=incident.event_type,
-            unit_name=unit.name if unit else incident.unit_id,
-            location=incident.location,
-            description=incident.description,
-            learned_at=incident.learned_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-            plan_title=plan.title,
-            person_name=delivery.person.name,
-            step_number=step_row.step_index + 1,
-            step_count=len(escalation.steps),
-            round=step_row.round,
-        )
-        subject, body = render_escalation(delivery.channel, language, text)
-        message = MessageRow(
-            incident_id=incident.id,
-            escalation_step_id=step_row.id,
-            person_id=delivery.person.id,
-            channel=delivery.channel.value,
-            address=delivery.address,
-            subject=subject,
-            body=body,
-            state=MessageState.pending,
-            due_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(message)
-        messages.append(message)
-
-    step_row.state = StepState.fired
-    step_row.fired_at = now
-    step_row.fired_by = worker
+    recipients = ctx.resolve(step.notify, step.channels, label)
+    render = lambda ch, lang, text: render_escalation(ch, lang, text, ctx.rules.templates)  # noqa: E731
+    messages = ctx.queue(
+        recipients, render, step_row.id, step_row.step_index + 1, len(steps), step_row.round
+    )
     names = ", ".join(p.name for p in recipients.people) or "nobody"
-    add_entry(
-        session,
-        incident_id=incident.id,
-        at=now,
-        kind="step_fired",
-        summary=f"{step_label}: notifying {names} by {', '.join(c.value for c in step.channels)}",
-        data={
-            "step_index": step_row.step_index,
-            "round": step_row.round,
-            "people": [p.id for p in recipients.people],
-            "messages": len(messages),
-        },
+    ctx.note(
+        "step_fired",
+        f"{label}: notifying {names} by {', '.join(c.value for c in step.channels)}",
+        step_index=step_row.step_index,
+        round=step_row.round,
+        people=[p.id for p in recipients.people],
+        messages=len(messages),
     )
 
-    following = next_position(escalation, Position(step_row.step_index, step_row.round))
-    if following is None:
-        add_entry(
-            session,
-            incident_id=incident.id,
-            at=now,
-            kind="escalation_exhausted",
-            summary=f"{step_label} was the last step; no further escalation",
-        )
-    else:
+    following = next_position(
+        len(steps), escalation.repeat, Position(step_row.step_index, step_row.round)
+    )
+    if following is not None:
         # A step that reached nobody does not make anyone wait for an answer.
-        due = now + step.wait if messages else now
         session.add(
             EscalationStepRow(
                 incident_id=incident.id,
                 step_index=following.step_index,
                 round=following.round,
-                due_at=due,
+                due_at=now + step.wait if messages else now,
                 state=StepState.pending,
             )
         )
+    else:
+        ctx.note("escalation_exhausted", f"{label} was the last step; no further escalation")
+        if escalation.after_last is AfterLast.alert_duty_office:
+            # The alert goes out only after the last step's wait, via a step past the end.
+            session.add(
+                EscalationStepRow(
+                    incident_id=incident.id,
+                    step_index=len(steps),
+                    round=step_row.round,
+                    due_at=now + step.wait,
+                    state=StepState.pending,
+                )
+            )
     return messages
+
+
+def fire_unanswered_alert(
+    session: AsyncSession,
+    *,
+    roster: Roster,
+    plan: ResolvedPlan,
+    incident: IncidentRow,
+    step_row: EscalationStepRow,
+    now: datetime,
+    worker: str,
+) -> list[MessageRow]:
+    """Tell the top unit's duty office that a whole chain went unanswered."""
+    ctx = _Context(session, roster, plan, incident, now)
+    step_row.state, step_row.fired_at, step_row.fired_by = StepState.fired, now, worker
+    recipients = ctx.resolve(DUTY_OFFICE, [Channel.sms, Channel.email], "unanswered alert")
+    messages = ctx.queue(recipients, render_unanswered, step_row.id, 0, 0, step_row.round)
+    names = ", ".join(p.name for p in recipients.people) or "nobody"
+    ctx.note(
+        "unanswered_alert", f"nobody acknowledged after every step; duty office alerted: {names}"
+    )
+    return messages
+
+
+def notify_at_once(
+    session: AsyncSession,
+    *,
+    roster: Roster,
+    plan: ResolvedPlan,
+    incident: IncidentRow,
+    now: datetime,
+    already_told: set[str],
+) -> list[MessageRow]:
+    """The plan's notify-at-once rules, skipping people the first step already reached."""
+    ctx = _Context(session, roster, plan, incident, now)
+    render = lambda ch, lang, text: render_escalation(ch, lang, text, ctx.rules.templates)  # noqa: E731
+    messages: list[MessageRow] = []
+    told = set(already_told)
+    for rule in ctx.rules.notify:
+        recipients = ctx.resolve(rule.targets, rule.channels, "notify at once", exclude=told)
+        told.update(p.id for p in recipients.people)
+        messages += ctx.queue(recipients, render, None, 0, 0, 0)
+        if recipients.people:
+            ctx.note(
+                "notified",
+                "told at once: " + ", ".join(p.name for p in recipients.people),
+                people=[p.id for p in recipients.people],
+            )
+    return messages
+
+
+def fire(
+    session: AsyncSession,
+    *,
+    roster: Roster,
+    plan: ResolvedPlan,
+    incident: IncidentRow,
+    step_row: EscalationStepRow,
+    now: datetime,
+    worker: str,
+) -> list[MessageRow]:
+    """Fire whatever the step row stands for: an escalation step or the unanswered alert."""
+    escalation = plan.rules(Level(incident.level)).escalation
+    step_count = len(escalation.flat_steps()) if escalation else 0
+    handler = (
+        fire_unanswered_alert if step_row.step_index == step_count and step_count else fire_step
+    )
+    return handler(
+        session,
+        roster=roster,
+        plan=plan,
+        incident=incident,
+        step_row=step_row,
+        now=now,
+        worker=worker,
+    )

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from service.catalog import Channel
-from service.plans.models import Escalation, Target
+from service.plans.models import Target
 from service.roster.models import Person
 from service.roster.roster import Roster
 
@@ -17,11 +17,11 @@ class Position:
     round: int
 
 
-def next_position(escalation: Escalation, current: Position) -> Position | None:
-    """The step after `current`; after the last step the chain restarts `repeat` times."""
-    if current.step_index + 1 < len(escalation.steps):
+def next_position(step_count: int, rounds: int, current: Position) -> Position | None:
+    """The step after `current`; after the last step the chain restarts `rounds` more times."""
+    if current.step_index + 1 < step_count:
         return Position(current.step_index + 1, current.round)
-    if current.round < escalation.repeat:
+    if current.round < rounds:
         return Position(0, current.round + 1)
     return None
 
@@ -34,7 +34,7 @@ class Delivery:
 
 
 @dataclass
-class StepRecipients:
+class Recipients:
     deliveries: list[Delivery] = field(default_factory=list)
     people: list[Person] = field(default_factory=list)
     uncovered: list[Target] = field(default_factory=list)
@@ -46,30 +46,42 @@ def target_unit(roster: Roster, target: Target, incident_unit: str) -> str | Non
         return incident_unit
     if target.unit == "parent":
         return roster.unit(incident_unit).parent
+    if target.unit == "top":
+        ancestors = roster.ancestors(incident_unit)
+        return ancestors[-1].id if ancestors else incident_unit
     return target.unit
 
 
-def resolve_step(
+def expand_groups(targets: list[Target], groups: dict[str, list[Target]]) -> list[Target]:
+    expanded: list[Target] = []
+    for target in targets:
+        expanded.extend(groups.get(target.group, []) if target.group else [target])
+    return expanded
+
+
+def resolve_targets(
     roster: Roster,
     *,
     targets: list[Target],
+    groups: dict[str, list[Target]],
     channels: list[Channel],
     incident_unit: str,
     at: datetime,
-) -> StepRecipients:
-    """Resolve a step's targets at instant `at` into one delivery per person and channel.
+    exclude: set[str] | None = None,
+) -> Recipients:
+    """Resolve targets at instant `at` into one delivery per person and channel.
 
     Each person is reached once per channel, at their first (preferred) address for it,
-    even when several targets resolve to them.
+    even when several targets resolve to them; people in `exclude` are left out.
     """
-    result = StepRecipients()
-    seen: set[str] = set()
-    for target in targets:
+    result = Recipients()
+    seen: set[str] = set(exclude or ())
+    for target in expand_groups(targets, groups):
         if target.person is not None:
             people = [roster.person(target.person)]
         else:
-            unit_id = target_unit(roster, target, incident_unit)
             assert target.role is not None
+            unit_id = target_unit(roster, target, incident_unit)
             people = [h.person for h in roster.holders(target.role, unit_id, at)] if unit_id else []
         if not people:
             result.uncovered.append(target)
@@ -79,7 +91,8 @@ def resolve_step(
             seen.add(person.id)
             result.people.append(person)
             for channel in channels:
-                addresses = person.addresses(channel)
+                lookup = Channel.sms if channel is Channel.voice else channel
+                addresses = person.addresses(lookup)
                 if addresses:
                     result.deliveries.append(Delivery(person, channel, addresses[0]))
                 else:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.catalog import EVENT_TYPES, Level
 from service.errors import InvalidInput, NotFound, UnknownValue
-from service.escalation.fire import fire_step
+from service.escalation.fire import fire, notify_at_once
 from service.escalation.tables import EscalationStepRow, StepState
 from service.incidents.models import (
     IncidentDetail,
@@ -94,19 +94,26 @@ async def report_incident(
         summary=choice.reason,
         data={"plan": choice.plan.plan.id, "version": choice.plan.digest},
     )
-    first = EscalationStepRow(
-        incident_id=incident.id, step_index=0, round=0, due_at=now, state=StepState.pending
-    )
-    session.add(first)
-    await session.flush()
-    fire_step(
-        session,
-        roster=runtime.roster,
-        plan=choice.plan.plan,
-        incident=incident,
-        step_row=first,
-        now=now,
-        worker=worker,
+    plan = choice.plan.plan
+    paged: set[str] = set()
+    if plan.rules(report.level).escalation is not None:
+        first = EscalationStepRow(
+            incident_id=incident.id, step_index=0, round=0, due_at=now, state=StepState.pending
+        )
+        session.add(first)
+        await session.flush()
+        messages = fire(
+            session,
+            roster=runtime.roster,
+            plan=plan,
+            incident=incident,
+            step_row=first,
+            now=now,
+            worker=worker,
+        )
+        paged = {m.person_id for m in messages}
+    notify_at_once(
+        session, roster=runtime.roster, plan=plan, incident=incident, now=now, already_told=paged
     )
     return incident
 

@@ -1,18 +1,23 @@
-"""Text for people, from Jinja2 templates in Chinese and English."""
+"""Text for people, from Jinja2 templates in Chinese and English.
+
+Built-in templates live in `notify/templates/`; a plan may override any of them
+(`templates:` in the plan language) with text using the same variables.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from service.catalog import Channel
+from service.plans.models import Templates
 
 
 @dataclass(frozen=True)
 class EscalationText:
-    """The variables an escalation template may use; a template using another fails."""
+    """The variables an escalation template may use; a template using another is refused."""
 
     incident_id: int
     title: str
@@ -31,23 +36,43 @@ class EscalationText:
     round: int
 
 
+ESCALATION_VARIABLES = tuple(f.name for f in fields(EscalationText))
+
+
 @cache
-def _environment() -> Environment:
+def template_environment() -> Environment:
     return Environment(
         loader=PackageLoader("service.notify", "templates"),
         undefined=StrictUndefined,
         autoescape=False,
-        keep_trailing_newline=False,
-        trim_blocks=False,
     )
 
 
-def render_escalation(channel: Channel, language: str, text: EscalationText) -> tuple[str, str]:
-    """Return (subject, body) for one recipient; SMS has no subject."""
-    env = _environment()
+def _render(name: str, override: str | None, values: dict[str, object]) -> str:
+    env = template_environment()
+    template = env.from_string(override) if override is not None else env.get_template(name)
+    return template.render(values).strip()
+
+
+def render_escalation(
+    channel: Channel, language: str, text: EscalationText, overrides: Templates | None = None
+) -> tuple[str, str]:
+    """Return (subject, body) for one recipient; SMS and voice have no subject."""
+    overrides = overrides or Templates()
     values = asdict(text)
-    body = env.get_template(f"escalation.{channel.value}.{language}.j2").render(values).strip()
-    if channel is Channel.sms:
-        return "", body
-    subject = env.get_template(f"escalation.subject.{language}.j2").render(values).strip()
+
+    def pick(kind: str) -> str | None:
+        localized = getattr(overrides, kind)
+        return getattr(localized, language) if localized is not None else None
+
+    if channel in (Channel.sms, Channel.voice):
+        return "", _render(f"escalation.sms.{language}.j2", pick("sms"), values)
+    subject = _render(f"escalation.subject.{language}.j2", pick("email_subject"), values)
+    body = _render(f"escalation.email.{language}.j2", pick("email_body"), values)
     return subject, body
+
+
+def render_unanswered(channel: Channel, language: str, text: EscalationText) -> tuple[str, str]:
+    """The alert to the duty office when a whole escalation chain went unanswered."""
+    body = _render(f"unanswered.sms.{language}.j2", None, asdict(text))
+    return ("" if channel in (Channel.sms, Channel.voice) else body[:120]), body

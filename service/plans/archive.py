@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import yaml
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.plans.loader import PlanSet
-from service.plans.models import LoadedPlan, Plan
+from service.plans.models import LoadedPlan, ResolvedPlan
 from service.plans.tables import PlanVersionRow
 
-_parsed: dict[str, Plan] = {}
+# Versions are immutable (keyed by the digest of their content), so caching is safe.
+_parsed: dict[str, ResolvedPlan] = {}
 
 
 async def remember_version(session: AsyncSession, loaded: LoadedPlan, now: datetime) -> None:
@@ -29,8 +29,8 @@ async def remember_version(session: AsyncSession, loaded: LoadedPlan, now: datet
     _parsed.setdefault(loaded.digest, loaded.plan)
 
 
-async def plan_by_digest(session: AsyncSession, digest: str, current: PlanSet) -> Plan:
-    """The plan with that exact content: from the loaded set if unchanged, else the archive."""
+async def plan_by_digest(session: AsyncSession, digest: str, current: PlanSet) -> ResolvedPlan:
+    """The plan with exactly that content: from the loaded set if unchanged, else the archive."""
     if digest in _parsed:
         return _parsed[digest]
     for loaded in current.plans:
@@ -40,6 +40,6 @@ async def plan_by_digest(session: AsyncSession, digest: str, current: PlanSet) -
     row = await session.get(PlanVersionRow, digest)
     if row is None:
         raise LookupError(f"plan version {digest} is not in the archive")
-    plan = Plan.model_validate(yaml.safe_load(row.content))
+    plan = ResolvedPlan.model_validate_json(row.content)
     _parsed[digest] = plan
     return plan

@@ -1,14 +1,21 @@
-"""Emergency plans: scope, and the escalation each level calls for."""
+"""The plan language: what a plan file may say, and a plan resolved for use.
+
+A plan file (`PlanDocument`) gives rules in `defaults` and per level in `levels`; every
+rule key is optional there. Resolving a plan walks its `extends` chain from the root:
+each plan's `defaults`, then its rules for the level, replace what came before, key by
+key (`reports` and `templates` item by item). The result (`ResolvedPlan`) has complete
+rules for every level in scope and remembers which file each value came from.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from service.catalog import Category, Channel, Level
+from service.catalog import Category, Channel, Level, ReportMedium
 from service.durations import Duration
 
 
@@ -22,40 +29,51 @@ class PlanKind(StrEnum):
 # When two plans cover an incident equally well on scope, the more specific kind wins.
 KIND_RANK = {PlanKind.master: 0, PlanKind.special: 1, PlanKind.department: 2, PlanKind.county: 3}
 
+Source = Literal["phone", "duty_officer", "webhook", "automated"]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Target(_Strict):
-    """Who to notify: a role resolved from the roster at that moment, or a named person.
+    """Who: a role resolved from the roster at that moment, a named person, or a group.
 
     `unit` says whose role: `incident` (the incident's unit), `parent` (the unit above
-    it), or a unit id.
+    it), `top` (the highest unit above it), or a unit id.
     """
 
-    role: str | None = None
+    role: str | None = Field(None, pattern=r"^[a-z0-9_]+$")
     person: str | None = None
+    group: str | None = None
     unit: str = "incident"
 
     @model_validator(mode="after")
-    def _role_or_person(self) -> Target:
-        if (self.role is None) == (self.person is None):
-            raise ValueError("a target names exactly one of 'role' or 'person'")
+    def _exactly_one(self) -> Target:
+        if sum(x is not None for x in (self.role, self.person, self.group)) != 1:
+            raise ValueError("a target names exactly one of 'role', 'person' or 'group'")
         return self
 
     def describe(self) -> str:
         if self.person:
             return f"person {self.person}"
+        if self.group:
+            return f"group {self.group}"
         return f"{self.role} of {self.unit}"
+
+
+class NotifyRule(_Strict):
+    """People told at once when an incident is logged (for information; no ack awaited)."""
+
+    targets: list[Target] = Field(min_length=1)
+    channels: list[Channel] = Field(min_length=1)
 
 
 class Step(_Strict):
     notify: list[Target] = Field(min_length=1)
     channels: list[Channel] = Field(min_length=1)
-    wait: Duration = Field(
-        description="How long to wait for an acknowledgement before the next step."
-    )
+    wait: Duration = Field(description="How long to wait for an acknowledgement.")
+    repeat: int = Field(0, ge=0, le=10, description="Times this step is repeated before the next.")
 
     @model_validator(mode="after")
     def _positive_wait(self) -> Step:
@@ -64,48 +82,149 @@ class Step(_Strict):
         return self
 
 
+class AfterLast(StrEnum):
+    stop = "stop"
+    alert_duty_office = "alert_duty_office"
+
+
 class Escalation(_Strict):
     steps: list[Step] = Field(min_length=1)
     repeat: int = Field(0, ge=0, le=10, description="Times the whole chain runs again.")
+    after_last: AfterLast = Field(
+        AfterLast.alert_duty_office,
+        description="When every step and repeat went unanswered: stop, or alert the duty "
+        "officer and leader on shift of the top unit that nobody acknowledged.",
+    )
+
+    def flat_steps(self) -> list[Step]:
+        """Steps with their own repeats spelled out: what the engine walks through."""
+        return [step for step in self.steps for _ in range(step.repeat + 1)]
+
+
+class Response(_Strict):
+    level: Level = Field(description="The response level started (I highest).")
+    command: list[Target] = Field(default_factory=list, description="Who takes command.")
+
+
+class ReportDuty(_Strict):
+    """A report someone must make, by a deadline counted from when the office learned of it."""
+
+    to: list[Target] = Field(min_length=1, description="Who receives the report.")
+    responsible: Target = Field(default_factory=lambda: Target(role="duty_officer"))
+    deadline: Duration
+    via: list[ReportMedium] = Field(default_factory=lambda: [ReportMedium.written], min_length=1)
+    remind_before: Duration | None = None
+
+
+class FollowUps(_Strict):
+    """Follow-up reports (續報): on a cadence, or at fixed local times of day."""
+
+    to: list[Target] = Field(min_length=1)
+    responsible: Target = Field(default_factory=lambda: Target(role="duty_officer"))
+    every: Duration | None = None
+    at: list[time] = Field(default_factory=list, description="Local times of day, e.g. 08:00.")
+    via: list[ReportMedium] = Field(default_factory=lambda: [ReportMedium.written], min_length=1)
+    remind_before: Duration | None = None
+
+    @model_validator(mode="after")
+    def _cadence_or_times(self) -> FollowUps:
+        if (self.every is None) == (not self.at):
+            raise ValueError("follow-ups need exactly one of 'every' or 'at'")
+        if self.every is not None and self.every < timedelta(minutes=10):
+            raise ValueError("follow-ups 'every' must be at least 10m")
+        return self
+
+
+class Reports(_Strict):
+    initial: ReportDuty | None = None
+    written: ReportDuty | None = None
+    followups: FollowUps | None = None
+    final: ReportDuty | None = Field(None, description="Deadline counted from resolution.")
+    supplement_window: Duration | None = Field(
+        None, description="How long casualty figures may still be supplemented (補報)."
+    )
+
+
+class LocalizedText(_Strict):
+    zh: str
+    en: str
+
+
+class Templates(_Strict):
+    sms: LocalizedText | None = None
+    email_subject: LocalizedText | None = None
+    email_body: LocalizedText | None = None
 
 
 class LevelRules(_Strict):
+    """Rules as written in a file: any key may be left to the parent plan or defaults."""
+
+    response: Response | None = None
+    notify: list[NotifyRule] | None = None
+    reports: Reports | None = None
     escalation: Escalation | None = None
+    templates: Templates | None = None
 
 
 class Scope(_Strict):
-    units: list[str] = Field(
-        default_factory=list, description="Units covered, with their subunits."
-    )
+    units: list[str] = Field(default_factory=list, description="Units covered, with subunits.")
     categories: list[Category] = Field(default_factory=list)
     event_types: list[str] = Field(default_factory=list)
-    levels: list[Level] = Field(default_factory=lambda: list(Level))
+    levels: list[Level] = Field(default_factory=lambda: list(Level), min_length=1)
 
 
-class Plan(_Strict):
+class PlanDocument(_Strict):
+    """One plan file."""
+
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     kind: PlanKind
-    title: str
-    scope: Scope = Field(default_factory=Scope)
-    escalation: Escalation | None = None
+    title: str = Field(min_length=1)
+    extends: str | None = None
+    scope: Scope | None = None
+    groups: dict[str, list[Target]] = Field(default_factory=dict)
+    defaults: LevelRules = Field(default_factory=LevelRules)
     levels: dict[Level, LevelRules] = Field(default_factory=dict)
 
-    def escalation_for(self, level: Level) -> Escalation | None:
-        rules = self.levels.get(level)
-        if rules is not None and rules.escalation is not None:
-            return rules.escalation
-        return self.escalation
 
-
-class LoadedPlan(BaseModel):
-    """A plan with where it came from and the digest of its exact content."""
+class EffectiveRules(BaseModel):
+    """Complete rules for one level after inheritance."""
 
     model_config = ConfigDict(frozen=True)
 
-    plan: Plan
+    response: Response | None = None
+    notify: list[NotifyRule] = Field(default_factory=list)
+    reports: Reports = Field(default_factory=Reports)
+    escalation: Escalation | None = None
+    templates: Templates = Field(default_factory=Templates)
+
+
+class ResolvedPlan(BaseModel):
+    """A plan ready for use: inheritance applied, every level complete, origins kept."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    kind: PlanKind
+    title: str
+    chain: list[str] = Field(description="Plan ids from the root of `extends` to this plan.")
+    source_file: str
+    scope: Scope
+    groups: dict[str, list[Target]]
+    levels: dict[Level, EffectiveRules]
+    origins: dict[Level, dict[str, str]] = Field(
+        description="For each level and rule, the file and section it came from."
+    )
+
+    def rules(self, level: Level) -> EffectiveRules:
+        return self.levels[level]
+
+
+class LoadedPlan(BaseModel):
+    """A resolved plan with the digest of its exact resolved content, as archived."""
+
+    model_config = ConfigDict(frozen=True)
+
+    plan: ResolvedPlan
     source_file: str
     digest: str
     content: str
-
-
-Source = Literal["phone", "duty_officer", "webhook", "automated"]

@@ -1,12 +1,13 @@
-"""Plan loading: the sample set loads; each broken file is refused with a clear message."""
+"""Plan loading: good plans load; each rule has a bad fixture refused with a clear message."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from service.catalog import Category, Level
+from service.catalog import Category, Channel, Level
 from service.errors import PlanInvalid
 from service.plans.loader import load_plans
 from service.plans.selection import choose_plan
@@ -23,38 +24,136 @@ def roster() -> Roster:
 
 
 def test_sample_plans_load(roster: Roster) -> None:
-    """Every plan shipped in plans/ passes the strict loader."""
+    """Every plan shipped in plans/ passes the strict loader: all kinds are represented."""
     plans = load_plans(REPO / "plans", roster)
-    assert {p.plan.id for p in plans.plans} >= {
-        "linjiang-master",
-        "linjiang-flood",
-        "qingshan-flood",
-    }
+    kinds = {p.plan.kind.value for p in plans.plans}
+    assert kinds == {"master", "special", "department", "county"}
+    assert len(plans.plans) >= 9
 
 
-@pytest.mark.parametrize(
-    ("case", "message"),
-    [
-        ("unknown_role", r"plan\.yaml: at escalation\.steps\.0\.notify\.0: unknown role 'mayor'"),
-        ("unknown_key", r"plan\.yaml: at escalation\.steps\.0\.wiat: unknown key"),
-        ("bad_duration", r"at escalation\.steps\.0\.wait: .*expected a duration such as '30m'"),
-        ("unknown_unit", r"at scope\.units\.0: unknown unit 'atlantis'"),
-        ("broken_yaml", r"plan\.yaml:\d+:\d+: YAML syntax error"),
-    ],
-)
+# Each bad fixture, and what the error must say: file:line:col, path, found and expected.
+BAD = [
+    ("unknown_key", r"plan\.yaml:9:9: at defaults\.escalation\.steps\.0\.wiat: unknown key"),
+    (
+        "wrong_type",
+        r"plan\.yaml:10:17: at defaults\.escalation\.steps\.0\.repeat: expected a valid "
+        r"integer.*\(found 'twice'\)",
+    ),
+    (
+        "bad_duration",
+        r"plan\.yaml:9:15: at defaults\.escalation\.steps\.0\.wait: expected a duration "
+        r"such as '30m'.*found 'ten minutes'",
+    ),
+    (
+        "unknown_role",
+        r"plan\.yaml:7:25: at defaults\.escalation\.steps\.0\.notify\.0\.role: unknown role "
+        r"'mayor'; expected one of duty_officer",
+    ),
+    (
+        "unknown_unit",
+        r"plan\.yaml:5:11: at scope\.units\.0: unknown unit 'atlantis'; expected one of",
+    ),
+    (
+        "unknown_category",
+        r"plan\.yaml:5:16: at scope\.categories\.0: expected 'natural_disaster'.*"
+        r"\(found 'alien_invasion'\)",
+    ),
+    (
+        "unknown_level",
+        r"plan\.yaml:\d+:\d+: at levels\.V: expected 'I', 'II', 'III' or 'IV' \(found 'V'\)",
+    ),
+    ("unknown_person", r"plan\.yaml:7:27: at .*notify\.0\.person: unknown person 'nobody_at_all'"),
+    (
+        "unknown_event_type",
+        r"plan\.yaml:6:17: at scope\.event_types\.0: unknown event type 'flood' "
+        r"for categories public_health",
+    ),
+    ("unknown_group", r"plan\.yaml:7:26: at .*notify\.0\.group: unknown group 'flood_command'"),
+    (
+        "unknown_channel",
+        r"at defaults\.escalation\.steps\.0\.channels\.0: expected 'sms', 'email' or "
+        r"'voice' \(found 'pager'\)",
+    ),
+    (
+        "template_syntax",
+        r"plan\.yaml:12:11: at defaults\.templates\.sms\.zh: template does not parse",
+    ),
+    (
+        "template_undefined",
+        r"plan\.yaml:12:11: at defaults\.templates\.sms\.zh: template uses undefined "
+        r"variable 'casualties'",
+    ),
+    (
+        "extends_cycle",
+        r"a\.yaml:4:10: at extends: extends forms a cycle: plan-a extends plan-b extends "
+        r"plan-a",
+    ),
+    ("extends_unknown", r"plan\.yaml:4:10: at extends: extends unknown plan 'no-such-plan'"),
+    ("nobody_to_notify", r"plan\.yaml:5:3: at scope: level II: nobody to notify"),
+    (
+        "written_before_initial",
+        r"plan\.yaml:7:64: at defaults\.reports\.written\.deadline: level I, II, "
+        r"III, IV: written report deadline 30m is earlier than the initial report deadline 1h",
+    ),
+    ("duplicate_id", r"b\.yaml:1:5: at id: plan id 'same' is already used by .*a\.yaml"),
+    (
+        "followups_both",
+        r"at defaults\.reports\.followups: follow-ups need exactly one of 'every' or 'at'",
+    ),
+    ("duplicate_key", r"plan\.yaml:4:1: key 'title' appears twice in the same map"),
+    ("python_tag", r"plan\.yaml:1:5: tag '.*python/object/apply:os.system' is not allowed"),
+    ("broken_yaml", r"plan\.yaml:\d+:\d+: YAML syntax error"),
+]
+
+
+@pytest.mark.parametrize(("case", "message"), BAD, ids=[case for case, _ in BAD])
 def test_broken_plan_is_refused(roster: Roster, case: str, message: str) -> None:
-    """Each rule has a fixture; the error names file, place and what is wrong."""
+    """Each rule has a fixture; the error names file, line, column, path and what is wrong."""
     with pytest.raises(PlanInvalid, match=message):
         load_plans(TESTDATA / case, roster)
 
 
+def test_every_fixture_is_tested() -> None:
+    """No fixture directory lies unused."""
+    tested = {case for case, _ in BAD} | {"good_minimal", "good_extends"}
+    assert {d.name for d in TESTDATA.iterdir()} == tested
+
+
 def test_all_problems_reported_together(roster: Roster, tmp_path: Path) -> None:
-    """Two broken files give two problems in one error, not just the first."""
-    for case in ("unknown_role", "unknown_unit"):
+    """Problems in several files come in one error, each once."""
+    for case in ("unknown_role", "unknown_unit", "bad_duration"):
         (tmp_path / f"{case}.yaml").write_bytes((TESTDATA / case / "plan.yaml").read_bytes())
     with pytest.raises(PlanInvalid) as raised:
         load_plans(tmp_path, roster)
-    assert len(raised.value.problems) == 2
+    assert len(raised.value.problems) == 3
+
+
+def test_inheritance_and_origins(roster: Roster) -> None:
+    """A child inherits what it does not say; each value says which file it came from."""
+    plans = load_plans(TESTDATA / "good_extends", roster)
+    child = plans.get("child")
+    assert child is not None
+    resolved = child.plan
+    assert resolved.chain == ["parent", "child"]
+    two, one = resolved.rules(Level.II), resolved.rules(Level.I)
+    assert two.reports.written is not None and two.reports.written.deadline == timedelta(minutes=45)
+    assert two.reports.initial is not None and two.reports.initial.deadline == timedelta(minutes=30)
+    assert resolved.origins[Level.II]["reports.written"].endswith("child.yaml (levels.II)")
+    assert resolved.origins[Level.II]["reports.initial"].endswith("parent.yaml (defaults)")
+    assert one.escalation is not None and one.escalation.repeat == 1
+    assert [s.channels for s in one.escalation.flat_steps()] == [[Channel.sms, Channel.voice]] * 3
+    assert resolved.origins[Level.I]["escalation"].endswith("parent.yaml (levels.I)")
+    assert resolved.groups["desk"][0].unit == "top"
+
+
+def test_digest_changes_with_content_only(roster: Roster, tmp_path: Path) -> None:
+    """The same content gives the same version; an edit gives a new one."""
+    source = (TESTDATA / "good_minimal" / "plan.yaml").read_text(encoding="utf-8")
+    (tmp_path / "plan.yaml").write_text(source, encoding="utf-8")
+    first = load_plans(tmp_path, roster).plans[0].digest
+    assert load_plans(tmp_path, roster).plans[0].digest == first
+    (tmp_path / "plan.yaml").write_text(source.replace("10m", "12m"), encoding="utf-8")
+    assert load_plans(tmp_path, roster).plans[0].digest != first
 
 
 @pytest.mark.parametrize(
@@ -62,14 +161,25 @@ def test_all_problems_reported_together(roster: Roster, tmp_path: Path) -> None:
     [
         (Category.natural_disaster, "flood", Level.II, "qingshan", "qingshan-flood"),
         (Category.natural_disaster, "flood", Level.II, "hexi", "linjiang-flood"),
-        (Category.natural_disaster, "earthquake", Level.II, "qingshan", "linjiang-master"),
+        (Category.natural_disaster, "flood", Level.III, "linjiang_water", "linjiang-water-bureau"),
+        (Category.natural_disaster, "geological", Level.II, "qingshan", "linjiang-geological"),
+        (Category.natural_disaster, "marine", Level.II, "qingshan", "linjiang-master"),
         (Category.accident_disaster, "road_traffic", Level.IV, "linjiang", "linjiang-road-traffic"),
+        (
+            Category.accident_disaster,
+            "production_safety",
+            Level.I,
+            "hexi",
+            "linjiang-production-safety",
+        ),
+        (Category.public_health, "food_safety", Level.III, "hexi", "linjiang-public-health"),
+        (Category.social_security, "mass_incident", Level.II, "qingshan", "linjiang-mass-incident"),
     ],
 )
 def test_most_specific_plan_governs(
     roster: Roster, category: Category, event_type: str, level: Level, unit: str, expected: str
 ) -> None:
-    """County refinement beats special plan beats master plan; the reason says why."""
+    """County refinement beats department beats special beats master; the reason says why."""
     plans = load_plans(REPO / "plans", roster)
     choice = choose_plan(
         plans, roster, category=category, event_type=event_type, level=level, unit_id=unit
