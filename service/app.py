@@ -21,7 +21,7 @@ from service.notify.outbox import Outbox
 from service.notify.smtp_email import SmtpEmailTransport
 from service.notify.transport import Transports
 from service.notify.twilio_sms import TwilioSmsTransport
-from service.runtime import Runtime
+from service.runtime import ReloadOutcome, Runtime
 from service.store import migrate
 from service.store.database import create_engine, session_factory
 
@@ -127,6 +127,30 @@ class Dutyd:
                 )
             else:
                 log.info("transport.ready", channel=channel.value, transport=transport.name)
+
+    def reload_plans(self) -> ReloadOutcome:
+        """Reload roster and plans (SIGHUP, admin API); a bad set is refused whole."""
+        outcome = self.runtime.reload(
+            roster_file=self.settings.roster_file,
+            plans_dir=self.settings.plans_dir,
+            now=self.clock.now(),
+        )
+        if outcome.applied:
+            metrics.PLAN_RELOADS.labels(result="applied").inc()
+            metrics.PLAN_RELOAD_OK.set(1)
+            metrics.PLANS_LOADED.set(len(self.runtime.plans.plans))
+            log.info(
+                "plans.reloaded", version=outcome.plans_version, plans=len(self.runtime.plans.plans)
+            )
+        else:
+            metrics.PLAN_RELOADS.labels(result="rejected").inc()
+            metrics.PLAN_RELOAD_OK.set(0)
+            log.error(
+                "plans.reload_rejected",
+                problems=outcome.problems,
+                kept_version=outcome.plans_version,
+            )
+        return outcome
 
     async def run_scheduler(self) -> None:
         """Start APScheduler: a safety tick every few seconds plus a wake-up at the next due time.

@@ -201,6 +201,27 @@ def incident_ack(
     typer.echo(f"incident {incident_id} acknowledged; escalation stopped")
 
 
+@incident_app.command("replan")
+def incident_replan(
+    incident_id: Annotated[int, typer.Argument(help="Incident number.")],
+    by: Annotated[str | None, typer.Option(help="Who re-plans (default: login name).")] = None,
+) -> None:
+    """Move an incident to the plan in force now; pending escalation follows the new plan."""
+
+    async def work(dutyd: Dutyd) -> str:
+        async with dutyd.sessions.begin() as session:
+            row = await incidents.replan(
+                session,
+                dutyd.runtime,
+                incident_id=incident_id,
+                actor=by or getpass.getuser(),
+                now=dutyd.clock.now(),
+            )
+            return f"incident {incident_id} now runs under {row.plan_id} ({row.plan_version[:12]})"
+
+    typer.echo(with_store(work))
+
+
 @incident_app.command("show")
 def incident_show(
     incident_id: Annotated[int, typer.Argument(help="Incident number.")],
@@ -281,6 +302,53 @@ def plans_check(
         raise fail(f"{len(problems)} problem(s) found", code=1) from None
     for loaded in plan_set.plans:
         typer.echo(f"ok  {loaded.plan.id:<28} {loaded.plan.kind.value:<10} {loaded.source_file}")
+
+
+@plans_app.command("show")
+def plans_show(
+    plan_id: Annotated[
+        str | None, typer.Argument(help="Plan id; omit to find the governing plan.")
+    ] = None,
+    category: Annotated[Category | None, typer.Option(help="Incident category.")] = None,
+    event_type: Annotated[str | None, typer.Option("--type", help="Event type.")] = None,
+    level: Annotated[Level | None, typer.Option(help="Only this level.")] = None,
+    unit: Annotated[str | None, typer.Option(help="Incident unit.")] = None,
+) -> None:
+    """Print the effective plan after inheritance, saying which file each rule came from.
+
+    Without PLAN, give --category, --type, --level and --unit: dutyd says which plan
+    would govern such an incident, and why.
+    """
+    from service.plans.selection import choose_plan
+    from service.plans.show import describe
+
+    current = settings()
+    try:
+        roster = load_roster(current.roster_file)
+        plan_set = load_plans(current.plans_dir, roster)
+        if plan_id is None:
+            if not (category and event_type and level and unit):
+                raise fail("give a PLAN id, or all of --category, --type, --level and --unit")
+            choice = choose_plan(
+                plan_set,
+                roster,
+                category=category,
+                event_type=event_type,
+                level=level,
+                unit_id=unit,
+            )
+            typer.echo(f"# {choice.reason}")
+            loaded = choice.plan
+        else:
+            found = plan_set.get(plan_id)
+            if found is None:
+                known = ", ".join(p.plan.id for p in plan_set.plans)
+                raise fail(f"unknown plan {plan_id!r}; known plans: {known}")
+            loaded = found
+    except DutydError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"# version {loaded.digest}")
+    typer.echo(describe(loaded.plan, [level] if level else None))
 
 
 @roster_app.command("now")

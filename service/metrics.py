@@ -8,3 +8,7 @@ MESSAGES_ATTEMPTED = Counter("dutyd_messages_attempted_total", "Messages handed 
 ENGINE_RUNS = Counter("dutyd_engine_runs_total", "Engine passes over due work.")
 ENGINE_ERRORS = Counter("dutyd_engine_errors_total", "Engine passes that failed.")
 PLANS_LOADED = Gauge("dutyd_plans_loaded", "Plans in force.")
+PLAN_RELOADS = Counter("dutyd_plan_reloads_total", "Plan reloads, by result.", ["result"])
+PLAN_RELOAD_OK = Gauge(
+    "dutyd_plan_last_reload_ok", "1 if the last plan reload was applied, else 0."
+)

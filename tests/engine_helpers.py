@@ -16,12 +16,18 @@ from tests.fakes.recording import RecordingTransport
 
 
 async def start_dutyd(
-    tmp_path: Path, database_url: str, clock: FrozenClock, worker: str = "worker-a"
+    tmp_path: Path,
+    database_url: str,
+    clock: FrozenClock,
+    worker: str = "worker-a",
+    **overrides: object,
 ) -> tuple[Dutyd, RecordingTransport]:
     transport = RecordingTransport()
-    settings = make_settings(tmp_path, database_url=database_url, worker_name=worker)
+    settings = make_settings(tmp_path, database_url=database_url, worker_name=worker, **overrides)
     dutyd = Dutyd(
-        settings, clock=clock, transports={Channel.sms: transport, Channel.email: transport}
+        settings,
+        clock=clock,
+        transports={Channel.sms: transport, Channel.email: transport, Channel.voice: transport},
     )
     await dutyd.start()
     return dutyd, transport

@@ -142,3 +142,23 @@ async def test_roster_now_names_the_leader_on_shift(client: httpx.AsyncClient) -
     assert by_role["duty_officer"] == "sun_li"
     assert by_role["leader_on_shift"] == "wu_hua"
     assert by_role["office_director"] == "zheng_hao"
+
+
+async def test_plan_reload_needs_admin_and_show_gives_origins(
+    client: httpx.AsyncClient, service: Any
+) -> None:
+    """Only an admin may reload; anyone with a token may read the effective plan."""
+    response = await client.post("/api/v1/plans/reload")
+    assert response.status_code == 403
+    assert "needs one of admin" in response.json()["detail"]
+    shown = (await client.get("/api/v1/plans/qingshan-flood", params={"level": "II"})).json()
+    assert shown["chain"] == ["linjiang-master", "linjiang-flood", "qingshan-flood"]
+    assert shown["origins"]["II"]["escalation"].endswith("qingshan_flood.yaml (defaults)")
+    assert shown["origins"]["II"]["reports.initial"].endswith("master.yaml (levels.II)")
+    assert (await client.get("/api/v1/plans/no-such")).status_code == 404
+    async with service.sessions.begin() as session:
+        token = await create_token(session, name="ops", role=Role.admin, now=service.clock.now())
+    response = await client.post(
+        "/api/v1/plans/reload", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200 and response.json()["applied"] is True

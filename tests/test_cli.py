@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from tests.cli_helpers import run_cli
+from tests.conftest import REPO
 
 REPORT = [
     "incident",
@@ -102,3 +103,39 @@ def test_config_show_hides_secrets(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     assert "hunter2" not in shown.stdout
     assert '"smtp_password": "(set)"' in shown.stdout
+
+
+def test_plans_show_names_the_origin_of_each_rule(tmp_path: Path) -> None:
+    """`plans show` prints the effective plan with the file each rule came from."""
+    shown = run_cli(tmp_path, "plans", "show", "qingshan-flood", "--level", "I")
+    assert shown.returncode == 0, shown.stderr
+    assert "# extends linjiang-master -> linjiang-flood" in shown.stdout
+    assert "# from plans/qingshan_flood.yaml (levels.I)" in shown.stdout.replace(
+        str(REPO) + "/", ""
+    )
+    governing = run_cli(
+        tmp_path,
+        "plans",
+        "show",
+        "--category",
+        "public_health",
+        "--type",
+        "food_safety",
+        "--level",
+        "III",
+        "--unit",
+        "hexi",
+    )
+    assert governing.returncode == 0, governing.stderr
+    assert governing.stdout.startswith("# plan linjiang-public-health chosen")
+    unknown = run_cli(tmp_path, "plans", "show", "nope")
+    assert unknown.returncode == 2 and "unknown plan 'nope'" in unknown.stderr
+
+
+def test_plans_check_lists_every_problem(tmp_path: Path) -> None:
+    """A broken plan directory: each problem printed, exit code 1."""
+    broken = REPO / "tests" / "plans" / "testdata" / "extends_cycle"
+    checked = run_cli(tmp_path, "plans", "check", str(broken))
+    assert checked.returncode == 1
+    assert checked.stderr.count("extends forms a cycle") == 2
+    assert "2 problem(s) found" in checked.stderr

@@ -11,17 +11,18 @@ import httpx
 
 from tests.cli_helpers import DUTYD, cli_env, run_cli
 from tests.fakes.smtp import free_port
+from tests.plan_helpers import copy_sample_plans
 
 STARTUP_SECONDS = 30
 
 
 def start_daemon(
-    tmp_path: Path, port: int, log_name: str
+    tmp_path: Path, port: int, log_name: str, **env: str
 ) -> tuple[subprocess.Popen[str], Path, Path]:
     out, err = tmp_path / f"{log_name}.out", tmp_path / f"{log_name}.err"
     process = subprocess.Popen(
         [DUTYD, "serve", "--port", str(port)],
-        env=cli_env(tmp_path, DUTYD_ENGINE_POLL_SECONDS="0.2"),
+        env=cli_env(tmp_path, DUTYD_ENGINE_POLL_SECONDS="0.2", **env),
         stdout=out.open("w"),
         stderr=err.open("w"),
         text=True,
@@ -93,3 +94,48 @@ def test_daemon_sends_at_once_and_survives_kill_9(tmp_path: Path) -> None:
         daemon.send_signal(signal.SIGINT)
         daemon.wait(timeout=15)
     assert daemon.returncode == 0
+
+
+def test_sighup_reloads_plans_and_refuses_a_broken_set(tmp_path: Path) -> None:
+    """SIGHUP applies a good edit; a broken set is refused and visible in API and metrics."""
+    plans = copy_sample_plans(tmp_path)
+    token = run_cli(tmp_path, "token", "create", "--role", "admin", "ops").stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    port = free_port()
+    daemon, _, err = start_daemon(tmp_path, port, "hup", DUTYD_PLANS_DIR=str(plans))
+    api = f"http://127.0.0.1:{port}/api/v1/plans"
+    try:
+
+        def plan_ids() -> set[str]:
+            return {p["id"] for p in httpx.get(api, headers=headers, timeout=5).json()}
+
+        assert "linjiang-fire-drill" not in plan_ids()
+        drill = (plans / "road_traffic.yaml").read_text(encoding="utf-8")
+        drill = drill.replace("id: linjiang-road-traffic", "id: linjiang-fire-drill")
+        drill = drill.replace("event_types: [road_traffic]", "event_types: [fire]")
+        (plans / "fire_drill.yaml").write_text(drill, encoding="utf-8")
+        daemon.send_signal(signal.SIGHUP)
+        wait_for(lambda: "linjiang-fire-drill" in plan_ids(), "the new plan after SIGHUP")
+
+        (plans / "master.yaml").write_text("id: linjiang-master\nkind: emperor\n", encoding="utf-8")
+        daemon.send_signal(signal.SIGHUP)
+
+        def refused() -> bool:
+            status = httpx.get(f"{api}/status", headers=headers, timeout=5).json()
+            return status["last_reload"] is not None and not status["last_reload"]["applied"]
+
+        wait_for(refused, "the refused reload to show in the API")
+        status = httpx.get(f"{api}/status", headers=headers, timeout=5).json()
+        assert any("master.yaml:2:7: at kind" in p for p in status["last_reload"]["problems"])
+        assert "linjiang-fire-drill" in plan_ids() and "linjiang-master" in plan_ids()
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert 'dutyd_plan_reloads_total{result="rejected"} 1.0' in metrics
+        assert "dutyd_plan_last_reload_ok 0.0" in metrics
+        assert "plans.reload_rejected" in err.read_text()
+
+        response = httpx.post(f"{api}/reload", headers=headers, timeout=10)
+        assert response.status_code == 422
+        assert response.json()["problems"]
+    finally:
+        daemon.send_signal(signal.SIGINT)
+        daemon.wait(timeout=15)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from service import __version__
-from service.api import incidents, system
+from service.api import incidents, plans, system
 from service.api.errors import install_error_handlers
 from service.app import Dutyd
 
@@ -21,6 +23,8 @@ def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
         if manage_lifecycle:
             await dutyd.start()
             await dutyd.run_scheduler()
+            # SIGHUP reloads plans, as daemons do; the admin API does the same.
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, dutyd.reload_plans)
         try:
             yield
         finally:
@@ -32,4 +36,5 @@ def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
     install_error_handlers(app)
     app.include_router(system.router)
     app.include_router(incidents.router)
+    app.include_router(plans.router)
     return app

@@ -47,6 +47,23 @@ async def show_incident(incident_id: int, caller: Caller, session: SessionDep) -
     return await service.get_incident_detail(session, incident_id=incident_id)
 
 
+@router.post("/{incident_id}/replan", response_model=IncidentView)
+async def replan(incident_id: int, caller: Caller, dutyd: DutydDep) -> IncidentView:
+    """Move the incident to the plan in force now (after plans were edited and reloaded)."""
+    require_role(caller, Role.leader, Role.admin)
+    async with dutyd.sessions.begin() as session:
+        row = await service.replan(
+            session,
+            dutyd.runtime,
+            incident_id=incident_id,
+            actor=caller.name,
+            now=dutyd.clock.now(),
+        )
+        view = service.incident_view(row)
+    dutyd.wake()
+    return view
+
+
 @router.post("/{incident_id}/ack", response_model=IncidentView)
 async def acknowledge(incident_id: int, caller: Caller, dutyd: DutydDep) -> IncidentView:
     """Acknowledge: stops the incident's escalation."""

@@ -39,28 +39,6 @@ async def prometheus_metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-class PlanSummary(BaseModel):
-    id: str
-    kind: str
-    title: str
-    source_file: str
-    digest: str
-
-
-@router.get("/api/v1/plans", tags=["plans"], response_model=list[PlanSummary])
-async def list_plans(caller: Caller, dutyd: DutydDep) -> list[PlanSummary]:
-    return [
-        PlanSummary(
-            id=p.plan.id,
-            kind=p.plan.kind.value,
-            title=p.plan.title,
-            source_file=p.source_file,
-            digest=p.digest,
-        )
-        for p in dutyd.runtime.plans.plans
-    ]
-
-
 class RoleHolderView(BaseModel):
     unit: str
     role: str

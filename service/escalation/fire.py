@@ -186,6 +186,7 @@ def fire_step(
         session.add(
             EscalationStepRow(
                 incident_id=incident.id,
+                generation=step_row.generation,
                 step_index=following.step_index,
                 round=following.round,
                 due_at=now + step.wait if messages else now,
@@ -199,6 +200,7 @@ def fire_step(
             session.add(
                 EscalationStepRow(
                     incident_id=incident.id,
+                    generation=step_row.generation,
                     step_index=len(steps),
                     round=step_row.round,
                     due_at=now + step.wait,

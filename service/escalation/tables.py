@@ -20,12 +20,16 @@ class EscalationStepRow(Base):
     __tablename__ = "escalation_steps"
     __table_args__ = (
         # A step of an incident exists once per round, whatever process creates it.
-        UniqueConstraint("incident_id", "step_index", "round", name="uq_escalation_step_once"),
+        UniqueConstraint(
+            "incident_id", "generation", "step_index", "round", name="uq_escalation_step_once"
+        ),
         Index("ix_escalation_steps_due", "state", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    # Re-planning an incident starts a new generation of its steps.
+    generation: Mapped[int] = mapped_column(default=0, server_default="0")
     step_index: Mapped[int]
     round: Mapped[int] = mapped_column(default=0)
     due_at: Mapped[datetime]

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.catalog import EVENT_TYPES, Level
+from service.catalog import EVENT_TYPES, Category, Level
 from service.errors import InvalidInput, NotFound, UnknownValue
 from service.escalation.fire import fire, notify_at_once
 from service.escalation.tables import EscalationStepRow, StepState
@@ -114,6 +114,71 @@ async def report_incident(
         paged = {m.person_id for m in messages}
     notify_at_once(
         session, roster=runtime.roster, plan=plan, incident=incident, now=now, already_told=paged
+    )
+    return incident
+
+
+async def replan(
+    session: AsyncSession,
+    runtime: Runtime,
+    *,
+    incident_id: int,
+    actor: str,
+    now: datetime,
+) -> IncidentRow:
+    """Put an incident under the plan that governs it now, as loaded now.
+
+    Running incidents keep the plan version they started under until an operator asks
+    for this. Pending escalation moves to the new plan at the same position (step and
+    round, as far as the new chain reaches) and the same due time.
+    """
+    incident = await lock_incident(session, incident_id)
+    level = Level(incident.level)
+    choice = choose_plan(
+        runtime.plans,
+        runtime.roster,
+        category=Category(incident.category),
+        event_type=incident.event_type,
+        level=level,
+        unit_id=incident.unit_id,
+    )
+    await remember_version(session, choice.plan, now)
+    pending = (
+        await session.scalars(
+            select(EscalationStepRow)
+            .where(EscalationStepRow.incident_id == incident_id)
+            .where(EscalationStepRow.state == StepState.pending)
+            .order_by(EscalationStepRow.due_at)
+        )
+    ).all()
+    for step in pending:
+        step.state = StepState.cancelled
+    old = f"{incident.plan_id}@{incident.plan_version[:12]}"
+    incident.plan_id, incident.plan_version = choice.plan.plan.id, choice.plan.digest
+    incident.escalation_generation += 1
+    escalation = choice.plan.plan.rules(level).escalation
+    if pending and escalation is not None and incident.acknowledged_at is None:
+        was = pending[0]
+        last_index = len(escalation.flat_steps()) - 1
+        session.add(
+            EscalationStepRow(
+                incident_id=incident_id,
+                generation=incident.escalation_generation,
+                step_index=min(was.step_index, last_index),
+                round=min(was.round, escalation.repeat),
+                due_at=was.due_at,
+                state=StepState.pending,
+            )
+        )
+    add_entry(
+        session,
+        incident_id=incident_id,
+        at=now,
+        kind="replanned",
+        actor=actor,
+        summary=f"re-planned by {actor}: {old} -> {incident.plan_id}@{incident.plan_version[:12]}; "
+        f"{choice.reason}",
+        data={"plan": incident.plan_id, "version": incident.plan_version},
     )
     return incident
 

@@ -30,6 +30,7 @@ class IncidentRow(Base):
     created_at: Mapped[datetime]
     plan_id: Mapped[str] = mapped_column(String(128))
     plan_version: Mapped[str] = mapped_column(String(64), ForeignKey("plan_versions.digest"))
+    escalation_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(128))
 
