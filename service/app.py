@@ -18,9 +18,7 @@ from service.config import Settings
 from service.escalation.engine import Engine, RunResult
 from service.notify.console import ConsoleTransport
 from service.notify.outbox import Outbox
-from service.notify.smtp_email import SmtpEmailTransport
 from service.notify.transport import Transports
-from service.notify.twilio_sms import TwilioSmsTransport
 from service.runtime import ReloadOutcome, Runtime
 from service.store import migrate
 from service.store.database import create_engine, session_factory
@@ -40,6 +38,8 @@ def build_transports(settings: Settings, clock: Clock) -> Transports:
     # Voice calls through Twilio come with the delivery work; until then they are printed.
     transports: Transports = {Channel.sms: console, Channel.email: console, Channel.voice: console}
     if settings.twilio_configured:
+        from service.notify.twilio_sms import TwilioSmsTransport  # aiohttp: only when used
+
         assert settings.twilio_account_sid and settings.twilio_auth_token
         transports[Channel.sms] = TwilioSmsTransport(
             account_sid=settings.twilio_account_sid,
@@ -49,6 +49,8 @@ def build_transports(settings: Settings, clock: Clock) -> Transports:
             api_base_url=settings.twilio_api_base_url,
         )
     if settings.smtp_configured:
+        from service.notify.smtp_email import SmtpEmailTransport
+
         assert settings.smtp_host
         transports[Channel.email] = SmtpEmailTransport(
             host=settings.smtp_host,

@@ -327,10 +327,6 @@ class _Checker:
                     f"level {level.value}: nobody to notify (no escalation and no "
                     "notify rules, in this plan or any it extends)",
                 )
-            elif rules.escalation is None:
-                self.report(
-                    where, f"level {level.value}: no escalation steps; nobody would be paged"
-                )
             initial, written = rules.reports.initial, rules.reports.written
             if initial and written and written.deadline < initial.deadline:
                 origin = plan.origins[level].get("reports.written", "")
