@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -15,10 +16,14 @@ from service import metrics
 from service.catalog import Channel
 from service.clock import Clock, SystemClock
 from service.config import Settings
+from service.errors import PlanInvalid, RosterInvalid
 from service.escalation.engine import Engine, RunResult
 from service.notify.console import ConsoleTransport
 from service.notify.outbox import Outbox
 from service.notify.transport import Transports
+from service.roster import jobs as roster_jobs
+from service.roster import store as roster_store
+from service.roster.roster import Roster
 from service.runtime import ReloadOutcome, Runtime
 from service.store import migrate
 from service.store.database import create_engine, session_factory
@@ -86,15 +91,24 @@ class Dutyd:
         self.engine: Engine
         self.scheduler: AsyncIOScheduler | None = None
 
-    async def open_store(self) -> None:
-        """Load roster and plans, connect to the database and bring its schema up to date."""
-        self.runtime = Runtime.load(
-            roster_file=self.settings.roster_file, plans_dir=self.settings.plans_dir
-        )
-        metrics.PLANS_LOADED.set(len(self.runtime.plans.plans))
+    async def open_database(self) -> tuple[Roster, int]:
+        """Connect, bring the schema up to date, and read the roster in force (seeding it)."""
         self.db = create_engine(self.settings.effective_database_url)
         await migrate.upgrade(self.db)
         self.sessions = session_factory(self.db)
+        async with self.sessions.begin() as session:
+            return await roster_store.load_or_seed(
+                session, self.settings.roster_file, self.clock.now()
+            )
+
+    async def open_store(self) -> None:
+        """Open the database, then check plans and duty rules against the roster."""
+        roster, version = await self.open_database()
+        self.runtime = Runtime.build(
+            roster, plans_dir=self.settings.plans_dir, rules_file=self.settings.duty_rules_file
+        )
+        self.runtime.roster_version = version
+        metrics.PLANS_LOADED.set(len(self.runtime.plans.plans))
 
     async def start(self) -> None:
         """Everything `open_store` does, plus transports and the engine."""
@@ -134,7 +148,7 @@ class Dutyd:
     def reload_plans(self) -> ReloadOutcome:
         """Reload roster and plans (SIGHUP, admin API); a bad set is refused whole."""
         outcome = self.runtime.reload(
-            roster_file=self.settings.roster_file,
+            rules_file=self.settings.duty_rules_file,
             plans_dir=self.settings.plans_dir,
             now=self.clock.now(),
         )
@@ -169,6 +183,26 @@ class Dutyd:
             max_instances=1,
             coalesce=True,
         )
+        self.scheduler.add_job(
+            self.remind_shifts,
+            "interval",
+            minutes=5,
+            id="shift-reminders",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+        hour, minute = (int(x) for x in self.settings.roster_check_time.split(":"))
+        self.scheduler.add_job(
+            self.check_roster_ahead,
+            "cron",
+            hour=hour,
+            minute=minute,
+            timezone=self.settings.timezone,
+            id="roster-check",
+            max_instances=1,
+            coalesce=True,
+        )
         self.scheduler.start()
         self.wake()
 
@@ -186,9 +220,54 @@ class Dutyd:
             misfire_grace_time=None,
         )
 
+    async def remind_shifts(self) -> int:
+        """Queue reminders for shifts starting within `shift_reminder_hours`."""
+        if self.settings.shift_reminder_hours <= 0:
+            return 0
+        ahead = timedelta(hours=self.settings.shift_reminder_hours)
+        async with self.sessions.begin() as session:
+            queued = await roster_jobs.remind_upcoming_shifts(
+                session, self.runtime, now=self.clock.now(), ahead=ahead
+            )
+        if queued:
+            self.wake()
+        return queued
+
+    async def check_roster_ahead(self) -> int:
+        """The daily roster check: warn the duty office of gaps in the days ahead."""
+        now = self.clock.now()
+        local_day = now.astimezone(ZoneInfo(self.settings.timezone)).date().isoformat()
+        async with self.sessions.begin() as session:
+            told = await roster_jobs.warn_of_gaps(
+                session, self.runtime, now=now, local_day=local_day
+            )
+        if told:
+            self.wake()
+        return told
+
+    async def refresh_roster(self) -> None:
+        """Pick up a roster version stored by another process (API, CLI import)."""
+        async with self.sessions() as session:
+            newest = await roster_store.newest_version_id(session)
+            if newest <= self.runtime.roster_version:
+                return
+            roster = await roster_store.load_current(session)
+        assert roster is not None
+        try:
+            fresh = Runtime.build(
+                roster, plans_dir=self.settings.plans_dir, rules_file=self.settings.duty_rules_file
+            )
+        except (PlanInvalid, RosterInvalid) as exc:
+            log.error("roster.refresh_rejected", version=newest, problems=exc.problems)
+        else:
+            self.runtime.adopt(fresh)
+            log.info("roster.refreshed", version=newest)
+        self.runtime.roster_version = newest
+
     async def tick(self) -> RunResult:
         metrics.ENGINE_RUNS.inc()
         try:
+            await self.refresh_roster()
             result = await self.engine.run_due()
         except Exception:
             metrics.ENGINE_ERRORS.inc()

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -27,8 +28,8 @@ from service.incidents.models import IncidentDetail, IncidentReport
 from service.logs import configure_logging
 from service.plans.loader import load_plans
 from service.plans.models import Source
-from service.roster.loader import load_roster
 from service.roster.report import on_duty
+from service.roster.roster import Roster
 
 T = TypeVar("T")
 
@@ -39,10 +40,13 @@ app = typer.Typer(
 )
 incident_app = typer.Typer(help="Report, acknowledge and inspect incidents.", no_args_is_help=True)
 plans_app = typer.Typer(help="Check and list emergency plans.", no_args_is_help=True)
-roster_app = typer.Typer(help="Who is on duty.", no_args_is_help=True)
+roster_app = typer.Typer(
+    help="Duty rosters: who is on, checks, imports, overrides, feeds.", no_args_is_help=True
+)
 token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 config_app = typer.Typer(help="Settings.", no_args_is_help=True)
+handover_app = typer.Typer(help="Shift handovers (交接班).", no_args_is_help=True)
 for sub, name in (
     (incident_app, "incident"),
     (plans_app, "plans"),
@@ -50,6 +54,7 @@ for sub, name in (
     (token_app, "token"),
     (db_app, "db"),
     (config_app, "config"),
+    (handover_app, "handover"),
 ):
     app.add_typer(sub, name=name)
 
@@ -76,6 +81,25 @@ def with_store(work: Callable[[Dutyd], Awaitable[T]]) -> T:
         try:
             await dutyd.open_store()
             return await work(dutyd)
+        finally:
+            await dutyd.stop()
+
+    try:
+        return asyncio.run(run())
+    except DutydError as exc:
+        raise fail(str(exc)) from None
+
+
+def roster_in_force() -> Roster:
+    """The roster stored in the database (seeded from the YAML file on a new database)."""
+    current = settings()
+    configure_logging("WARNING", current.log_format)
+
+    async def run() -> Roster:
+        dutyd = Dutyd(current)
+        try:
+            roster, _ = await dutyd.open_database()
+            return roster
         finally:
             await dutyd.stop()
 
@@ -290,11 +314,10 @@ def plans_check(
         Path | None, typer.Argument(help="Plans directory (default from settings).")
     ] = None,
 ) -> None:
-    """Load every plan strictly; print each problem and exit non-zero if there is any."""
+    """Load every plan strictly against the roster in force; print each problem, exit 1 if any."""
     current = settings()
     try:
-        roster = load_roster(current.roster_file)
-        plan_set = load_plans(directory or current.plans_dir, roster)
+        plan_set = load_plans(directory or current.plans_dir, roster_in_force())
     except DutydError as exc:
         problems = getattr(exc, "problems", [str(exc)])
         for problem in problems:
@@ -324,7 +347,7 @@ def plans_show(
 
     current = settings()
     try:
-        roster = load_roster(current.roster_file)
+        roster = roster_in_force()
         plan_set = load_plans(current.plans_dir, roster)
         if plan_id is None:
             if not (category and event_type and level and unit):
@@ -351,28 +374,261 @@ def plans_show(
     typer.echo(describe(loaded.plan, [level] if level else None))
 
 
+def instant_option(at: datetime | None) -> datetime:
+    from service.clock import SystemClock
+
+    instant = at or SystemClock().now()
+    if instant.tzinfo is None:
+        raise fail("times need a UTC offset, e.g. 2026-07-01T03:00:00+08:00")
+    return instant
+
+
+AtOption = Annotated[
+    datetime | None, typer.Option(help="Instant (ISO 8601 with offset); default now.")
+]
+
+
 @roster_app.command("now")
 def roster_now(
     unit: Annotated[str | None, typer.Option(help="Only this unit.")] = None,
-    at: Annotated[
-        datetime | None, typer.Option(help="Instant (ISO 8601, with offset); default now.")
-    ] = None,
+    at: AtOption = None,
 ) -> None:
-    """Say who holds each role at that time."""
-    current = settings()
-    try:
-        roster = load_roster(current.roster_file)
-        from service.clock import SystemClock
+    """Say who holds each role at that time, overrides applied."""
+    instant = instant_option(at)
 
-        instant = at or SystemClock().now()
-        if instant.tzinfo is None:
-            raise fail("--at needs a UTC offset, e.g. 2026-07-01T03:00:00+08:00")
-        for holder in on_duty(roster, instant, unit):
-            typer.echo(
-                f"{holder.unit_id:<16} {holder.role:<18} {holder.person.name} ({holder.person.id})"
+    async def work(dutyd: Dutyd) -> list[str]:
+        return [
+            f"{h.unit_id:<16} {h.role:<18} {h.person.name} ({h.person.id})"
+            for h in on_duty(dutyd.runtime.roster, instant, unit)
+        ]
+
+    for line in with_store(work):
+        typer.echo(line)
+
+
+@roster_app.command("check")
+def roster_check(
+    start: Annotated[datetime, typer.Option("--from", help="Start (ISO 8601 date or time).")],
+    end: Annotated[datetime, typer.Option("--to", help="End, exclusive.")],
+    unit: Annotated[str | None, typer.Option(help="Only this unit.")] = None,
+) -> None:
+    """List every gap and rule violation in the period; exit 1 if there is any."""
+    from service.roster.check import check_roster
+
+    async def work(dutyd: Dutyd) -> list[str]:
+        runtime = dutyd.runtime
+        zone = ZoneInfo(dutyd.settings.timezone)
+        begin, finish = (t if t.tzinfo else t.replace(tzinfo=zone) for t in (start, end))
+        if unit is not None:
+            runtime.roster.unit(unit)
+        found = check_roster(
+            runtime.roster, runtime.rules, runtime.calendar, begin, finish, [unit] if unit else None
+        )
+        lines = []
+        for v in found:
+            unit_zone = runtime.roster.units[v.unit].zone
+            lines.append(
+                f"{v.unit:<16} {v.start.astimezone(unit_zone):%Y-%m-%d %H:%M} – "
+                f"{v.end.astimezone(unit_zone):%Y-%m-%d %H:%M}  {v.rule:<32} "
+                f"{','.join(v.people) or '-':<20} {v.detail}"
             )
+        return lines
+
+    lines = with_store(work)
+    for line in lines:
+        typer.echo(line)
+    if lines:
+        raise fail(f"{len(lines)} gap(s) or violation(s) found", code=1)
+    typer.echo("no gaps or violations")
+
+
+@roster_app.command("export")
+def roster_export(
+    csv_table: Annotated[bool, typer.Option("--csv", help="Only the duty table, as CSV.")] = False,
+) -> None:
+    """Print the roster in force as YAML (or its duty table as CSV)."""
+    from service.roster.csvio import export_duty_table
+    from service.roster.store import to_yaml
+
+    async def work(dutyd: Dutyd) -> str:
+        document = dutyd.runtime.roster.document
+        return export_duty_table(document.duty_table) if csv_table else to_yaml(document)
+
+    typer.echo(with_store(work), nl=False)
+
+
+@roster_app.command("import")
+def roster_import(
+    path: Annotated[Path, typer.Argument(help="A roster YAML file, or a duty table .csv file.")],
+    by: Annotated[str | None, typer.Option(help="Who imports (default: login name).")] = None,
+) -> None:
+    """Load a roster YAML (replacing the roster) or a duty table CSV (merged in): a new version."""
+    from service.roster import service as roster_service
+    from service.roster.csvio import parse_duty_table
+    from service.yamlfile import read_yaml
+
+    async def work(dutyd: Dutyd) -> str:
+        roster = dutyd.runtime.roster
+        if path.suffix.lower() == ".csv":
+            lines = parse_duty_table(path.read_text(encoding="utf-8-sig"), roster, str(path))
+            data = roster_service.with_duty_table(roster, lines)
+            comment = f"imported {len(lines)} duty table lines from {path}"
+        else:
+            data, comment = read_yaml(path), f"imported from {path}"
+        async with dutyd.sessions.begin() as session:
+            version = await roster_service.replace_roster(
+                session,
+                dutyd.runtime,
+                data,
+                actor=by or getpass.getuser(),
+                comment=comment,
+                now=dutyd.clock.now(),
+                plans_dir=dutyd.settings.plans_dir,
+                rules_file=dutyd.settings.duty_rules_file,
+                source=str(path),
+            )
+        return f"roster version {version}: {comment}"
+
+    try:
+        typer.echo(with_store(work))
+    except typer.Exit:
+        raise
     except DutydError as exc:
         raise fail(str(exc)) from None
+
+
+@roster_app.command("override")
+def roster_override(
+    unit: Annotated[str, typer.Option(help="Unit id.")],
+    role: Annotated[str, typer.Option(help="duty_officer or leader_on_shift.")],
+    start: Annotated[datetime, typer.Option("--from", help="Start (ISO 8601 with offset).")],
+    end: Annotated[datetime, typer.Option("--to", help="End (ISO 8601 with offset).")],
+    person: Annotated[str, typer.Option(help="Who takes the shift.")],
+    replaces: Annotated[str | None, typer.Option(help="Replace only this person.")] = None,
+    reason: Annotated[str, typer.Option(help="Why.")] = "",
+    requested_by: Annotated[str | None, typer.Option(help="Who asked (default: login).")] = None,
+    approved_by: Annotated[
+        str | None, typer.Option(help="Who approved; omit to leave pending.")
+    ] = None,
+) -> None:
+    """Record an override (one person covers another's shift, whole or part)."""
+    from service.roster import service as roster_service
+    from service.roster.models import Override
+
+    begin, finish = instant_option(start), instant_option(end)
+
+    async def work(dutyd: Dutyd) -> str:
+        now = dutyd.clock.now()
+        override = Override(
+            id=roster_service.new_override_id(),
+            unit=unit,
+            role=role,
+            start=begin,
+            end=finish,  # type: ignore[arg-type]
+            person=person,
+            replaces=replaces,
+            reason=reason,
+            requested_by=requested_by or getpass.getuser(),
+            approved_by=approved_by,
+            approved_at=now if approved_by else None,
+        )
+        data = roster_service.with_override(dutyd.runtime.roster, override)
+        async with dutyd.sessions.begin() as session:
+            version = await roster_service.replace_roster(
+                session,
+                dutyd.runtime,
+                data,
+                actor=requested_by or getpass.getuser(),
+                comment=f"override {override.id}",
+                now=now,
+                plans_dir=dutyd.settings.plans_dir,
+                rules_file=dutyd.settings.duty_rules_file,
+                source="override",
+            )
+        state = "approved" if approved_by else "pending approval"
+        return f"override {override.id} recorded ({state}); roster version {version}"
+
+    try:
+        typer.echo(with_store(work))
+    except (DutydError, ValueError) as exc:
+        raise fail(str(exc)) from None
+
+
+@roster_app.command("feed")
+def roster_feed(
+    person: Annotated[str | None, typer.Option(help="A person's shifts.")] = None,
+    unit: Annotated[str | None, typer.Option(help="A unit's shifts.")] = None,
+) -> None:
+    """Create a secret iCal link (RFC 5545) for a person's or a unit's shifts."""
+    from service.roster.feeds import create_feed
+
+    if (person is None) == (unit is None):
+        raise fail("give exactly one of --person or --unit")
+
+    async def work(dutyd: Dutyd) -> str:
+        async with dutyd.sessions.begin() as session:
+            token = await create_feed(
+                session,
+                dutyd.runtime.roster,
+                kind="person" if person else "unit",
+                subject=person or unit or "",
+                now=dutyd.clock.now(),
+            )
+        return f"{dutyd.settings.public_base_url.rstrip('/')}/calendar/{token}.ics"
+
+    typer.echo(with_store(work))
+
+
+@handover_app.command("start")
+def handover_start(
+    unit: Annotated[str, typer.Option(help="Unit id.")],
+    outgoing: Annotated[str, typer.Option(help="Person id of the outgoing duty officer.")],
+    notes: Annotated[str, typer.Option(help="Anything the next officer must know.")] = "",
+) -> None:
+    """Write the handover: open incidents of the unit, for the incoming officer to confirm."""
+    from service.roster.handover import start_handover
+
+    async def work(dutyd: Dutyd) -> str:
+        async with dutyd.sessions.begin() as session:
+            row = await start_handover(
+                session,
+                dutyd.runtime.roster,
+                unit_id=unit,
+                outgoing=outgoing,
+                notes=notes,
+                now=dutyd.clock.now(),
+            )
+            listed = "; ".join(
+                f"#{i['id']} {i['title']} ({i['status']})" for i in row.open_incidents
+            )
+            return (
+                f"handover {row.id}: {len(row.open_incidents)} open incident(s)"
+                f"{': ' + listed if listed else ''}; expected successor: {row.incoming or '?'}"
+            )
+
+    typer.echo(with_store(work))
+
+
+@handover_app.command("confirm")
+def handover_confirm(
+    handover_id: Annotated[int, typer.Argument(help="Handover number.")],
+    person: Annotated[str, typer.Option(help="Person id of the incoming duty officer.")],
+) -> None:
+    """The incoming officer confirms the handover."""
+    from service.roster.handover import confirm_handover
+
+    async def work(dutyd: Dutyd) -> str:
+        async with dutyd.sessions.begin() as session:
+            row = await confirm_handover(
+                session,
+                dutyd.runtime.roster,
+                handover_id=handover_id,
+                person=person,
+                now=dutyd.clock.now(),
+            )
+            return f"handover {row.id} confirmed by {row.confirmed_by}"
+
+    typer.echo(with_store(work))
 
 
 @token_app.command("create")

@@ -52,7 +52,12 @@ class Settings(BaseSettings):
     )
     plans_dir: Path = Field(Path("plans"), description="Directory of emergency plan YAML files.")
     roster_file: Path = Field(
-        Path("config/roster.yaml"), description="Units, people and duty rotations (YAML)."
+        Path("config/roster.yaml"),
+        description="Roster seed (YAML): loaded into a new database once; after that the "
+        "roster lives in the database (`dutyd roster import` loads a file again).",
+    )
+    duty_rules_file: Path = Field(
+        Path("config/duty_rules.yaml"), description="Leader-on-shift and duty rules (YAML)."
     )
     timezone: str = Field("Asia/Shanghai", description="Display zone for units without one.")
 
@@ -78,6 +83,20 @@ class Settings(BaseSettings):
     worker_name: str | None = Field(
         None, description="Name of this process in claims; default host:pid."
     )
+
+    # Rosters
+    shift_reminder_hours: float = Field(
+        12,
+        ge=0,
+        le=168,
+        description="Remind each person this many hours before a shift (0: never).",
+    )
+    roster_check_time: str = Field(
+        "07:00",
+        pattern=r"^\d\d:\d\d$",
+        description="Local time (settings timezone) of the daily roster check.",
+    )
+    calendar_feed_days: int = Field(60, ge=1, le=400, description="Days ahead an iCal feed shows.")
 
     # Twilio (SMS)
     twilio_account_sid: str | None = Field(None, description="Twilio Account SID (AC...).")

@@ -1,4 +1,9 @@
-"""What the running service knows right now: roster and plans, replaced whole on reload."""
+"""What the running service knows right now: roster, rules, calendar and plans.
+
+The roster comes from the database (seeded from YAML on a new database); plans and duty
+rules come from files. Reloading builds a complete new set and swaps it in with no await
+in between, so no engine pass ever sees half of one set and half of another.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ from pathlib import Path
 
 from service.errors import PlanInvalid, RosterInvalid
 from service.plans.loader import PlanSet, load_plans
-from service.roster.loader import load_roster
+from service.roster.calendar import DutyCalendar
 from service.roster.roster import Roster
+from service.roster.rules import DutyRules, load_rules
 
 
 @dataclass(frozen=True)
@@ -24,25 +30,38 @@ class ReloadOutcome:
 class Runtime:
     roster: Roster
     plans: PlanSet
+    rules: DutyRules
+    calendar: DutyCalendar
     last_reload: ReloadOutcome | None = None
+    roster_version: int = 0
 
     @classmethod
-    def load(cls, *, roster_file: Path, plans_dir: Path) -> Runtime:
-        roster = load_roster(roster_file)
-        return cls(roster=roster, plans=load_plans(plans_dir, roster))
+    def build(cls, roster: Roster, *, plans_dir: Path, rules_file: Path) -> Runtime:
+        """Check plans and rules against this roster; raise PlanInvalid or RosterInvalid."""
+        return cls(
+            roster=roster,
+            plans=load_plans(plans_dir, roster),
+            rules=load_rules(rules_file, roster),
+            calendar=DutyCalendar(roster.document.calendar, roster.document.sensitive_periods),
+        )
 
-    def reload(self, *, roster_file: Path, plans_dir: Path, now: datetime) -> ReloadOutcome:
-        """Load roster and plans anew; apply them only if all of it is valid.
+    def adopt(self, other: Runtime) -> None:
+        self.roster, self.plans, self.rules, self.calendar = (
+            other.roster,
+            other.plans,
+            other.rules,
+            other.calendar,
+        )
+        self.roster_version = other.roster_version or self.roster_version
 
-        The new set is built completely first and then swapped in with no await in
-        between, so no engine pass ever sees half of one set and half of another.
-        """
+    def reload(self, *, plans_dir: Path, rules_file: Path, now: datetime) -> ReloadOutcome:
+        """Load plans and rules anew; apply them only if all of it is valid."""
         try:
-            fresh = Runtime.load(roster_file=roster_file, plans_dir=plans_dir)
+            fresh = Runtime.build(self.roster, plans_dir=plans_dir, rules_file=rules_file)
         except (PlanInvalid, RosterInvalid) as exc:
             outcome = ReloadOutcome(now, False, self.plans.digest, list(exc.problems))
         else:
-            self.roster, self.plans = fresh.roster, fresh.plans
+            self.adopt(fresh)
             outcome = ReloadOutcome(now, True, self.plans.digest)
         self.last_reload = outcome
         return outcome

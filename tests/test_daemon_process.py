@@ -22,7 +22,9 @@ def start_daemon(
     out, err = tmp_path / f"{log_name}.out", tmp_path / f"{log_name}.err"
     process = subprocess.Popen(
         [DUTYD, "serve", "--port", str(port)],
-        env=cli_env(tmp_path, DUTYD_ENGINE_POLL_SECONDS="0.2", **env),
+        env=cli_env(
+            tmp_path, DUTYD_ENGINE_POLL_SECONDS="0.2", DUTYD_SHIFT_REMINDER_HOURS="0", **env
+        ),
         stdout=out.open("w"),
         stderr=err.open("w"),
         text=True,

@@ -23,8 +23,8 @@ LEADER = ("+8613800001202", "wu.hua@qingshan.example.gov.cn")  # 吴华
 DIRECTOR = ("+8613800001301", "zheng.hao@qingshan.example.gov.cn")  # 郑浩, office director
 # The city flood command (the water bureau's leader and duty officer) is told at once.
 FLOOD_COMMAND = [
-    ("+8613800003201", "lin.xia@water.linjiang.example.gov.cn"),
-    ("+8613800003101", "xu.tao@water.linjiang.example.gov.cn"),
+    ("+8613800003202", "jiang.tao@water.linjiang.example.gov.cn"),  # 江涛, leader on shift
+    ("+8613800003102", "qian.lei@water.linjiang.example.gov.cn"),  # 钱磊, duty officer
 ]
 AT_ONCE = [OFFICER, LEADER, *FLOOD_COMMAND]
 

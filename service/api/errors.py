@@ -5,7 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from service.errors import AuthError, Forbidden, InvalidInput, NoPlanCovers, NotFound
+from service.errors import (
+    AuthError,
+    Forbidden,
+    InvalidInput,
+    NoPlanCovers,
+    NotFound,
+    PlanInvalid,
+    RosterInvalid,
+)
 
 
 def _field_error(field: str | None, message: str, kind: str) -> JSONResponse:
@@ -28,6 +36,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NoPlanCovers)
     async def _no_plan(_: Request, exc: NoPlanCovers) -> JSONResponse:
         return _field_error(None, str(exc), "no_plan")
+
+    @app.exception_handler(PlanInvalid)
+    @app.exception_handler(RosterInvalid)
+    async def _problems(_: Request, exc: PlanInvalid | RosterInvalid) -> JSONResponse:
+        detail = [{"loc": ["body"], "msg": problem, "type": "invalid"} for problem in exc.problems]
+        return JSONResponse(status_code=422, content={"detail": detail})
 
     @app.exception_handler(Forbidden)
     async def _forbidden(_: Request, exc: Forbidden) -> JSONResponse:

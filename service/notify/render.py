@@ -76,3 +76,8 @@ def render_unanswered(channel: Channel, language: str, text: EscalationText) -> 
     """The alert to the duty office when a whole escalation chain went unanswered."""
     body = _render(f"unanswered.sms.{language}.j2", None, asdict(text))
     return ("" if channel in (Channel.sms, Channel.voice) else body[:120]), body
+
+
+def render_plain(template: str, language: str, values: dict[str, object]) -> str:
+    """A short message from `<template>.sms.<language>.j2` (reminders, warnings)."""
+    return _render(f"{template}.sms.{language}.j2", None, values)

@@ -12,11 +12,16 @@ from service.yamlfile import Document, YamlProblem, read_yaml_document, validati
 
 
 def load_roster(path: Path) -> Roster:
-    """Load the roster; raise RosterInvalid listing every problem found, with its place."""
+    """Load the roster YAML file; raise RosterInvalid listing every problem, with its place."""
     try:
         document = read_yaml_document(path)
     except YamlProblem as exc:
         raise RosterInvalid(exc.problems) from None
+    return roster_from_data(document)
+
+
+def roster_from_data(document: Document) -> Roster:
+    """Validate and cross-check roster data (from YAML or from an API request)."""
     try:
         roster = RosterDocument.model_validate(document.data)
     except ValidationError as exc:
@@ -58,6 +63,23 @@ def _cross_check(document: Document, roster: RosterDocument) -> list[str]:
     for i, position in enumerate(roster.positions):
         check_unit(("positions", i, "unit"), position.unit)
         check_person(("positions", i, "person"), position.person)
+    for i, line in enumerate(roster.duty_table):
+        check_unit(("duty_table", i, "unit"), line.unit)
+        check_person(("duty_table", i, "person"), line.person)
+    override_ids: set[str] = set()
+    for i, override in enumerate(roster.overrides):
+        check_unit(("overrides", i, "unit"), override.unit)
+        check_person(("overrides", i, "person"), override.person)
+        if override.replaces is not None:
+            check_person(("overrides", i, "replaces"), override.replaces)
+        if override.id in override_ids:
+            problems.append(
+                document.problem(("overrides", i, "id"), f"{override.id!r} is defined twice")
+            )
+        override_ids.add(override.id)
+    for i, period in enumerate(roster.sensitive_periods):
+        for j, unit_id in enumerate(period.units):
+            check_unit(("sensitive_periods", i, "units", j), unit_id)
     if not problems:
         problems.extend(_parent_cycles(document, roster))
     return problems

@@ -1,23 +1,47 @@
-"""The loaded roster and the one place roles are resolved to people."""
+"""The loaded roster and the one place roles are resolved to people.
+
+Order of authority for a rotating role at an instant: an override beats a duty-table
+line, which beats the rotation.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.errors import UnknownValue
-from service.roster.models import ROTATING_ROLES, Person, Position, Rotation, Unit
+from service.roster.models import (
+    ROTATING_ROLES,
+    CalendarSettings,
+    DutyAssignment,
+    Override,
+    Person,
+    Position,
+    Rotation,
+    SensitivePeriod,
+    Unit,
+)
+from service.roster.shifts import instance, instance_at, instances_between
+
+Key = tuple[str, str]  # (unit, role)
 
 
 class RosterDocument(BaseModel):
+    """The roster as written in YAML and stored, version by version, in the database."""
+
     model_config = ConfigDict(extra="forbid")
 
     units: list[Unit] = Field(min_length=1)
     people: list[Person] = Field(default_factory=list)
     rotations: list[Rotation] = Field(default_factory=list)
+    duty_table: list[DutyAssignment] = Field(default_factory=list)
+    overrides: list[Override] = Field(default_factory=list)
     positions: list[Position] = Field(default_factory=list)
+    sensitive_periods: list[SensitivePeriod] = Field(default_factory=list)
+    calendar: CalendarSettings = Field(default_factory=CalendarSettings)
 
 
 @dataclass(frozen=True)
@@ -27,25 +51,62 @@ class RoleHolder:
     person: Person
 
 
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Someone holds a role in a unit from `start` to `end` (UTC)."""
+
+    unit: str
+    role: str
+    person: str
+    start: datetime
+    end: datetime
+    source: str  # rotation, duty_table or override:<id>
+
+
 @dataclass
 class Roster:
-    units: dict[str, Unit]
-    people: dict[str, Person]
-    rotations: list[Rotation] = field(default_factory=list)
-    positions: list[Position] = field(default_factory=list)
+    document: RosterDocument
+    units: dict[str, Unit] = field(init=False)
+    people: dict[str, Person] = field(init=False)
+    _rotations: dict[Key, list[Rotation]] = field(init=False)
+    _table: dict[Key, dict[object, list[DutyAssignment]]] = field(init=False)
+    _overrides: dict[Key, list[Override]] = field(init=False)
+    _positions: dict[Key, list[str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        doc = self.document
+        self.units = {u.id: u for u in doc.units}
+        self.people = {p.id: p for p in doc.people}
+        self._rotations = defaultdict(list)
+        for rotation in doc.rotations:
+            self._rotations[(rotation.unit, rotation.role)].append(rotation)
+        self._table = defaultdict(lambda: defaultdict(list))
+        for line in doc.duty_table:
+            self._table[(line.unit, line.role)][line.date].append(line)
+        self._overrides = defaultdict(list)
+        # Only approved overrides change who is on duty; requested ones wait.
+        approved = [o for o in doc.overrides if o.approved_at is not None]
+        for override in sorted(approved, key=lambda o: o.start):
+            self._overrides[(override.unit, override.role)].append(override)
+        self._positions = defaultdict(list)
+        for position in doc.positions:
+            self._positions[(position.unit, position.role)].append(position.person)
 
     @classmethod
     def from_document(cls, document: RosterDocument) -> Roster:
-        return cls(
-            units={u.id: u for u in document.units},
-            people={p.id: p for p in document.people},
-            rotations=list(document.rotations),
-            positions=list(document.positions),
-        )
+        return cls(document)
+
+    @property
+    def rotations(self) -> list[Rotation]:
+        return self.document.rotations
+
+    @property
+    def positions(self) -> list[Position]:
+        return self.document.positions
 
     @property
     def role_names(self) -> set[str]:
-        return set(ROTATING_ROLES) | {p.role for p in self.positions}
+        return set(ROTATING_ROLES) | {p.role for p in self.document.positions}
 
     def unit(self, unit_id: str) -> Unit:
         try:
@@ -69,16 +130,109 @@ class Roster:
             parent = unit.parent
         return chain
 
+    def holder_ids(self, role: str, unit_id: str, at: datetime) -> list[str]:
+        """Ids of whoever holds `role` in `unit_id` at instant `at`, overrides applied."""
+        key = (unit_id, role)
+        if role not in ROTATING_ROLES:
+            return list(dict.fromkeys(self._positions.get(key, ())))
+        zone = self.unit(unit_id).zone
+        table = self._table.get(key, {})
+        holders: list[str] = []
+        for rotation in self._rotations.get(key, ()):
+            shift = instance_at(rotation, at, zone)
+            if shift is not None and shift.shift_date not in table:
+                person = rotation.person_on(shift.shift_date)
+                if person is not None:
+                    holders.append(person)
+        if table:
+            local_day = at.astimezone(zone).date()
+            for back in range(3):
+                for line in table.get(local_day - timedelta(days=back), ()):
+                    shift = instance(line, line.date, zone)
+                    if shift.start <= at < shift.end:
+                        holders.append(line.person)
+        for override in self._overrides.get(key, ()):
+            if override.start > at:
+                break
+            if override.covers(at):
+                if override.replaces is None:
+                    holders = [override.person]
+                else:
+                    holders = [override.person if h == override.replaces else h for h in holders]
+        return list(dict.fromkeys(holders))
+
     def holders(self, role: str, unit_id: str, at: datetime) -> list[RoleHolder]:
         """Who holds `role` in `unit_id` at instant `at`; empty if nobody does."""
-        unit = self.unit(unit_id)
-        local = at.astimezone(unit.zone)
-        person_ids: list[str] = []
-        for rotation in self.rotations:
-            if rotation.unit == unit_id and rotation.role == role:
-                person_ids.append(rotation.holder_at(local))
-        for position in self.positions:
-            if position.unit == unit_id and position.role == role:
-                person_ids.append(position.person)
-        unique = dict.fromkeys(person_ids)
-        return [RoleHolder(role, unit_id, self.people[pid]) for pid in unique]
+        return [
+            RoleHolder(role, unit_id, self.people[p]) for p in self.holder_ids(role, unit_id, at)
+        ]
+
+    def assignments(
+        self, unit_id: str, role: str, start: datetime, end: datetime, *, clip: bool = True
+    ) -> list[Assignment]:
+        """Every stretch someone holds a rotating role in [start, end), overrides applied.
+
+        With `clip`, stretches are cut to the period; without, whole shifts are kept.
+        """
+        key = (unit_id, role)
+        zone = self.unit(unit_id).zone
+        table = self._table.get(key, {})
+        base: list[Assignment] = []
+        for rotation in self._rotations.get(key, ()):
+            for shift in instances_between(rotation, start, end, zone):
+                person = rotation.person_on(shift.shift_date)
+                if person is not None and shift.shift_date not in table:
+                    base.append(
+                        Assignment(unit_id, role, person, shift.start, shift.end, "rotation")
+                    )
+        for lines in table.values():
+            for line in lines:
+                shift = instance(line, line.date, zone)
+                if shift.end > start and shift.start < end:
+                    base.append(
+                        Assignment(unit_id, role, line.person, shift.start, shift.end, "duty_table")
+                    )
+        for override in self._overrides.get(key, ()):
+            if override.end <= start or override.start >= end:
+                continue
+            base = _apply_override(base, override, unit_id, role)
+        if not clip:
+            return sorted(
+                (a for a in base if a.end > start and a.start < end),
+                key=lambda a: (a.start, a.person),
+            )
+        clipped = [
+            Assignment(a.unit, a.role, a.person, max(a.start, start), min(a.end, end), a.source)
+            for a in base
+            if a.end > start and a.start < end
+        ]
+        return sorted(clipped, key=lambda a: (a.start, a.person))
+
+
+def _apply_override(
+    base: list[Assignment], override: Override, unit_id: str, role: str
+) -> list[Assignment]:
+    result: list[Assignment] = []
+    taken: list[tuple[datetime, datetime]] = []
+    for item in base:
+        affected = override.replaces is None or item.person == override.replaces
+        if not affected or item.end <= override.start or item.start >= override.end:
+            result.append(item)
+            continue
+        if item.start < override.start:
+            result.append(
+                Assignment(unit_id, role, item.person, item.start, override.start, item.source)
+            )
+        if item.end > override.end:
+            result.append(
+                Assignment(unit_id, role, item.person, override.end, item.end, item.source)
+            )
+        taken.append((max(item.start, override.start), min(item.end, override.end)))
+    source = f"override:{override.id}"
+    if override.replaces is None:
+        result.append(
+            Assignment(unit_id, role, override.person, override.start, override.end, source)
+        )
+    else:
+        result.extend(Assignment(unit_id, role, override.person, s, e, source) for s, e in taken)
+    return result

@@ -5,14 +5,19 @@ from service.escalation.tables import EscalationStepRow
 from service.incidents.tables import IncidentRow, TimelineEntryRow
 from service.notify.tables import MessageRow
 from service.plans.tables import PlanVersionRow
+from service.roster.tables import CalendarFeedRow, HandoverRow, JobRunRow, RosterVersionRow
 from service.store.base import Base
 
 __all__ = [
     "ApiTokenRow",
     "Base",
+    "CalendarFeedRow",
     "EscalationStepRow",
+    "HandoverRow",
     "IncidentRow",
+    "JobRunRow",
     "MessageRow",
     "PlanVersionRow",
+    "RosterVersionRow",
     "TimelineEntryRow",
 ]

@@ -1,0 +1,284 @@
+"""Roster endpoints: who is on, the roster itself, overrides, checks, feeds and handovers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Request, Response
+from pydantic import AwareDatetime, BaseModel, Field
+
+from service.api.deps import Caller, DutydDep, SessionDep
+from service.auth.tokens import Role, require_role
+from service.errors import NotFound
+from service.roster import feeds, handover
+from service.roster import service as roster_service
+from service.roster import store as roster_store
+from service.roster.check import check_roster
+from service.roster.csvio import export_duty_table, parse_duty_table
+from service.roster.ical import feed as ical_feed
+from service.roster.models import Override, RotatingRole
+from service.roster.report import on_duty
+
+router = APIRouter(tags=["roster"])
+ANY_ROLE = (Role.duty_officer, Role.leader, Role.admin)
+
+
+class RoleHolderView(BaseModel):
+    unit: str
+    role: str
+    person_id: str
+    name: str
+
+
+@router.get("/api/v1/roster/now", response_model=list[RoleHolderView])
+async def roster_now(
+    caller: Caller, dutyd: DutydDep, unit: str | None = None, at: AwareDatetime | None = None
+) -> list[RoleHolderView]:
+    """Who holds each role in each unit at `at` (default now), overrides applied."""
+    instant: datetime = at or dutyd.clock.now()
+    return [
+        RoleHolderView(unit=h.unit_id, role=h.role, person_id=h.person.id, name=h.person.name)
+        for h in on_duty(dutyd.runtime.roster, instant, unit)
+    ]
+
+
+@router.get("/api/v1/roster")
+async def get_roster(caller: Caller, dutyd: DutydDep) -> dict[str, Any]:
+    """The roster in force and its version number."""
+    document = dutyd.runtime.roster.document.model_dump(mode="json")
+    return {"version": dutyd.runtime.roster_version, "roster": document}
+
+
+async def _store(dutyd: Any, session: Any, data: Any, actor: str, comment: str, source: str) -> int:
+    return await roster_service.replace_roster(
+        session,
+        dutyd.runtime,
+        data,
+        actor=actor,
+        comment=comment,
+        now=dutyd.clock.now(),
+        plans_dir=dutyd.settings.plans_dir,
+        rules_file=dutyd.settings.duty_rules_file,
+        source=source,
+    )
+
+
+@router.put("/api/v1/roster")
+async def put_roster(
+    caller: Caller,
+    dutyd: DutydDep,
+    session: SessionDep,
+    roster: Annotated[dict[str, Any], Body()],
+    comment: str = "",
+) -> dict[str, int]:
+    """Replace the whole roster (admin). Refused with every problem if it breaks a plan or rule."""
+    require_role(caller, Role.admin)
+    version = await _store(
+        dutyd, session, roster, caller.name, comment or "replaced by API", "request"
+    )
+    return {"version": version}
+
+
+@router.get("/api/v1/roster/export.yaml")
+async def export_yaml(caller: Caller, dutyd: DutydDep) -> Response:
+    text = roster_store.to_yaml(dutyd.runtime.roster.document)
+    return Response(text, media_type="application/yaml; charset=utf-8")
+
+
+@router.get("/api/v1/roster/duty-table.csv")
+async def export_csv(caller: Caller, dutyd: DutydDep) -> Response:
+    text = export_duty_table(dutyd.runtime.roster.document.duty_table)
+    return Response(text, media_type="text/csv; charset=utf-8")
+
+
+@router.put("/api/v1/roster/duty-table.csv")
+async def import_csv(
+    request: Request, caller: Caller, dutyd: DutydDep, session: SessionDep
+) -> dict[str, int]:
+    """Import a duty table (CSV); its lines replace lines for the same unit, role and date."""
+    require_role(caller, Role.leader, Role.admin)
+    text = (await request.body()).decode("utf-8-sig")
+    roster = dutyd.runtime.roster
+    lines = parse_duty_table(text, roster, "duty-table.csv")
+    data = roster_service.with_duty_table(roster, lines)
+    version = await _store(
+        dutyd,
+        session,
+        data,
+        caller.name,
+        f"imported {len(lines)} duty table lines",
+        "duty-table.csv",
+    )
+    return {"version": version, "lines": len(lines)}
+
+
+class OverrideRequest(BaseModel):
+    unit: str
+    role: RotatingRole
+    start: AwareDatetime
+    end: AwareDatetime
+    person: str = Field(description="Who takes the shift.")
+    replaces: str | None = Field(None, description="Only this person is replaced.")
+    reason: str = ""
+    requested_by: str | None = Field(None, description="Default: the caller.")
+    approve: bool = Field(False, description="Approve at once (leaders and admins only).")
+
+
+@router.post("/api/v1/roster/overrides", status_code=201)
+async def add_override(
+    body: OverrideRequest, caller: Caller, dutyd: DutydDep, session: SessionDep
+) -> dict[str, Any]:
+    """Record a swap or cover request; it takes effect once approved."""
+    require_role(caller, *ANY_ROLE)
+    now = dutyd.clock.now()
+    if body.approve:
+        require_role(caller, Role.leader, Role.admin)
+    override = Override(
+        id=roster_service.new_override_id(),
+        unit=body.unit,
+        role=body.role,
+        start=body.start,
+        end=body.end,
+        person=body.person,
+        replaces=body.replaces,
+        reason=body.reason,
+        requested_by=body.requested_by or caller.name,
+        approved_by=caller.name if body.approve else None,
+        approved_at=now if body.approve else None,
+    )
+    data = roster_service.with_override(dutyd.runtime.roster, override)
+    version = await _store(dutyd, session, data, caller.name, f"override {override.id}", "override")
+    return {"version": version, "override": override.model_dump(mode="json")}
+
+
+@router.post("/api/v1/roster/overrides/{override_id}/approve")
+async def approve_override(
+    override_id: str, caller: Caller, dutyd: DutydDep, session: SessionDep
+) -> dict[str, Any]:
+    require_role(caller, Role.leader, Role.admin)
+    data = roster_service.with_approval(
+        dutyd.runtime.roster, override_id, approver=caller.name, now=dutyd.clock.now()
+    )
+    version = await _store(dutyd, session, data, caller.name, f"approved {override_id}", "approval")
+    return {"version": version}
+
+
+class ViolationView(BaseModel):
+    unit: str
+    start: datetime
+    end: datetime
+    rule: str
+    people: list[str]
+    detail: str
+
+
+@router.get("/api/v1/roster/check", response_model=list[ViolationView])
+async def check(
+    caller: Caller,
+    dutyd: DutydDep,
+    start: AwareDatetime | None = None,
+    end: AwareDatetime | None = None,
+    unit: str | None = None,
+) -> list[ViolationView]:
+    """Every gap and rule violation in [start, end) (default: the next 7 days)."""
+    runtime = dutyd.runtime
+    begin = start or dutyd.clock.now()
+    finish = end or begin + timedelta(days=runtime.rules.document.warn_days_ahead)
+    if unit is not None:
+        runtime.roster.unit(unit)
+    found = check_roster(
+        runtime.roster, runtime.rules, runtime.calendar, begin, finish, [unit] if unit else None
+    )
+    return [ViolationView(**{**v.__dict__, "people": list(v.people)}) for v in found]
+
+
+class FeedRequest(BaseModel):
+    kind: Literal["person", "unit"]
+    subject: str
+
+
+@router.post("/api/v1/roster/feeds", status_code=201)
+async def create_feed(
+    body: FeedRequest, caller: Caller, dutyd: DutydDep, session: SessionDep
+) -> dict[str, str]:
+    """A secret iCal link for a person's or unit's shifts; anyone with the link can read it."""
+    require_role(caller, Role.leader, Role.admin)
+    token = await feeds.create_feed(
+        session, dutyd.runtime.roster, kind=body.kind, subject=body.subject, now=dutyd.clock.now()
+    )
+    return {"url": f"{dutyd.settings.public_base_url.rstrip('/')}/calendar/{token}.ics"}
+
+
+@router.get("/calendar/{token}.ics", include_in_schema=False)
+async def calendar_feed(token: str, dutyd: DutydDep, session: SessionDep) -> Response:
+    row = await feeds.resolve_feed(session, token)
+    if row is None:
+        raise NotFound("calendar feed", "with that link")
+    now = dutyd.clock.now()
+    body = ical_feed(
+        dutyd.runtime.roster,
+        kind=row.kind,
+        subject=row.subject,
+        start=now - timedelta(days=30),
+        end=now + timedelta(days=dutyd.settings.calendar_feed_days),
+        now=now,
+    )
+    return Response(body, media_type="text/calendar; charset=utf-8")
+
+
+class HandoverRequest(BaseModel):
+    unit: str
+    outgoing: str = Field(description="Person id of the outgoing duty officer.")
+    notes: str = ""
+
+
+class HandoverConfirm(BaseModel):
+    person: str = Field(description="Person id of the incoming duty officer.")
+
+
+def _handover_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "unit": row.unit_id,
+        "created_at": row.created_at,
+        "outgoing": row.outgoing,
+        "incoming": row.incoming,
+        "open_incidents": row.open_incidents,
+        "pending_reports": row.pending_reports,
+        "notes": row.notes,
+        "confirmed_at": row.confirmed_at,
+        "confirmed_by": row.confirmed_by,
+    }
+
+
+@router.post("/api/v1/handovers", status_code=201)
+async def start_handover(
+    body: HandoverRequest, caller: Caller, dutyd: DutydDep, session: SessionDep
+) -> dict[str, Any]:
+    """The outgoing officer's handover: open incidents of the unit are listed for the next."""
+    require_role(caller, *ANY_ROLE)
+    row = await handover.start_handover(
+        session,
+        dutyd.runtime.roster,
+        unit_id=body.unit,
+        outgoing=body.outgoing,
+        notes=body.notes,
+        now=dutyd.clock.now(),
+    )
+    return _handover_view(row)
+
+
+@router.post("/api/v1/handovers/{handover_id}/confirm")
+async def confirm_handover(
+    handover_id: int, body: HandoverConfirm, caller: Caller, dutyd: DutydDep, session: SessionDep
+) -> dict[str, Any]:
+    require_role(caller, *ANY_ROLE)
+    row = await handover.confirm_handover(
+        session,
+        dutyd.runtime.roster,
+        handover_id=handover_id,
+        person=body.person,
+        now=dutyd.clock.now(),
+    )
+    return _handover_view(row)

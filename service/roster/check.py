@@ -1,0 +1,263 @@
+"""Find every gap and rule violation in a period, before it happens."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import pairwise
+
+from service.roster.calendar import DutyCalendar
+from service.roster.roster import Assignment, Roster
+from service.roster.rules import DutyRules, EffectiveRoleRules
+from service.roster.shifts import wall_to_utc
+
+
+@dataclass(frozen=True)
+class Violation:
+    unit: str
+    start: datetime
+    end: datetime
+    rule: str
+    people: tuple[str, ...]
+    detail: str
+
+
+def check_roster(
+    roster: Roster,
+    rules: DutyRules,
+    calendar: DutyCalendar,
+    start: datetime,
+    end: datetime,
+    units: list[str] | None = None,
+) -> list[Violation]:
+    """Every violation in [start, end), unit by unit, in time order."""
+    found: list[Violation] = []
+    for unit_id in units or sorted(roster.units):
+        found.extend(_check_unit(roster, rules, calendar, unit_id, start, end))
+    return found
+
+
+def _enhanced_changes(
+    calendar: DutyCalendar, roster: Roster, unit_id: str, start: datetime, end: datetime
+) -> list[tuple[datetime, bool]]:
+    """(instant, enhanced) at `start` and at each local midnight where enhanced duty changes."""
+    zone = roster.unit(unit_id).zone
+    day = start.astimezone(zone).date()
+    last = end.astimezone(zone).date()
+    changes = [(start, calendar.is_enhanced(day, unit_id))]
+    while day < last:
+        day += timedelta(days=1)
+        enhanced = calendar.is_enhanced(day, unit_id)
+        if enhanced != changes[-1][1]:
+            changes.append(
+                (
+                    max(start, wall_to_utc(datetime.combine(day, datetime.min.time()), zone)),
+                    enhanced,
+                )
+            )
+    return changes
+
+
+def _check_unit(
+    roster: Roster,
+    rules: DutyRules,
+    calendar: DutyCalendar,
+    unit_id: str,
+    start: datetime,
+    end: datetime,
+) -> list[Violation]:
+    officers = roster.assignments(unit_id, "duty_officer", start, end)
+    leaders = roster.assignments(unit_id, "leader_on_shift", start, end)
+    changes = _enhanced_changes(calendar, roster, unit_id, start, end)
+
+    # Sweep the period: at each boundary the set of people on duty may change.
+    events: list[tuple[datetime, int, str, str]] = []
+    for role, items in (("duty_officer", officers), ("leader_on_shift", leaders)):
+        for a in items:
+            events.append((a.start, 1, role, a.person))
+            events.append((a.end, -1, role, a.person))
+    boundaries = sorted({start, end, *(e[0] for e in events), *(c[0] for c in changes)})
+    events.sort(key=lambda e: e[0])
+    active: dict[str, Counter[str]] = {"duty_officer": Counter(), "leader_on_shift": Counter()}
+    raw: list[Violation] = []
+    e = c = 0
+    enhanced = changes[0][1]
+    for here, following in pairwise(boundaries):
+        while e < len(events) and events[e][0] <= here:
+            _, delta, role, person = events[e]
+            active[role][person] += delta
+            if active[role][person] <= 0:
+                del active[role][person]
+            e += 1
+        while c < len(changes) and changes[c][0] <= here:
+            enhanced = changes[c][1]
+            c += 1
+        if following > end or here >= end:
+            break
+        raw.extend(
+            _check_moment(
+                roster,
+                rules.for_unit(unit_id, enhanced=enhanced),
+                unit_id,
+                here,
+                following,
+                active,
+                enhanced,
+            )
+        )
+    merged = _merge(raw)
+    normal = rules.for_unit(unit_id, enhanced=False)
+    for role, items in (("duty_officer", officers), ("leader_on_shift", leaders)):
+        merged.extend(_check_stretches(unit_id, role, items, getattr(normal, role)))
+    return sorted(merged, key=lambda v: (v.start, v.rule))
+
+
+def _check_moment(
+    roster: Roster,
+    rules,
+    unit_id: str,
+    start: datetime,
+    end: datetime,  # type: ignore[no-untyped-def]
+    active: dict[str, Counter[str]],
+    enhanced: bool,
+) -> list[Violation]:
+    found = []
+    officers, leaders = sorted(active["duty_officer"]), sorted(active["leader_on_shift"])
+    why = " (enhanced duty)" if enhanced else ""
+    if len(officers) < rules.duty_officer.min_count:
+        found.append(
+            Violation(
+                unit_id,
+                start,
+                end,
+                "duty_officer_count",
+                tuple(officers),
+                f"{len(officers)} duty officer(s) on duty, "
+                f"{rules.duty_officer.min_count} required{why}",
+            )
+        )
+    if len(leaders) < rules.leader_on_shift.min_count:
+        found.append(
+            Violation(
+                unit_id,
+                start,
+                end,
+                "leader_count",
+                tuple(leaders),
+                f"{len(leaders)} leader(s) on shift, "
+                f"{rules.leader_on_shift.min_count} required{why}",
+            )
+        )
+    junior = tuple(p for p in leaders if roster.people[p].rank < rules.leader_on_shift.min_rank)
+    if junior:
+        found.append(
+            Violation(
+                unit_id,
+                start,
+                end,
+                "leader_rank",
+                junior,
+                f"leader on shift below rank {rules.leader_on_shift.min_rank}{why}",
+            )
+        )
+    junior = tuple(p for p in officers if roster.people[p].rank < rules.duty_officer.min_rank)
+    if junior:
+        found.append(
+            Violation(
+                unit_id,
+                start,
+                end,
+                "duty_officer_rank",
+                junior,
+                f"duty officer below rank {rules.duty_officer.min_rank}{why}",
+            )
+        )
+    both = tuple(sorted(set(officers) & set(leaders)))
+    if rules.leader_not_duty_officer and both:
+        found.append(
+            Violation(
+                unit_id,
+                start,
+                end,
+                "leader_is_duty_officer",
+                both,
+                "the leader on shift is also the duty officer",
+            )
+        )
+    if rules.contact_required:
+        silent = tuple(p for p in sorted({*officers, *leaders}) if not roster.people[p].contacts)
+        if silent:
+            found.append(
+                Violation(
+                    unit_id, start, end, "no_contact", silent, "on duty with no contact method"
+                )
+            )
+    return found
+
+
+def _merge(violations: list[Violation]) -> list[Violation]:
+    """Join back-to-back stretches of the same violation into one, naming everyone involved."""
+    merged: list[Violation] = []
+    open_by_key: dict[tuple[str, str], int] = {}
+    for v in sorted(violations, key=lambda v: v.start):
+        key = (v.rule, v.detail)
+        index = open_by_key.get(key)
+        if index is not None and merged[index].end == v.start:
+            previous = merged[index]
+            people = tuple(dict.fromkeys((*previous.people, *v.people)))
+            merged[index] = Violation(v.unit, previous.start, v.end, v.rule, people, v.detail)
+        else:
+            open_by_key[key] = len(merged)
+            merged.append(v)
+    return merged
+
+
+def _check_stretches(
+    unit_id: str, role: str, items: list[Assignment], rules: EffectiveRoleRules
+) -> list[Violation]:
+    """Consecutive shifts and rest between shifts, person by person."""
+    found: list[Violation] = []
+    by_person: dict[str, list[Assignment]] = {}
+    for a in items:
+        by_person.setdefault(a.person, []).append(a)
+    for person, shifts in by_person.items():
+        shifts.sort(key=lambda a: a.start)
+        stretch_start, stretch_end, count = shifts[0].start, shifts[0].end, 1
+        stretches: list[tuple[datetime, datetime, int]] = []
+        for a in shifts[1:]:
+            if a.start <= stretch_end:
+                stretch_end, count = max(stretch_end, a.end), count + 1
+            else:
+                stretches.append((stretch_start, stretch_end, count))
+                stretch_start, stretch_end, count = a.start, a.end, 1
+        stretches.append((stretch_start, stretch_end, count))
+        limit = rules.max_consecutive_shifts
+        for s, e, n in stretches:
+            if limit is not None and n > limit:
+                found.append(
+                    Violation(
+                        unit_id,
+                        s,
+                        e,
+                        f"{role}_consecutive_shifts",
+                        (person,),
+                        f"{n} consecutive shifts as {role}, at most {limit}",
+                    )
+                )
+        if rules.min_rest is not None:
+            for (_, prev_end, _), (nxt_start, _, _) in pairwise(stretches):
+                if nxt_start - prev_end < rules.min_rest:
+                    rest = nxt_start - prev_end
+                    found.append(
+                        Violation(
+                            unit_id,
+                            prev_end,
+                            nxt_start,
+                            f"{role}_rest",
+                            (person,),
+                            f"rests {rest} between shifts as {role}, "
+                            f"at least {rules.min_rest} required",
+                        )
+                    )
+    return found

@@ -1,0 +1,80 @@
+"""Roster edits: each one is checked against the plans and rules, then stored as a version."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.errors import NotFound
+from service.roster import store
+from service.roster.loader import roster_from_data
+from service.roster.models import DutyAssignment, Override
+from service.roster.roster import Roster
+from service.runtime import Runtime
+from service.yamlfile import Document
+
+
+async def replace_roster(
+    session: AsyncSession,
+    runtime: Runtime,
+    data: Any,
+    *,
+    actor: str,
+    comment: str,
+    now: datetime,
+    plans_dir: Path,
+    rules_file: Path,
+    source: str = "roster",
+) -> int:
+    """Store a new roster if it is valid and the plans and rules still hold against it.
+
+    Raises RosterInvalid or PlanInvalid (a plan naming a role or person the new roster
+    lacks) with every problem; nothing is stored then.
+    """
+    roster = roster_from_data(Document(path=Path(source), data=data))
+    fresh = Runtime.build(roster, plans_dir=plans_dir, rules_file=rules_file)
+    row = await store.save_version(session, roster, actor=actor, comment=comment, now=now)
+    runtime.adopt(fresh)
+    runtime.roster_version = row.id
+    return row.id
+
+
+def _document_data(roster: Roster) -> dict[str, Any]:
+    return roster.document.model_dump(mode="json")
+
+
+def with_override(roster: Roster, override: Override) -> dict[str, Any]:
+    data = _document_data(roster)
+    data["overrides"].append(override.model_dump(mode="json"))
+    return data
+
+
+def with_approval(
+    roster: Roster, override_id: str, *, approver: str, now: datetime
+) -> dict[str, Any]:
+    data = _document_data(roster)
+    for item in data["overrides"]:
+        if item["id"] == override_id:
+            item["approved_by"], item["approved_at"] = approver, now.isoformat()
+            return data
+    raise NotFound("override", override_id)
+
+
+def with_duty_table(roster: Roster, lines: list[DutyAssignment]) -> dict[str, Any]:
+    """Imported lines replace existing lines for the same unit, role and date."""
+    replaced = {(line.unit, line.role, line.date) for line in lines}
+    data = _document_data(roster)
+    data["duty_table"] = [
+        item
+        for item, line in zip(data["duty_table"], roster.document.duty_table, strict=True)
+        if (line.unit, line.role, line.date) not in replaced
+    ] + [line.model_dump(mode="json") for line in lines]
+    return data
+
+
+def new_override_id() -> str:
+    return "ovr-" + secrets.token_hex(4)
