@@ -25,11 +25,17 @@ def parse_duration(value: Any) -> timedelta:
 
 
 def format_duration(delta: timedelta) -> str:
+    """The shortest readable form: `30m`, `1h30m`, `24h`, `7d` (days only from 48h up)."""
     seconds = int(delta.total_seconds())
     if seconds == 0:
         return "0s"
     parts = []
-    for unit, size in _UNIT_SECONDS.items():
+    units = (
+        _UNIT_SECONDS
+        if seconds >= 2 * 86400
+        else {k: v for k, v in _UNIT_SECONDS.items() if k != "d"}
+    )
+    for unit, size in units.items():
         count, seconds = divmod(seconds, size)
         if count:
             parts.append(f"{count}{unit}")

@@ -139,3 +139,54 @@ def test_plans_check_lists_every_problem(tmp_path: Path) -> None:
     assert checked.returncode == 1
     assert checked.stderr.count("extends forms a cycle") == 2
     assert "2 problem(s) found" in checked.stderr
+
+
+def test_roster_commands(tmp_path: Path) -> None:
+    """check (clean, then a violation), export, override, import of a CSV duty table."""
+    clean = run_cli(tmp_path, "roster", "check", "--from", "2026-12-01", "--to", "2026-12-08")
+    assert clean.returncode == 0, clean.stderr
+    assert "no gaps or violations" in clean.stdout
+
+    added = run_cli(
+        tmp_path,
+        "roster",
+        "override",
+        "--unit",
+        "hexi",
+        "--role",
+        "leader_on_shift",
+        "--from",
+        "2026-12-02T09:00:00+08:00",
+        "--to",
+        "2026-12-03T09:00:00+08:00",
+        "--person",
+        "he_jing",
+        "--approved-by",
+        "ma_lin",
+        "--reason",
+        "出差",
+    )
+    assert added.returncode == 0, added.stderr
+    assert "approved" in added.stdout
+    flagged = run_cli(tmp_path, "roster", "check", "--from", "2026-12-01", "--to", "2026-12-08")
+    assert flagged.returncode == 1
+    assert "hexi" in flagged.stdout and "leader_rank" in flagged.stdout
+    assert "2026-12-02 09:00 – 2026-12-03 09:00" in flagged.stdout
+
+    exported = run_cli(tmp_path, "roster", "export")
+    assert exported.returncode == 0 and "overrides:" in exported.stdout
+    table = tmp_path / "december.csv"
+    table.write_text(
+        "date,unit,role,person\n2026-12-05,hexi,duty_officer,cao_yu\n", encoding="utf-8"
+    )
+    imported = run_cli(tmp_path, "roster", "import", str(table))
+    assert imported.returncode == 0, imported.stderr
+    assert "roster version 3" in imported.stdout
+    assert (
+        "2026-12-05,hexi,duty_officer,cao_yu"
+        in run_cli(tmp_path, "roster", "export", "--csv").stdout
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_text("date,unit,role,person\n2026-12-05,hexi,duty_officer,ghost\n", encoding="utf-8")
+    refused = run_cli(tmp_path, "roster", "import", str(bad))
+    assert refused.returncode == 2 and "bad.csv:2: unknown person 'ghost'" in refused.stderr

@@ -1,0 +1,64 @@
+"""Shift reminders and the daily gap warning: each happens once, across processes."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+from service.clock import FrozenClock
+from service.notify.tables import MessageRow
+from tests.engine_helpers import count, start_dutyd
+
+
+async def test_reminders_before_each_shift_once(
+    tmp_path: Path, database_url: str, clock: FrozenClock
+) -> None:
+    """Everyone starting a shift within the window is reminded once, by two processes together."""
+    a, transport = await start_dutyd(tmp_path, database_url, clock, worker="a")
+    b, _ = await start_dutyd(tmp_path, database_url, clock, worker="b")
+    try:
+        # 10:00 Shanghai: the next shifts start tomorrow 08:30 (Hexi 09:00), within 24 hours.
+        a.settings.shift_reminder_hours = b.settings.shift_reminder_hours = 24
+        queued = await asyncio.gather(a.remind_shifts(), b.remind_shifts())
+        expected = sum(
+            1
+            for unit in a.runtime.roster.units
+            for role in ("duty_officer", "leader_on_shift")
+            for shift in a.runtime.roster.assignments(
+                unit, role, clock.now(), clock.now() + timedelta(hours=24), clip=False
+            )
+            if clock.now() < shift.start
+        )
+        assert sum(queued) == expected > 0
+        assert await a.remind_shifts() == 0
+        await a.tick()
+        reminders = [m for m in transport.sent if "值班提醒" in m.body]
+        assert len(reminders) == expected
+        assert any("+8613800001101" == m.address for m in reminders)  # Liu Yang, Qingshan, tomorrow
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_daily_check_warns_the_duty_office_once(tmp_path: Path, clock: FrozenClock) -> None:
+    """With a gap ahead, the city's duty officer and office director are told, once a day."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "defaults:\n  leader_on_shift: {min_rank: 9}\nwarn_days_ahead: 3\n", encoding="utf-8"
+    )
+    dutyd, transport = await start_dutyd(
+        tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'j.db'}", clock, duty_rules_file=rules
+    )
+    try:
+        assert await dutyd.check_roster_ahead() == 2
+        assert await dutyd.check_roster_ahead() == 0
+        await dutyd.tick()
+        warned = sorted(m.address for m in transport.sent)
+        assert warned == ["+8613800000102", "+8613800000301"]  # 李娜 on duty, 赵敏 the director
+        assert "排班预警" in transport.sent[0].body
+        clock.advance(timedelta(days=1))
+        assert await dutyd.check_roster_ahead() == 2
+        assert await count(dutyd, MessageRow) == 4
+    finally:
+        await dutyd.stop()
