@@ -47,7 +47,7 @@ def test_csv_errors_name_the_line() -> None:
     assert "duty.csv:6: date" in text
     assert "duty.csv:7: unknown person 'ghost'" in text
     assert "duty.csv:8: role" in text
-    with pytest.raises(RosterInvalid, match="duty.csv:1: missing column"):
+    with pytest.raises(RosterInvalid, match=r"duty\.csv:1: missing column"):
         parse_duty_table("day,who\n", roster(), "duty.csv")
 
 

@@ -1,4 +1,4 @@
-"""Rosters through the API: versions, refused edits, overrides with approval, CSV, iCal, handover."""
+"""Rosters through the API: versions, refused edits, approved overrides, CSV, iCal, handover."""
 
 from __future__ import annotations
 
@@ -105,7 +105,10 @@ async def test_override_takes_effect_once_approved(dutyd: Dutyd) -> None:
 async def test_duty_table_csv_through_the_api(dutyd: Dutyd) -> None:
     """A CSV duty table replaces the rotation for its days and exports back the same."""
     leader = await api_client(dutyd, Role.leader)
-    table = "date,unit,role,person,shift_start,shift_length\n2026-07-16,qingshan,duty_officer,liu_yang,08:30,24h\n"
+    table = (
+        "date,unit,role,person,shift_start,shift_length\n"
+        "2026-07-16,qingshan,duty_officer,liu_yang,08:30,24h\n"
+    )
     response = await leader.put("/api/v1/roster/duty-table.csv", content=table.encode())
     assert response.status_code == 200 and response.json()["lines"] == 1
     holders = await leader.get(

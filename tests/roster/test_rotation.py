@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -111,7 +112,7 @@ def test_rotation_runs_on_through_holidays(sample: Roster) -> None:
     """National Day changes nobody's turn: the rotation keeps alternating."""
     days = [datetime(2026, 10, d, 12, tzinfo=SHANGHAI) for d in range(1, 8)]
     people = [holder(sample, "duty_officer", "linjiang", d)[0] for d in days]
-    assert all(x != y for x, y in zip(people, people[1:], strict=False))
+    assert all(x != y for x, y in itertools.pairwise(people))
 
 
 def test_unknown_unit_is_named(sample: Roster) -> None:
@@ -125,8 +126,8 @@ def test_broken_roster_lists_every_problem(tmp_path) -> None:  # type: ignore[no
     path.write_text(
         "units:\n  - {id: city, name: City, parent: nowhere}\n"
         "people:\n  - {id: a, name: A, unit: city}\n"
-        "rotations:\n  - {unit: city, role: duty_officer, shift_start: '08:00', starts_on: 2026-01-01,"
-        " people: [a, ghost]}\n",
+        "rotations:\n  - {unit: city, role: duty_officer, shift_start: '08:00',"
+        " starts_on: 2026-01-01, people: [a, ghost]}\n",
         encoding="utf-8",
     )
     with pytest.raises(RosterInvalid) as raised:
