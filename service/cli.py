@@ -13,21 +13,24 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.app import Dutyd
 from service.auth import tokens
 from service.catalog import Category, Level
 from service.config import Settings, load_settings
+from service.durations import format_duration
 from service.errors import DutydError
 from service.incidents import service as incidents
-from service.incidents.models import IncidentDetail, IncidentReport
+from service.incidents.models import IncidentDetail, IncidentReport, IncidentStatus, IncidentView
 from service.logs import configure_logging
 from service.plans.loader import load_plans
 from service.plans.models import Source
+from service.reports.duties import ReportKind
 from service.roster.report import on_duty
 from service.roster.roster import Roster
 
@@ -47,6 +50,7 @@ token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 config_app = typer.Typer(help="Settings.", no_args_is_help=True)
 handover_app = typer.Typer(help="Shift handovers (交接班).", no_args_is_help=True)
+report_app = typer.Typer(help="Reports up the chain and their deadlines.", no_args_is_help=True)
 for sub, name in (
     (incident_app, "incident"),
     (plans_app, "plans"),
@@ -55,6 +59,7 @@ for sub, name in (
     (db_app, "db"),
     (config_app, "config"),
     (handover_app, "handover"),
+    (report_app, "report"),
 ):
     app.add_typer(sub, name=name)
 
@@ -187,7 +192,7 @@ def incident_report(
 
     async def work(dutyd: Dutyd) -> IncidentDetail:
         async with dutyd.sessions.begin() as session:
-            row = await incidents.report_incident(
+            row, deduplicated = await incidents.report_incident(
                 session,
                 dutyd.runtime,
                 report,
@@ -196,9 +201,14 @@ def incident_report(
                 worker=dutyd.worker,
             )
         async with dutyd.sessions() as session:
-            return await incidents.get_incident_detail(session, incident_id=row.id)
+            detail = await incidents.get_incident_detail(session, incident_id=row.id)
+        detail.deduplicated = deduplicated
+        return detail
 
     detail = with_store(work)
+    if detail.deduplicated:
+        typer.echo(f"incident {detail.id} updated (same dedup key as this open incident)")
+        return
     typer.echo(
         f"incident {detail.id} logged under plan {detail.plan_id}; "
         f"{len(detail.messages)} message(s) queued"
@@ -216,6 +226,7 @@ def incident_ack(
         async with dutyd.sessions.begin() as session:
             await incidents.acknowledge(
                 session,
+                dutyd.runtime,
                 incident_id=incident_id,
                 actor=by or getpass.getuser(),
                 now=dutyd.clock.now(),
@@ -223,6 +234,171 @@ def incident_ack(
 
     with_store(work)
     typer.echo(f"incident {incident_id} acknowledged; escalation stopped")
+
+
+def incident_action(
+    incident_id: int,
+    describe: Callable[[IncidentView], str],
+    action: Callable[[Dutyd, AsyncSession], Awaitable[Any]],
+) -> None:
+    """Run one change on an incident in a transaction and print what became of it."""
+
+    async def work(dutyd: Dutyd) -> str:
+        async with dutyd.sessions.begin() as session:
+            row = await action(dutyd, session)
+            return describe(incidents.incident_view(row))
+
+    typer.echo(with_store(work))
+
+
+ByOption = Annotated[str | None, typer.Option("--by", help="Who does it (default: login name).")]
+
+
+@incident_app.command("status")
+def incident_status(
+    incident_id: Annotated[int, typer.Argument(help="Incident number.")],
+    status: Annotated[IncidentStatus, typer.Argument(help="New status.")],
+    note: Annotated[str, typer.Option(help="Why.")] = "",
+    by: ByOption = None,
+) -> None:
+    """Move an incident: acknowledged, responding, resolved, closed."""
+    incident_action(
+        incident_id,
+        lambda v: f"incident {v.id} is {v.status.value}",
+        lambda d, s: incidents.set_status(
+            s,
+            d.runtime,
+            incident_id=incident_id,
+            status=status,
+            note=note,
+            actor=by or getpass.getuser(),
+            now=d.clock.now(),
+        ),
+    )
+
+
+@incident_app.command("level")
+def incident_level(
+    incident_id: Annotated[int, typer.Argument(help="Incident number.")],
+    level: Annotated[Level, typer.Argument(help="New level, I (most severe) to IV.")],
+    reason: Annotated[str, typer.Option(help="Why the level changes.")],
+    by: ByOption = None,
+) -> None:
+    """Raise or lower the level: the new level's plan, targets and deadlines take over."""
+    incident_action(
+        incident_id,
+        lambda v: f"incident {v.id} is now level {v.level.value} under {v.plan_id}",
+        lambda d, s: incidents.change_level(
+            s,
+            d.runtime,
+            incident_id,
+            level=level,
+            reason=reason,
+            actor=by or getpass.getuser(),
+            now=d.clock.now(),
+            worker=d.worker,
+        ),
+    )
+
+
+@incident_app.command("escalate")
+def incident_escalate(
+    incident_id: Annotated[int, typer.Argument(help="Incident number.")], by: ByOption = None
+) -> None:
+    """Escalate now: the next step fires at once."""
+    incident_action(
+        incident_id,
+        lambda v: f"incident {v.id}: next escalation step fires now",
+        lambda d, s: incidents.escalate_now(
+            s, incident_id=incident_id, actor=by or getpass.getuser(), now=d.clock.now()
+        ),
+    )
+
+
+@report_app.command("submit")
+def report_submit(
+    incident_id: Annotated[int, typer.Argument(help="Incident number.")],
+    kind: Annotated[
+        ReportKind, typer.Option(help="initial, written, followup, final, supplement.")
+    ],
+    content: Annotated[str, typer.Option(help="The report's text.")],
+    by: ByOption = None,
+) -> None:
+    """Record a report made up the chain; it closes the oldest open duty of that kind."""
+
+    async def work(dutyd: Dutyd) -> str:
+        async with dutyd.sessions.begin() as session:
+            duty = await incidents.submit_report(
+                session,
+                dutyd.runtime,
+                incident_id=incident_id,
+                kind=kind,
+                content=content,
+                actor=by or getpass.getuser(),
+                now=dutyd.clock.now(),
+            )
+            late = " (LATE)" if duty.late else ""
+            return f"{kind.value} report for incident {incident_id} recorded{late}"
+
+    typer.echo(with_store(work))
+
+
+@report_app.command("overdue")
+def report_overdue(
+    unit: Annotated[str | None, typer.Option(help="Only this unit.")] = None,
+    all_open: Annotated[
+        bool, typer.Option("--all", help="Every open duty, not only overdue.")
+    ] = False,
+) -> None:
+    """List report duties past their deadline (迟报), or every open one with --all."""
+    from service.reports import service as reports
+
+    async def work(dutyd: Dutyd) -> list[str]:
+        now = dutyd.clock.now()
+        async with dutyd.sessions() as session:
+            rows = await reports.open_duties(session, now=now, overdue_only=not all_open, unit=unit)
+        lines = []
+        for incident, duty in rows:
+            zone = dutyd.runtime.roster.units[incident.unit_id].zone
+            late = f"LATE {format_duration(now - duty.due_at)}" if duty.due_at <= now else "due"
+            lines.append(
+                f"#{incident.id:<5} {incident.unit_id:<14} {duty.kind:<9}{duty.sequence:<3}"
+                f"{duty.due_at.astimezone(zone):%Y-%m-%d %H:%M}  {late:<12} "
+                f"{duty.responsible_desc}  {incident.title}"
+            )
+        return lines
+
+    lines = with_store(work)
+    for line in lines:
+        typer.echo(line)
+    if not lines:
+        typer.echo("no open report duties" if all_open else "no overdue reports")
+
+
+@report_app.command("stats")
+def report_stats(
+    start: Annotated[datetime, typer.Option("--from", help="Start (ISO 8601).")],
+    end: Annotated[datetime, typer.Option("--to", help="End, exclusive.")],
+    unit: Annotated[str | None, typer.Option(help="Only this unit.")] = None,
+) -> None:
+    """Per unit: reports due in the period made on time, late, missing, still pending."""
+    from service.reports import service as reports
+
+    async def work(dutyd: Dutyd) -> list[str]:
+        zone = ZoneInfo(dutyd.settings.timezone)
+        begin, finish = (t if t.tzinfo else t.replace(tzinfo=zone) for t in (start, end))
+        async with dutyd.sessions() as session:
+            found = await reports.report_stats(
+                session, start=begin, end=finish, now=dutyd.clock.now(), unit=unit
+            )
+        return [
+            f"{s.unit:<16} on time {s.on_time:>4}  late {s.late:>4}  missing {s.missing:>4}  "
+            f"pending {s.pending:>4}"
+            for s in found
+        ]
+
+    for line in with_store(work) or ["no reports due in that period"]:
+        typer.echo(line)
 
 
 @incident_app.command("replan")
@@ -290,6 +466,14 @@ def incident_show(
             f"{m.state}{' via ' + m.transport if m.transport else ''}"
             f"{' at ' + local(m.sent_at) if m.sent_at else ''}"
             f"{' error: ' + m.error if m.error else ''}"
+        )
+    if detail.reports:
+        typer.echo("\nReports:")
+    for r in detail.reports:
+        done = f"made {local(r.submitted_at)} by {r.submitted_by}" if r.submitted_at else r.state
+        typer.echo(
+            f"  {r.kind:<10} #{r.sequence:<3} due {local(r.due_at)}  {done}"
+            f"{'  LATE' if r.late else ''}  responsible: {r.responsible}"
         )
 
 

@@ -45,7 +45,7 @@ def flood_report(unit: str = "qingshan", title: str = "河水漫堤") -> Inciden
 
 async def report(dutyd: Dutyd, incident: IncidentReport | None = None) -> int:
     async with dutyd.sessions.begin() as session:
-        row = await report_incident(
+        row, _ = await report_incident(
             session,
             dutyd.runtime,
             incident or flood_report(),

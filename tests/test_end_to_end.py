@@ -104,20 +104,34 @@ async def test_incident_escalates_until_acknowledged(
     assert response.status_code == 200
     assert response.json()["status"] == "acknowledged"
     assert response.json()["acknowledged_by"] == "duty_officer-desk"
+    await dutyd.tick()
+    # Everyone paged so far learns who acknowledged, by SMS; the flood command was only told.
+    notices = fake_twilio.sent[5:]
+    assert sorted(s.to for s in notices) == sorted([OFFICER[0], LEADER[0], DIRECTOR[0]])
+    assert all("已由duty_officer-desk确认" in s.body for s in notices)
+
+    # The duty officer makes the initial and written reports before their deadlines.
+    for kind in ("initial", "written"):
+        made = await client.post(
+            f"/api/v1/incidents/{incident['id']}/reports",
+            json={"kind": kind, "content": "水位继续上涨，已组织转移群众120人。"},
+        )
+        assert made.status_code == 201 and made.json()["late"] is False
 
     # Long past every remaining wait: no further message goes out.
     clock.advance(timedelta(hours=3))
     await dutyd.tick()
-    assert len(fake_twilio.sent) == 5
+    assert len(fake_twilio.sent) == 8
     assert len(smtp_server.received) == 5
-    assert fake_twilio.requests == 5
+    assert fake_twilio.requests == 8
 
     detail = (await client.get(f"/api/v1/incidents/{incident['id']}")).json()
     kinds = [entry["kind"] for entry in detail["timeline"]]
     assert kinds[:4] == ["reported", "plan_selected", "step_fired", "notified"]
     assert kinds.count("step_fired") == 2
-    assert kinds.count("message_sent") == 10
-    assert kinds[-1] == "acknowledged"
+    assert kinds.count("message_sent") == 13
+    assert kinds.count("report_submitted") == 2 and "report_late" not in kinds
+    assert kinds.index("acknowledged") > kinds.index("step_fired")
     assert {(m["channel"], m["state"], m["transport"]) for m in detail["messages"]} == {
         ("sms", "sent", "twilio"),
         ("email", "sent", "smtp"),

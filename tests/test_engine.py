@@ -10,19 +10,21 @@ from pathlib import Path
 from service.clock import FrozenClock
 from service.escalation.tables import EscalationStepRow, StepState
 from service.notify.tables import MessageRow, MessageState
+from tests.conftest import REPO
 from tests.engine_helpers import count, report, start_dutyd
+
+PAGING_ONLY = REPO / "tests" / "testdata" / "engine_plans"
 
 
 async def test_step_fires_only_when_due(
     tmp_path: Path, database_url: str, clock: FrozenClock
 ) -> None:
     """The second step waits exactly the plan's wait, then fires once."""
-    dutyd, transport = await start_dutyd(tmp_path, database_url, clock)
+    dutyd, transport = await start_dutyd(tmp_path, database_url, clock, plans_dir=PAGING_ONLY)
     try:
         await report(dutyd)
         await dutyd.tick()
-        # officer and leader paged, the flood command told at once: 4 people, sms and email
-        assert len(transport.sent) == 8
+        assert len(transport.sent) == 4  # officer and leader, sms and email
 
         clock.advance(timedelta(minutes=10) - timedelta(seconds=1))
         assert (await dutyd.tick()).steps_fired == 0
@@ -30,7 +32,7 @@ async def test_step_fires_only_when_due(
         result = await dutyd.tick()
         assert result.steps_fired == 1 and result.messages_attempted == 2
         assert (await dutyd.tick()).steps_fired == 0
-        assert len(transport.sent) == 10
+        assert len(transport.sent) == 6
         assert await dutyd.engine.next_due_at() == clock.now() + timedelta(minutes=10)
     finally:
         await dutyd.stop()
@@ -40,7 +42,7 @@ async def test_pending_step_fires_once_after_restart(
     tmp_path: Path, database_url: str, clock: FrozenClock
 ) -> None:
     """A step pending when the process dies fires once after restart, late or on time."""
-    first, first_transport = await start_dutyd(tmp_path, database_url, clock)
+    first, first_transport = await start_dutyd(tmp_path, database_url, clock, plans_dir=PAGING_ONLY)
     incident_id = await report(first)
     await first.tick()
     # Simulate kill -9: no graceful shutdown of the engine, just drop the connections.
@@ -48,7 +50,9 @@ async def test_pending_step_fires_once_after_restart(
     await first.db.dispose()
 
     clock.advance(timedelta(minutes=25))  # past the 10 minute wait while "down"
-    second, second_transport = await start_dutyd(tmp_path, database_url, clock, worker="worker-b")
+    second, second_transport = await start_dutyd(
+        tmp_path, database_url, clock, worker="worker-b", plans_dir=PAGING_ONLY
+    )
     try:
         assert (await second.tick()).steps_fired >= 1
         for _ in range(3):
@@ -61,7 +65,7 @@ async def test_pending_step_fires_once_after_restart(
         )
         # Step 2 fired late at restart; step 3 is due 10 minutes after that, not yet.
         assert fired == 2
-        assert len(first_transport.sent) == 8
+        assert len(first_transport.sent) == 4
         assert len(second_transport.sent) == 2
         assert {m.address for m in second_transport.sent} == {
             "+8613800001301",
@@ -70,7 +74,9 @@ async def test_pending_step_fires_once_after_restart(
     finally:
         await second.stop()
 
-    third, third_transport = await start_dutyd(tmp_path, database_url, clock, worker="worker-c")
+    third, third_transport = await start_dutyd(
+        tmp_path, database_url, clock, worker="worker-c", plans_dir=PAGING_ONLY
+    )
     try:
         await third.tick()
         assert third_transport.sent == []
@@ -82,11 +88,11 @@ async def test_message_left_sending_by_a_dead_process_is_taken_over(
     tmp_path: Path, database_url: str, clock: FrozenClock
 ) -> None:
     """A claim whose holder died is taken over once its lease runs out; none is lost."""
-    dutyd, transport = await start_dutyd(tmp_path, database_url, clock)
+    dutyd, transport = await start_dutyd(tmp_path, database_url, clock, plans_dir=PAGING_ONLY)
     try:
         await report(dutyd)
         claimed = await dutyd.engine.outbox._claim()  # the process "dies" right after claiming
-        assert len(claimed) == 8
+        assert len(claimed) == 4
         await dutyd.tick()
         assert transport.sent == []  # still within the dead process's lease
         clock.advance(timedelta(seconds=dutyd.settings.send_lease_seconds + 1))
@@ -101,8 +107,12 @@ async def test_two_processes_share_due_work_without_duplicates(
     tmp_path: Path, database_url: str, clock: FrozenClock
 ) -> None:
     """Two engines on one database fire every due step and send every message exactly once."""
-    a, a_transport = await start_dutyd(tmp_path, database_url, clock, worker="worker-a")
-    b, b_transport = await start_dutyd(tmp_path, database_url, clock, worker="worker-b")
+    a, a_transport = await start_dutyd(
+        tmp_path, database_url, clock, worker="worker-a", plans_dir=PAGING_ONLY
+    )
+    b, b_transport = await start_dutyd(
+        tmp_path, database_url, clock, worker="worker-b", plans_dir=PAGING_ONLY
+    )
     a.engine.batch_size = b.engine.batch_size = 5
     a.engine.outbox.batch_size = b.engine.outbox.batch_size = 5
     try:
@@ -115,9 +125,9 @@ async def test_two_processes_share_due_work_without_duplicates(
         sent = [m.id for m in a_transport.sent + b_transport.sent]
         duplicates = [mid for mid, n in Counter(sent).items() if n > 1]
         assert duplicates == []
-        # At once: 8 messages per incident; step 2: 2 more.
-        assert len(sent) == incidents * 10
-        assert await count(a, MessageRow) == incidents * 10
+        # Step 1: 4 messages per incident, step 2: 2 more.
+        assert len(sent) == incidents * 6
+        assert await count(a, MessageRow) == incidents * 6
         fired = await count(a, EscalationStepRow, EscalationStepRow.state == StepState.fired)
         assert fired == incidents * 2
         if "postgresql" in database_url:
@@ -130,18 +140,24 @@ async def test_two_processes_share_due_work_without_duplicates(
 async def test_acknowledgement_cancels_pending_steps(
     tmp_path: Path, database_url: str, clock: FrozenClock
 ) -> None:
-    """After an ack no step of that incident fires, however long we wait."""
+    """After an ack no step fires, however long we wait; those paged are told who acknowledged."""
     from service.incidents.service import acknowledge
 
-    dutyd, transport = await start_dutyd(tmp_path, database_url, clock)
+    dutyd, transport = await start_dutyd(tmp_path, database_url, clock, plans_dir=PAGING_ONLY)
     try:
         incident_id = await report(dutyd)
         await dutyd.tick()
         async with dutyd.sessions.begin() as session:
-            await acknowledge(session, incident_id=incident_id, actor="zhou_jun", now=clock.now())
+            await acknowledge(
+                session, dutyd.runtime, incident_id=incident_id, actor="wu_hua", now=clock.now()
+            )
         clock.advance(timedelta(hours=5))
         await dutyd.tick()
-        assert len(transport.sent) == 8
+        # One notice to the officer (孙丽); the leader who acknowledged (吴华) is not told.
+        notices = transport.sent[4:]
+        assert [(m.address, "已由wu_hua确认" in m.body) for m in notices] == [
+            ("+8613800001102", True)
+        ]
         assert (
             await count(dutyd, EscalationStepRow, EscalationStepRow.state == StepState.pending) == 0
         )

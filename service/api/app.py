@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service import __version__
-from service.api import incidents, plans, roster, system
+from service.api import incidents, plans, reports, roster, silences, system
 from service.api.errors import install_error_handlers
 from service.app import Dutyd
 
@@ -38,4 +38,6 @@ def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
     app.include_router(incidents.router)
     app.include_router(plans.router)
     app.include_router(roster.router)
+    app.include_router(reports.router)
+    app.include_router(silences.router)
     return app

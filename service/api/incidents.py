@@ -1,26 +1,47 @@
-"""Incident endpoints."""
+"""Incident endpoints: report, read, acknowledge, move along, change level, report up."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from service.api.deps import Caller, DutydDep, SessionDep
 from service.auth.tokens import Role, require_role
 from service.incidents import service
-from service.incidents.models import IncidentDetail, IncidentReport, IncidentStatus, IncidentView
+from service.incidents.models import (
+    CategoryChange,
+    DutyView,
+    IncidentDetail,
+    IncidentReport,
+    IncidentStatus,
+    IncidentView,
+    LevelChange,
+    StatusChange,
+)
 from service.metrics import INCIDENTS_REPORTED
+from service.reports.duties import ReportKind
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+ANYONE = (Role.duty_officer, Role.leader, Role.admin)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=IncidentDetail)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IncidentDetail,
+    responses={200: {"model": IncidentDetail, "description": "Deduplicated"}},
+)
 async def report_incident(
-    report: IncidentReport, caller: Caller, dutyd: DutydDep
+    report: IncidentReport, caller: Caller, dutyd: DutydDep, response: Response
 ) -> IncidentDetail:
-    """Log an incident; its plan's first notifications go out at once."""
-    require_role(caller, Role.duty_officer, Role.leader, Role.admin)
+    """Log an incident; its plan's first notifications go out at once.
+
+    A report carrying the `dedup_key` of an open incident updates that incident instead
+    (200, `deduplicated: true`).
+    """
+    require_role(caller, *ANYONE)
     async with dutyd.sessions.begin() as session:
-        incident = await service.report_incident(
+        incident, deduplicated = await service.report_incident(
             session,
             dutyd.runtime,
             report,
@@ -28,10 +49,15 @@ async def report_incident(
             now=dutyd.clock.now(),
             worker=dutyd.worker,
         )
-    INCIDENTS_REPORTED.labels(level=report.level.value).inc()
+    if deduplicated:
+        response.status_code = status.HTTP_200_OK
+    else:
+        INCIDENTS_REPORTED.labels(level=report.level.value).inc()
     dutyd.wake()
     async with dutyd.sessions() as session:
-        return await service.get_incident_detail(session, incident_id=incident.id)
+        detail = await service.get_incident_detail(session, incident_id=incident.id)
+    detail.deduplicated = deduplicated
+    return detail
 
 
 @router.get("", response_model=list[IncidentView])
@@ -43,8 +69,102 @@ async def list_incidents(
 
 @router.get("/{incident_id}", response_model=IncidentDetail)
 async def show_incident(incident_id: int, caller: Caller, session: SessionDep) -> IncidentDetail:
-    """The incident with its timeline and every message with its delivery state."""
+    """The incident with its timeline, every message with its state, and its report duties."""
     return await service.get_incident_detail(session, incident_id=incident_id)
+
+
+@router.post("/{incident_id}/ack", response_model=IncidentView)
+async def acknowledge(incident_id: int, caller: Caller, dutyd: DutydDep) -> IncidentView:
+    """Acknowledge: stops the escalation and tells everyone paged so far."""
+    async with dutyd.sessions.begin() as session:
+        row = await service.acknowledge(
+            session,
+            dutyd.runtime,
+            incident_id=incident_id,
+            actor=caller.name,
+            now=dutyd.clock.now(),
+        )
+        view = service.incident_view(row)
+    dutyd.wake()
+    return view
+
+
+@router.post("/{incident_id}/status", response_model=IncidentView)
+async def change_status(
+    incident_id: int, body: StatusChange, caller: Caller, dutyd: DutydDep
+) -> IncidentView:
+    """reported → acknowledged → responding → resolved → closed (resolved may re-open)."""
+    require_role(caller, *ANYONE)
+    async with dutyd.sessions.begin() as session:
+        row = await service.set_status(
+            session,
+            dutyd.runtime,
+            incident_id=incident_id,
+            status=body.status,
+            note=body.note,
+            actor=caller.name,
+            now=dutyd.clock.now(),
+        )
+        view = service.incident_view(row)
+    dutyd.wake()
+    return view
+
+
+@router.post("/{incident_id}/level", response_model=IncidentView)
+async def change_level(
+    incident_id: int, body: LevelChange, caller: Caller, dutyd: DutydDep
+) -> IncidentView:
+    """Raise or lower the level: the plan's targets and deadlines for it take over."""
+    require_role(caller, *ANYONE)
+    async with dutyd.sessions.begin() as session:
+        row = await service.change_level(
+            session,
+            dutyd.runtime,
+            incident_id,
+            level=body.level,
+            reason=body.reason,
+            actor=caller.name,
+            now=dutyd.clock.now(),
+            worker=dutyd.worker,
+        )
+        view = service.incident_view(row)
+    dutyd.wake()
+    return view
+
+
+@router.post("/{incident_id}/category", response_model=IncidentView)
+async def change_category(
+    incident_id: int, body: CategoryChange, caller: Caller, dutyd: DutydDep
+) -> IncidentView:
+    require_role(caller, *ANYONE)
+    async with dutyd.sessions.begin() as session:
+        row = await service.change_category(
+            session,
+            dutyd.runtime,
+            incident_id,
+            category=body.category,
+            event_type=body.event_type,
+            reason=body.reason,
+            actor=caller.name,
+            now=dutyd.clock.now(),
+            worker=dutyd.worker,
+        )
+        view = service.incident_view(row)
+    dutyd.wake()
+    return view
+
+
+@router.post("/{incident_id}/escalate", response_model=IncidentView)
+async def escalate_now(incident_id: int, caller: Caller, dutyd: DutydDep) -> IncidentView:
+    """Escalate now: the next step fires at once instead of after its wait."""
+    require_role(caller, *ANYONE)
+    async with dutyd.sessions.begin() as session:
+        row = await service.escalate_now(
+            session, incident_id=incident_id, actor=caller.name, now=dutyd.clock.now()
+        )
+        view = service.incident_view(row)
+    dutyd.wake()
+    return view
 
 
 @router.post("/{incident_id}/replan", response_model=IncidentView)
@@ -58,17 +178,37 @@ async def replan(incident_id: int, caller: Caller, dutyd: DutydDep) -> IncidentV
             incident_id=incident_id,
             actor=caller.name,
             now=dutyd.clock.now(),
+            worker=dutyd.worker,
         )
         view = service.incident_view(row)
     dutyd.wake()
     return view
 
 
-@router.post("/{incident_id}/ack", response_model=IncidentView)
-async def acknowledge(incident_id: int, caller: Caller, dutyd: DutydDep) -> IncidentView:
-    """Acknowledge: stops the incident's escalation."""
+class ReportSubmission(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ReportKind
+    content: str = Field(min_length=1, max_length=100_000)
+
+
+@router.post("/{incident_id}/reports", response_model=DutyView, status_code=201)
+async def submit_report(
+    incident_id: int, body: ReportSubmission, caller: Caller, dutyd: DutydDep
+) -> DutyView:
+    """Make a report: it closes the oldest open duty of that kind; a late one stays late."""
+    require_role(caller, *ANYONE)
     async with dutyd.sessions.begin() as session:
-        row = await service.acknowledge(
-            session, incident_id=incident_id, actor=caller.name, now=dutyd.clock.now()
+        duty = await service.submit_report(
+            session,
+            dutyd.runtime,
+            incident_id=incident_id,
+            kind=body.kind,
+            content=body.content,
+            actor=caller.name,
+            now=dutyd.clock.now(),
         )
-        return service.incident_view(row)
+        await session.flush()
+        view = service.duty_view(duty)
+    dutyd.wake()
+    return view

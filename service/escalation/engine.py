@@ -18,12 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import Clock
 from service.escalation.fire import fire
-from service.escalation.tables import EscalationStepRow, StepState
+from service.escalation.tables import EscalationStepRow, StepKind, StepState
 from service.incidents.tables import IncidentRow
 from service.incidents.timeline import add_entry
 from service.notify.outbox import Outbox
 from service.notify.tables import MessageRow, MessageState
 from service.plans.archive import plan_by_digest
+from service.reports.service import advance_duty
+from service.reports.tables import DutyState, ReportDutyRow
 from service.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -32,6 +34,7 @@ log = structlog.get_logger(__name__)
 @dataclass
 class RunResult:
     steps_fired: int = 0
+    duties_advanced: int = 0
     messages_attempted: int = 0
 
 
@@ -51,6 +54,8 @@ class Engine:
             result = RunResult()
             while fired := await self._fire_due_batch():
                 result.steps_fired += fired
+            while advanced := await self._advance_due_duties():
+                result.duties_advanced += advanced
             result.messages_attempted = await self.outbox.deliver_due()
             return result
 
@@ -78,7 +83,7 @@ class Engine:
                 )
                 if incident is None:
                     continue
-                if incident.acknowledged_at is not None:
+                if not _still_wanted(step, incident):
                     step.state = StepState.cancelled
                     continue
                 plan = await plan_by_digest(session, incident.plan_version, self.runtime.plans)
@@ -111,6 +116,34 @@ class Engine:
                 fired += 1
         return fired
 
+    async def _advance_due_duties(self) -> int:
+        """Report duties whose next action is due: reminders, late records, late escalation."""
+        now = self.clock.now()
+        advanced = 0
+        async with self.sessions.begin() as session:
+            duties = (
+                await session.scalars(
+                    select(ReportDutyRow)
+                    .where(ReportDutyRow.state == DutyState.open)
+                    .where(ReportDutyRow.next_at <= now)
+                    .order_by(ReportDutyRow.next_at, ReportDutyRow.id)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for duty in duties:
+                incident = await session.scalar(
+                    select(IncidentRow)
+                    .where(IncidentRow.id == duty.incident_id)
+                    .with_for_update(skip_locked=True)
+                )
+                if incident is None:
+                    continue
+                plan = await plan_by_digest(session, incident.plan_version, self.runtime.plans)
+                await advance_duty(session, self.runtime.roster, plan, incident, duty, now)
+                advanced += 1
+        return advanced
+
     async def next_due_at(self) -> datetime | None:
         async with self.sessions() as session:
             step_due = await session.scalar(
@@ -121,5 +154,17 @@ class Engine:
             message_due = await session.scalar(
                 select(func.min(MessageRow.due_at)).where(MessageRow.state == MessageState.pending)
             )
-        candidates = [d for d in (step_due, message_due) if d is not None]
+            duty_due = await session.scalar(
+                select(func.min(ReportDutyRow.next_at)).where(ReportDutyRow.state == DutyState.open)
+            )
+        candidates = [d for d in (step_due, message_due, duty_due) if d is not None]
         return min(candidates) if candidates else None
+
+
+def _still_wanted(step: EscalationStepRow, incident: IncidentRow) -> bool:
+    """Chain steps stop at an acknowledgement; nothing fires once resolved or closed."""
+    if incident.status in ("resolved", "closed"):
+        return False
+    if step.kind == StepKind.ack_timeout:
+        return incident.acknowledged_at is not None
+    return incident.acknowledged_at is None

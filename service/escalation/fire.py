@@ -9,11 +9,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.catalog import CATEGORY_NAMES, LEVEL_NAMES, Category, Channel, Level
 from service.escalation.steps import Position, Recipients, next_position, resolve_targets
-from service.escalation.tables import EscalationStepRow, StepState
+from service.escalation.tables import EscalationStepRow, StepKind, StepState
 from service.incidents.tables import IncidentRow
 from service.incidents.timeline import add_entry
-from service.notify.render import EscalationText, render_escalation, render_unanswered
-from service.notify.tables import MessageRow, MessageState
+from service.notify.queue import queue_message, queue_to_person
+from service.notify.render import (
+    EscalationText,
+    render_escalation,
+    render_plain,
+    render_unanswered,
+)
+from service.notify.tables import MessageRow
 from service.plans.models import AfterLast, ResolvedPlan, Target
 from service.roster.models import Person
 from service.roster.roster import Roster
@@ -75,6 +81,7 @@ class _Context:
                 f"{label}: nobody holds {target.describe()} at this time",
                 target=target.model_dump(exclude_none=True),
             )
+            self.tell_duty_office("coverage_gap", step=label, target=target.describe())
         for person, channel in recipients.unreachable:
             self.note(
                 "no_contact",
@@ -83,6 +90,24 @@ class _Context:
                 channel=channel.value,
             )
         return recipients
+
+    def tell_duty_office(self, template: str, **values: object) -> None:
+        """A short message to the duty officer of the top unit (the city's duty office)."""
+        top = resolve_targets(
+            self.roster,
+            targets=[DUTY_OFFICE[0]],
+            groups={},
+            channels=[],
+            incident_unit=self.incident.unit_id,
+            at=self.now,
+        )
+        for person in top.people:
+            body = render_plain(
+                template,
+                person.language,
+                {"incident_id": self.incident.id, "title": self.incident.title, **values},
+            )
+            queue_to_person(self.session, person, body, self.now, incident_id=self.incident.id)
 
     def text(
         self, person: Person, step_number: int, step_count: int, round_: int
@@ -121,21 +146,19 @@ class _Context:
         for delivery in recipients.deliveries:
             text = self.text(delivery.person, step_number, step_count, round_)
             subject, body = render(delivery.channel, delivery.person.language, text)
-            message = MessageRow(
-                incident_id=self.incident.id,
-                escalation_step_id=step_row_id,
-                person_id=delivery.person.id,
-                channel=delivery.channel.value,
-                address=delivery.address,
-                subject=subject,
-                body=body,
-                state=MessageState.pending,
-                due_at=self.now,
-                created_at=self.now,
-                updated_at=self.now,
+            messages.append(
+                queue_message(
+                    self.session,
+                    person=delivery.person,
+                    channel=delivery.channel,
+                    address=delivery.address,
+                    subject=subject,
+                    body=body,
+                    now=self.now,
+                    incident_id=self.incident.id,
+                    step_id=step_row_id,
+                )
             )
-            self.session.add(message)
-            messages.append(message)
         return messages
 
 
@@ -201,6 +224,7 @@ def fire_step(
                 EscalationStepRow(
                     incident_id=incident.id,
                     generation=step_row.generation,
+                    kind=StepKind.unanswered_alert,
                     step_index=len(steps),
                     round=step_row.round,
                     due_at=now + step.wait,
@@ -259,6 +283,50 @@ def notify_at_once(
     return messages
 
 
+def fire_ack_timeout(
+    session: AsyncSession,
+    *,
+    roster: Roster,
+    plan: ResolvedPlan,
+    incident: IncidentRow,
+    step_row: EscalationStepRow,
+    now: datetime,
+    worker: str,
+) -> list[MessageRow]:
+    """Acknowledged but unresolved for too long: back to unacknowledged, the chain restarts."""
+    step_row.state, step_row.fired_at, step_row.fired_by = StepState.fired, now, worker
+    add_entry(
+        session,
+        incident_id=incident.id,
+        at=now,
+        kind="ack_expired",
+        summary=f"acknowledged by {incident.acknowledged_by} but not resolved in time: "
+        "escalation starts again",
+    )
+    incident.acknowledged_at, incident.acknowledged_by = None, None
+    incident.status = "reported"
+    incident.escalation_generation += 1
+    first = EscalationStepRow(
+        incident_id=incident.id,
+        generation=incident.escalation_generation,
+        step_index=0,
+        round=0,
+        due_at=now,
+        state=StepState.pending,
+    )
+    session.add(first)
+    return fire_step(
+        session, roster=roster, plan=plan, incident=incident, step_row=first, now=now, worker=worker
+    )
+
+
+HANDLERS = {
+    StepKind.step: fire_step,
+    StepKind.unanswered_alert: fire_unanswered_alert,
+    StepKind.ack_timeout: fire_ack_timeout,
+}
+
+
 def fire(
     session: AsyncSession,
     *,
@@ -269,13 +337,8 @@ def fire(
     now: datetime,
     worker: str,
 ) -> list[MessageRow]:
-    """Fire whatever the step row stands for: an escalation step or the unanswered alert."""
-    escalation = plan.rules(Level(incident.level)).escalation
-    step_count = len(escalation.flat_steps()) if escalation else 0
-    handler = (
-        fire_unanswered_alert if step_row.step_index == step_count and step_count else fire_step
-    )
-    return handler(
+    """Fire whatever the row stands for: a chain step, the unanswered alert, an ack timeout."""
+    return HANDLERS[step_row.kind or StepKind.step](
         session,
         roster=roster,
         plan=plan,

@@ -10,6 +10,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from service.store.base import Base
 
 
+class StepKind:
+    step = "step"  # a step of the plan's escalation chain
+    unanswered_alert = "unanswered_alert"  # after the last step, nobody answered
+    ack_timeout = "ack_timeout"  # acknowledged but not resolved in time: page again
+
+
 class StepState:
     pending = "pending"
     fired = "fired"
@@ -30,6 +36,7 @@ class EscalationStepRow(Base):
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
     # Re-planning an incident starts a new generation of its steps.
     generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    kind: Mapped[str] = mapped_column(String(24), default=StepKind.step, server_default="step")
     step_index: Mapped[int]
     round: Mapped[int] = mapped_column(default=0)
     due_at: Mapped[datetime]

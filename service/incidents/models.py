@@ -20,6 +20,33 @@ class IncidentStatus(StrEnum):
     closed = "closed"
 
 
+OPEN_STATUSES = (IncidentStatus.reported, IncidentStatus.acknowledged, IncidentStatus.responding)
+
+# Where an incident may go from each state. Re-opening a resolved incident is allowed.
+TRANSITIONS: dict[IncidentStatus, tuple[IncidentStatus, ...]] = {
+    IncidentStatus.reported: (
+        IncidentStatus.acknowledged,
+        IncidentStatus.responding,
+        IncidentStatus.resolved,
+    ),
+    IncidentStatus.acknowledged: (IncidentStatus.responding, IncidentStatus.resolved),
+    IncidentStatus.responding: (IncidentStatus.resolved,),
+    IncidentStatus.resolved: (IncidentStatus.closed, IncidentStatus.responding),
+    IncidentStatus.closed: (),
+}
+
+
+class Casualties(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    deaths: int = Field(0, ge=0)
+    injured: int = Field(0, ge=0)
+    seriously_injured: int = Field(0, ge=0)
+    missing: int = Field(0, ge=0)
+    trapped: int = Field(0, ge=0)
+    evacuated: int = Field(0, ge=0)
+
+
 class IncidentReport(BaseModel):
     """What a duty officer or a machine reports."""
 
@@ -34,11 +61,46 @@ class IncidentReport(BaseModel):
     title: str = Field(min_length=1, max_length=300)
     description: str = Field("", max_length=20000)
     location: str | None = Field(None, max_length=300)
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
     occurred_at: AwareDatetime | None = None
     learned_at: AwareDatetime | None = Field(
         None, description="When the office learned of it; deadlines run from here. Default: now."
     )
     source: Source = "duty_officer"
+    reporter: str | None = Field(None, max_length=128, description="Default: the caller.")
+    casualties: Casualties = Field(default_factory=Casualties)
+    losses: str = Field("", max_length=5000, description="Economic and other losses.")
+    attachments: list[str] = Field(
+        default_factory=list, max_length=50, description="References (URLs, document numbers)."
+    )
+    dedup_key: str | None = Field(
+        None,
+        max_length=200,
+        description="A report with the key of an open incident updates it instead of opening one.",
+    )
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: IncidentStatus
+    note: str = Field("", max_length=2000)
+
+
+class LevelChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    level: Level
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CategoryChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: Category
+    event_type: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 class TimelineEntry(BaseModel):
@@ -62,6 +124,19 @@ class MessageView(BaseModel):
     sent_at: datetime | None
 
 
+class DutyView(BaseModel):
+    id: int
+    kind: str
+    sequence: int
+    due_at: datetime
+    state: str
+    late: bool
+    responsible: str
+    recipients: list[Any]
+    submitted_at: datetime | None
+    submitted_by: str | None
+
+
 class IncidentView(BaseModel):
     id: int
     category: Category
@@ -71,8 +146,15 @@ class IncidentView(BaseModel):
     title: str
     description: str
     location: str | None
+    latitude: float | None
+    longitude: float | None
+    casualties: dict[str, Any]
+    losses: str
+    attachments: list[Any]
     source: str
     reporter: str
+    dedup_key: str | None
+    silenced: bool
     status: IncidentStatus
     occurred_at: datetime | None
     learned_at: datetime
@@ -81,8 +163,12 @@ class IncidentView(BaseModel):
     plan_version: str
     acknowledged_at: datetime | None
     acknowledged_by: str | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
 
 
 class IncidentDetail(IncidentView):
+    deduplicated: bool = False
     timeline: list[TimelineEntry]
     messages: list[MessageView]
+    reports: list[DutyView]

@@ -22,6 +22,15 @@ class IncidentRow(Base):
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
     location: Mapped[str | None] = mapped_column(String(300))
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    casualties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    losses: Mapped[str] = mapped_column(Text, default="", server_default="")
+    attachments: Mapped[list[Any]] = mapped_column(default=list)
+    dedup_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    silence_id: Mapped[int | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
     source: Mapped[str] = mapped_column(String(32))
     reporter: Mapped[str] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -47,3 +56,18 @@ class TimelineEntryRow(Base):
     actor: Mapped[str] = mapped_column(String(128))
     summary: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class SilenceRow(Base):
+    """Automated reports matching a silence are recorded but page nobody."""
+
+    __tablename__ = "silences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    matchers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    expired_at: Mapped[datetime | None]

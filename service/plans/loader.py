@@ -231,6 +231,10 @@ def _targets(plan: PlanDocument) -> Iterator[tuple[Location, Target]]:
             for s, step in enumerate(rules.escalation.steps):
                 for t, target in enumerate(step.notify):
                     yield (*where, "escalation", "steps", s, "notify", t), target
+        if rules.reports and rules.reports.late_escalation:
+            for s, step in enumerate(rules.reports.late_escalation):
+                for t, target in enumerate(step.notify):
+                    yield (*where, "reports", "late_escalation", s, "notify", t), target
 
 
 class _Checker:

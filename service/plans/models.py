@@ -96,6 +96,12 @@ class Escalation(_Strict):
         "officer and leader on shift of the top unit that nobody acknowledged.",
     )
 
+    renotify_after: Duration | None = Field(
+        None,
+        description="An acknowledged incident not resolved this long after the acknowledgement "
+        "goes back to unacknowledged and the chain starts again.",
+    )
+
     def flat_steps(self) -> list[Step]:
         """Steps with their own repeats spelled out: what the engine walks through."""
         return [step for step in self.steps for _ in range(step.repeat + 1)]
@@ -142,6 +148,11 @@ class Reports(_Strict):
     final: ReportDuty | None = Field(None, description="Deadline counted from resolution.")
     supplement_window: Duration | None = Field(
         None, description="How long casualty figures may still be supplemented (補報)."
+    )
+    late_escalation: list[Step] | None = Field(
+        None,
+        description="Who is told when a report is late, step by step until it is made. "
+        "Default: the leader on shift of the incident's unit, by SMS and email.",
     )
 
 

@@ -12,12 +12,10 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.catalog import Channel
+from service.notify.queue import queue_to_person
 from service.notify.render import render_plain
-from service.notify.tables import MessageRow, MessageState
 from service.roster.check import check_roster
 from service.roster.ical import ROLE_NAMES
-from service.roster.models import Person
 from service.roster.tables import JobRunRow
 from service.runtime import Runtime
 
@@ -32,32 +30,6 @@ async def claim_run(session: AsyncSession, *, job: str, key: str, now: datetime)
     except IntegrityError:
         return False
     return True
-
-
-def queue_text(
-    session: AsyncSession, person: Person, body: str, now: datetime
-) -> MessageRow | None:
-    """One short message to a person: by SMS if they have a mobile, else by email."""
-    for channel in (Channel.sms, Channel.email):
-        addresses = person.addresses(channel)
-        if addresses:
-            subject = body[:80] if channel is Channel.email else ""
-            message = MessageRow(
-                incident_id=None,
-                person_id=person.id,
-                channel=channel.value,
-                address=addresses[0],
-                subject=subject,
-                body=body,
-                state=MessageState.pending,
-                due_at=now,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(message)
-            return message
-    log.warning("person.unreachable", person=person.id)
-    return None
 
 
 async def remind_upcoming_shifts(
@@ -86,7 +58,7 @@ async def remind_upcoming_shifts(
                         "end": shift.end.astimezone(unit.zone).strftime("%m-%d %H:%M"),
                     },
                 )
-                if queue_text(session, person, text, now) is not None:
+                if queue_to_person(session, person, text, now):
                     sent += 1
     return sent
 
@@ -122,6 +94,6 @@ async def warn_of_gaps(
                         "first": summary,
                     },
                 )
-                if queue_text(session, holder.person, text, now) is not None:
+                if queue_to_person(session, holder.person, text, now):
                     told += 1
     return told

@@ -2,9 +2,10 @@
 
 from service.auth.tables import ApiTokenRow
 from service.escalation.tables import EscalationStepRow
-from service.incidents.tables import IncidentRow, TimelineEntryRow
+from service.incidents.tables import IncidentRow, SilenceRow, TimelineEntryRow
 from service.notify.tables import MessageRow
 from service.plans.tables import PlanVersionRow
+from service.reports.tables import ReportDutyRow
 from service.roster.tables import CalendarFeedRow, HandoverRow, JobRunRow, RosterVersionRow
 from service.store.base import Base
 
@@ -18,6 +19,8 @@ __all__ = [
     "JobRunRow",
     "MessageRow",
     "PlanVersionRow",
+    "ReportDutyRow",
     "RosterVersionRow",
+    "SilenceRow",
     "TimelineEntryRow",
 ]

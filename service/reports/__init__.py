@@ -1,0 +1,1 @@
+"""Reporting duties (上报): initial, written, follow-up and final reports, and their deadlines."""

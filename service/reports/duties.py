@@ -1,0 +1,95 @@
+"""Pure rules for report duties: which are owed, when they fall due, what comes next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from service.plans.models import FollowUps, ReportDuty, Reports, Step, Target
+from service.roster.shifts import wall_to_utc
+
+DEFAULT_LATE_ESCALATION = [
+    Step(notify=[Target(role="leader_on_shift")], channels=["sms", "email"], wait="30m"),  # type: ignore[list-item, arg-type]
+]
+
+
+class ReportKind(StrEnum):
+    initial = "initial"
+    written = "written"
+    followup = "followup"
+    final = "final"
+    supplement = "supplement"
+
+
+REPORT_NAMES = {
+    ReportKind.initial: {"zh": "初报", "en": "initial report"},
+    ReportKind.written: {"zh": "书面报告", "en": "written report"},
+    ReportKind.followup: {"zh": "续报", "en": "follow-up report"},
+    ReportKind.final: {"zh": "终报", "en": "final report"},
+    ReportKind.supplement: {"zh": "补报", "en": "supplementary report"},
+}
+
+
+@dataclass(frozen=True)
+class DutySpec:
+    kind: ReportKind
+    sequence: int
+    rule: ReportDuty | FollowUps
+    due_at: datetime
+
+    @property
+    def remind_at(self) -> datetime | None:
+        before = self.rule.remind_before
+        return self.due_at - before if before else None
+
+
+def next_followup_due(rule: FollowUps, after: datetime, zone: ZoneInfo) -> datetime:
+    """The first follow-up time strictly after `after`: by cadence, or the next local time."""
+    if rule.every is not None:
+        return after + rule.every
+    day = after.astimezone(zone).date()
+    for offset in range(3):
+        candidates = sorted(
+            wall_to_utc(datetime.combine(day + timedelta(days=offset), t), zone) for t in rule.at
+        )
+        for candidate in candidates:
+            if candidate > after:
+                return candidate
+    raise ValueError("no follow-up time found")  # unreachable: `at` is never empty here
+
+
+def opening_duties(reports: Reports, learned_at: datetime, zone: ZoneInfo) -> list[DutySpec]:
+    """Duties owed from the moment the office learned of the event."""
+    specs = []
+    if reports.initial:
+        specs.append(
+            DutySpec(ReportKind.initial, 1, reports.initial, learned_at + reports.initial.deadline)
+        )
+    if reports.written:
+        specs.append(
+            DutySpec(ReportKind.written, 1, reports.written, learned_at + reports.written.deadline)
+        )
+    if reports.followups:
+        # Follow-ups begin once the first report is due: a follow-up before it makes no sense.
+        start = max([learned_at, *(s.due_at for s in specs)])
+        specs.append(
+            DutySpec(
+                ReportKind.followup,
+                1,
+                reports.followups,
+                next_followup_due(reports.followups, start, zone),
+            )
+        )
+    return specs
+
+
+def late_steps(reports: Reports) -> list[Step]:
+    return (
+        reports.late_escalation if reports.late_escalation is not None else DEFAULT_LATE_ESCALATION
+    )
+
+
+def describe_targets(targets: list[Target]) -> list[str]:
+    return [t.describe() for t in targets]
