@@ -9,8 +9,8 @@ from itertools import pairwise
 
 from service.roster.calendar import DutyCalendar
 from service.roster.roster import Assignment, Roster
-from service.roster.rules import DutyRules, EffectiveRoleRules
-from service.roster.shifts import wall_to_utc
+from service.roster.rules import DutyRules, EffectiveRoleRules, EffectiveRules
+from service.roster.shifts import as_utc, wall_to_utc
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,10 @@ def _check_unit(
     boundaries = sorted({start, end, *(e[0] for e in events), *(c[0] for c in changes)})
     events.sort(key=lambda e: e[0])
     active: dict[str, Counter[str]] = {"duty_officer": Counter(), "leader_on_shift": Counter()}
+    effective = {flag: rules.for_unit(unit_id, enhanced=flag) for flag in (False, True)}
+    # Rotations bring the same people back again and again: judge each state once.
+    judged: dict[tuple[tuple[str, ...], tuple[str, ...], bool], list[_Finding]] = {}
+    end_utc = as_utc(end)
     raw: list[Violation] = []
     e = c = 0
     enhanced = changes[0][1]
@@ -93,58 +97,54 @@ def _check_unit(
         while c < len(changes) and changes[c][0] <= here:
             enhanced = changes[c][1]
             c += 1
-        if following > end or here >= end:
+        if following > end_utc or here >= end_utc:
             break
+        state = (
+            tuple(sorted(active["duty_officer"])),
+            tuple(sorted(active["leader_on_shift"])),
+            enhanced,
+        )
+        findings = judged.get(state)
+        if findings is None:
+            findings = judged[state] = _judge_moment(roster, effective[enhanced], *state)
         raw.extend(
-            _check_moment(
-                roster,
-                rules.for_unit(unit_id, enhanced=enhanced),
-                unit_id,
-                here,
-                following,
-                active,
-                enhanced,
-            )
+            Violation(unit_id, here, following, rule, people, detail)
+            for rule, people, detail in findings
         )
     merged = _merge(raw)
-    normal = rules.for_unit(unit_id, enhanced=False)
+    normal = effective[False]
     for role, items in (("duty_officer", officers), ("leader_on_shift", leaders)):
         merged.extend(_check_stretches(unit_id, role, items, getattr(normal, role)))
     return sorted(merged, key=lambda v: (v.start, v.rule))
 
 
-def _check_moment(
+_Finding = tuple[str, tuple[str, ...], str]  # rule, people, detail
+
+
+def _judge_moment(
     roster: Roster,
-    rules,
-    unit_id: str,
-    start: datetime,
-    end: datetime,  # type: ignore[no-untyped-def]
-    active: dict[str, Counter[str]],
+    rules: EffectiveRules,
+    officers: tuple[str, ...],
+    leaders: tuple[str, ...],
     enhanced: bool,
-) -> list[Violation]:
-    found = []
-    officers, leaders = sorted(active["duty_officer"]), sorted(active["leader_on_shift"])
+) -> list[_Finding]:
+    """What is wrong while exactly these (sorted) people are on duty."""
+    found: list[_Finding] = []
     why = " (enhanced duty)" if enhanced else ""
     if len(officers) < rules.duty_officer.min_count:
         found.append(
-            Violation(
-                unit_id,
-                start,
-                end,
+            (
                 "duty_officer_count",
-                tuple(officers),
+                officers,
                 f"{len(officers)} duty officer(s) on duty, "
                 f"{rules.duty_officer.min_count} required{why}",
             )
         )
     if len(leaders) < rules.leader_on_shift.min_count:
         found.append(
-            Violation(
-                unit_id,
-                start,
-                end,
+            (
                 "leader_count",
-                tuple(leaders),
+                leaders,
                 f"{len(leaders)} leader(s) on shift, "
                 f"{rules.leader_on_shift.min_count} required{why}",
             )
@@ -152,10 +152,7 @@ def _check_moment(
     junior = tuple(p for p in leaders if roster.people[p].rank < rules.leader_on_shift.min_rank)
     if junior:
         found.append(
-            Violation(
-                unit_id,
-                start,
-                end,
+            (
                 "leader_rank",
                 junior,
                 f"leader on shift below rank {rules.leader_on_shift.min_rank}{why}",
@@ -164,10 +161,7 @@ def _check_moment(
     junior = tuple(p for p in officers if roster.people[p].rank < rules.duty_officer.min_rank)
     if junior:
         found.append(
-            Violation(
-                unit_id,
-                start,
-                end,
+            (
                 "duty_officer_rank",
                 junior,
                 f"duty officer below rank {rules.duty_officer.min_rank}{why}",
@@ -176,23 +170,12 @@ def _check_moment(
     both = tuple(sorted(set(officers) & set(leaders)))
     if rules.leader_not_duty_officer and both:
         found.append(
-            Violation(
-                unit_id,
-                start,
-                end,
-                "leader_is_duty_officer",
-                both,
-                "the leader on shift is also the duty officer",
-            )
+            ("leader_is_duty_officer", both, "the leader on shift is also the duty officer")
         )
     if rules.contact_required:
         silent = tuple(p for p in sorted({*officers, *leaders}) if not roster.people[p].contacts)
         if silent:
-            found.append(
-                Violation(
-                    unit_id, start, end, "no_contact", silent, "on duty with no contact method"
-                )
-            )
+            found.append(("no_contact", silent, "on duty with no contact method"))
     return found
 
 

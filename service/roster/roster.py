@@ -24,7 +24,7 @@ from service.roster.models import (
     SensitivePeriod,
     Unit,
 )
-from service.roster.shifts import instance, instance_at, instances_between
+from service.roster.shifts import as_utc, instance, instance_at, instances_between
 
 Key = tuple[str, str]  # (unit, role)
 
@@ -63,6 +63,15 @@ class Assignment:
     source: str  # rotation, duty_table or override:<id>
 
 
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """An approved override with its bounds in UTC, for cheap comparisons."""
+
+    start: datetime
+    end: datetime
+    override: Override
+
+
 @dataclass
 class Roster:
     document: RosterDocument
@@ -70,7 +79,7 @@ class Roster:
     people: dict[str, Person] = field(init=False)
     _rotations: dict[Key, list[Rotation]] = field(init=False)
     _table: dict[Key, dict[object, list[DutyAssignment]]] = field(init=False)
-    _overrides: dict[Key, list[Override]] = field(init=False)
+    _overrides: dict[Key, list[_Span]] = field(init=False)
     _positions: dict[Key, list[str]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -87,7 +96,9 @@ class Roster:
         # Only approved overrides change who is on duty; requested ones wait.
         approved = [o for o in doc.overrides if o.approved_at is not None]
         for override in sorted(approved, key=lambda o: o.start):
-            self._overrides[(override.unit, override.role)].append(override)
+            self._overrides[(override.unit, override.role)].append(
+                _Span(as_utc(override.start), as_utc(override.end), override)
+            )
         self._positions = defaultdict(list)
         for position in doc.positions:
             self._positions[(position.unit, position.role)].append(position.person)
@@ -136,6 +147,7 @@ class Roster:
         if role not in ROTATING_ROLES:
             return list(dict.fromkeys(self._positions.get(key, ())))
         zone = self.unit(unit_id).zone
+        at = as_utc(at)
         table = self._table.get(key, {})
         holders: list[str] = []
         for rotation in self._rotations.get(key, ()):
@@ -151,10 +163,11 @@ class Roster:
                     shift = instance(line, line.date, zone)
                     if shift.start <= at < shift.end:
                         holders.append(line.person)
-        for override in self._overrides.get(key, ()):
-            if override.start > at:
+        for span in self._overrides.get(key, ()):
+            if span.start > at:
                 break
-            if override.covers(at):
+            if at < span.end:
+                override = span.override
                 if override.replaces is None:
                     holders = [override.person]
                 else:
@@ -176,10 +189,11 @@ class Roster:
         """
         key = (unit_id, role)
         zone = self.unit(unit_id).zone
+        start_utc, end_utc = as_utc(start), as_utc(end)
         table = self._table.get(key, {})
         base: list[Assignment] = []
         for rotation in self._rotations.get(key, ()):
-            for shift in instances_between(rotation, start, end, zone):
+            for shift in instances_between(rotation, start_utc, end_utc, zone):
                 person = rotation.person_on(shift.shift_date)
                 if person is not None and shift.shift_date not in table:
                     base.append(
@@ -188,46 +202,61 @@ class Roster:
         for lines in table.values():
             for line in lines:
                 shift = instance(line, line.date, zone)
-                if shift.end > start and shift.start < end:
+                if shift.end > start_utc and shift.start < end_utc:
                     base.append(
                         Assignment(unit_id, role, line.person, shift.start, shift.end, "duty_table")
                     )
-        for override in self._overrides.get(key, ()):
-            if override.end <= start or override.start >= end:
+        for span in self._overrides.get(key, ()):
+            if span.end <= start_utc or span.start >= end_utc:
                 continue
-            base = _apply_override(base, override, unit_id, role)
-        if not clip:
-            return sorted(
-                (a for a in base if a.end > start and a.start < end),
-                key=lambda a: (a.start, a.person),
-            )
-        clipped = [
-            Assignment(a.unit, a.role, a.person, max(a.start, start), min(a.end, end), a.source)
-            for a in base
-            if a.end > start and a.start < end
-        ]
-        return sorted(clipped, key=lambda a: (a.start, a.person))
+            base = _apply_override(base, span, unit_id, role)
+        kept = [a for a in base if a.end > start_utc and a.start < end_utc]
+        if clip:
+            kept = [_clipped(a, start, end, start_utc, end_utc) for a in kept]
+        return sorted(kept, key=lambda a: (a.start, a.person))
+
+
+def _clipped(
+    item: Assignment, start: datetime, end: datetime, start_utc: datetime, end_utc: datetime
+) -> Assignment:
+    """`item` cut to [start, end); the bounds given keep their own time zone."""
+    if item.start >= start_utc and item.end <= end_utc:
+        return item
+    return Assignment(
+        item.unit,
+        item.role,
+        item.person,
+        item.start if item.start >= start_utc else start,
+        item.end if item.end <= end_utc else end,
+        item.source,
+    )
 
 
 def _apply_override(
-    base: list[Assignment], override: Override, unit_id: str, role: str
+    base: list[Assignment], span: _Span, unit_id: str, role: str
 ) -> list[Assignment]:
+    override = span.override
     result: list[Assignment] = []
     taken: list[tuple[datetime, datetime]] = []
     for item in base:
         affected = override.replaces is None or item.person == override.replaces
-        if not affected or item.end <= override.start or item.start >= override.end:
+        if not affected or item.end <= span.start or item.start >= span.end:
             result.append(item)
             continue
-        if item.start < override.start:
+        if item.start < span.start:
             result.append(
                 Assignment(unit_id, role, item.person, item.start, override.start, item.source)
             )
-        if item.end > override.end:
+        if item.end > span.end:
             result.append(
                 Assignment(unit_id, role, item.person, override.end, item.end, item.source)
             )
-        taken.append((max(item.start, override.start), min(item.end, override.end)))
+        taken.append(
+            (
+                item.start if item.start >= span.start else override.start,
+                item.end if item.end <= span.end else override.end,
+            )
+        )
     source = f"override:{override.id}"
     if override.replaces is None:
         result.append(
