@@ -90,6 +90,7 @@ class Dutyd:
         self.transports: Transports
         self.engine: Engine
         self.scheduler: AsyncIOScheduler | None = None
+        self._rejected_roster_version = 0
 
     async def open_database(self) -> tuple[Roster, int]:
         """Connect, bring the schema up to date, and read the roster in force (seeding it)."""
@@ -258,11 +259,15 @@ class Dutyd:
                 roster, plans_dir=self.settings.plans_dir, rules_file=self.settings.duty_rules_file
             )
         except (PlanInvalid, RosterInvalid) as exc:
-            log.error("roster.refresh_rejected", version=newest, problems=exc.problems)
-        else:
-            self.runtime.adopt(fresh)
-            log.info("roster.refreshed", version=newest)
-        self.runtime.roster_version = newest
+            # Keep the roster in force and its version number, so edits made here are
+            # refused rather than built on a roster that is no longer the newest.
+            if self._rejected_roster_version != newest:
+                log.error("roster.refresh_rejected", version=newest, problems=exc.problems)
+                self._rejected_roster_version = newest
+            return
+        fresh.roster_version = newest
+        self.runtime.adopt(fresh)
+        log.info("roster.refreshed", version=newest)
 
     async def tick(self) -> RunResult:
         metrics.ENGINE_RUNS.inc()

@@ -25,7 +25,7 @@ from pydantic_settings import (
 
 from service.errors import ConfigError
 
-SECRET_SETTINGS = ("twilio_auth_token", "smtp_password")
+SECRET_SETTINGS = ("twilio_auth_token", "smtp_password", "ack_link_secret")
 DEFAULT_CONFIG_FILE = Path("config/dutyd.yaml")
 
 
@@ -98,6 +98,33 @@ class Settings(BaseSettings):
     )
     calendar_feed_days: int = Field(60, ge=1, le=400, description="Days ahead an iCal feed shows.")
 
+    # Delivery
+    delivery_max_attempts: int = Field(
+        6, ge=1, le=20, description="Tries per message before failing over to the next contact."
+    )
+    delivery_backoff_seconds: float = Field(
+        10, gt=0, description="First retry delay; doubles each try (with jitter)."
+    )
+    delivery_backoff_max_seconds: float = Field(600, gt=0, description="Longest retry delay.")
+    digest_threshold: int = Field(
+        3,
+        ge=2,
+        le=100,
+        description="Messages due at once for one person and channel that go as one digest.",
+    )
+    rate_limit_per_minute: int = Field(
+        6, ge=1, le=600, description="Messages per person and channel per minute; more wait."
+    )
+    ack_link_secret: SecretStr | None = Field(
+        None,
+        description="Key signing acknowledgement links in mail. Secret: environment or secrets "
+        "file only. Unset: a random key kept in data_dir/ack_link_secret.",
+    )
+    ack_link_hours: float = Field(24, gt=0, description="How long an acknowledgement link works.")
+    smtp_ca_file: Path | None = Field(
+        None, description="CA bundle for the SMTP server's certificate (private CA)."
+    )
+
     # Twilio (SMS)
     twilio_account_sid: str | None = Field(None, description="Twilio Account SID (AC...).")
     twilio_auth_token: SecretStr | None = Field(
@@ -106,6 +133,9 @@ class Settings(BaseSettings):
     twilio_from_number: str | None = Field(None, description="Sender number in E.164 form.")
     twilio_messaging_service_sid: str | None = Field(
         None, description="Messaging Service SID (MG...); used instead of the sender number."
+    )
+    twilio_voice_language: str = Field(
+        "zh-CN", description="Text-to-speech language for Chinese voice calls."
     )
     twilio_api_base_url: str = Field(
         "https://api.twilio.com", description="Twilio REST API base URL (tests point it at a fake)."

@@ -81,7 +81,8 @@ class Forbidden(AuthError):
 class DeliveryFailed(DutydError):
     """Raised by a notify transport; `retryable` says whether trying again may help."""
 
-    def __init__(self, reason: str, *, retryable: bool) -> None:
+    def __init__(self, reason: str, *, retryable: bool, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
+        self.retry_after = retry_after

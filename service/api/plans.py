@@ -67,7 +67,7 @@ async def plans_status(caller: Caller, dutyd: DutydDep) -> PlansStatus:
 
 @router.post("/reload", response_model=ReloadView, responses={422: {"model": ReloadView}})
 async def reload_plans(caller: Caller, dutyd: DutydDep) -> Any:
-    """Reload plans and roster from disk; an invalid set is refused whole (422)."""
+    """Reload plans and duty rules from disk; an invalid set is refused whole (422)."""
     require_role(caller, Role.admin)
     outcome = ReloadView(**vars(dutyd.reload_plans()))
     if not outcome.applied:

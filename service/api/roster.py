@@ -213,7 +213,9 @@ async def create_feed(
 @router.get("/calendar/{token}.ics", include_in_schema=False)
 async def calendar_feed(token: str, dutyd: DutydDep, session: SessionDep) -> Response:
     row = await feeds.resolve_feed(session, token)
-    if row is None:
+    roster = dutyd.runtime.roster
+    known = roster.people if row is not None and row.kind == "person" else roster.units
+    if row is None or row.subject not in known:
         raise NotFound("calendar feed", "with that link")
     now = dutyd.clock.now()
     body = ical_feed(

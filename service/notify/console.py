@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import TextIO
 
 from service.notify.transport import OutgoingMessage, Receipt
@@ -25,6 +26,9 @@ class ConsoleTransport:
         )
         stream.flush()
         return Receipt(transport=self.name, provider_id=None, state="delivered")
+
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> Receipt | None:
+        return None
 
     async def close(self) -> None:
         return None

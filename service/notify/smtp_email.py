@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
@@ -66,6 +67,9 @@ class SmtpEmailTransport:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise DeliveryFailed(f"smtp unreachable: {exc!r}", retryable=True) from exc
         return Receipt(transport=self.name, provider_id=mail["Message-ID"], state="sent")
+
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> Receipt | None:
+        return None  # SMTP cannot be asked; a resend carries the same Message-ID
 
     async def close(self) -> None:
         return None

@@ -40,4 +40,19 @@ class MessageRow(Base):
     provider_id: Mapped[str | None] = mapped_column(String(128))
     error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    failover_of: Mapped[int | None]
+    digest_of: Mapped[int | None] = mapped_column(index=True)
     updated_at: Mapped[datetime]
+
+
+class MessageEventRow(Base):
+    """Every change of a message's state, with its time and why: what became of it."""
+
+    __tablename__ = "message_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text, default="")

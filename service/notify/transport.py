@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, Protocol
 
 from service.catalog import Channel
@@ -16,6 +17,8 @@ class OutgoingMessage:
     subject: str
     body: str
     incident_id: int | None = None
+    person_id: str | None = None
+    language: str = "zh"
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,13 @@ class Transport(Protocol):
 
     async def send(self, message: OutgoingMessage) -> Receipt:
         """Hand the message to the provider; raise DeliveryFailed(retryable=...) if it refuses."""
+        ...
+
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> Receipt | None:
+        """After a crash mid-send: did the provider accept this message after `since`?
+
+        Transports that cannot tell return None, and the message is sent again.
+        """
         ...
 
     async def close(self) -> None: ...

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.errors import InvalidInput, NotFound
 from service.incidents.models import IncidentStatus
 from service.incidents.tables import IncidentRow
+from service.reports.tables import DutyState, ReportDutyRow
 from service.roster.roster import Roster
 from service.roster.tables import HandoverRow
 
@@ -38,6 +39,12 @@ async def start_handover(
         .where(IncidentRow.status.in_([s.value for s in OPEN_STATUSES]))
         .order_by(IncidentRow.id)
     )
+    duties = await session.execute(
+        select(IncidentRow.id, ReportDutyRow)
+        .join(IncidentRow, IncidentRow.id == ReportDutyRow.incident_id)
+        .where(IncidentRow.unit_id == unit_id, ReportDutyRow.state == DutyState.open)
+        .order_by(ReportDutyRow.due_at)
+    )
     row = HandoverRow(
         unit_id=unit_id,
         created_at=now,
@@ -46,8 +53,17 @@ async def start_handover(
         open_incidents=[
             {"id": i.id, "title": i.title, "level": i.level, "status": i.status} for i in incidents
         ],
-        # Report duties are tracked with the incident lifecycle; until then none are pending.
-        pending_reports=[],
+        pending_reports=[
+            {
+                "incident_id": incident_id,
+                "kind": duty.kind,
+                "sequence": duty.sequence,
+                "due_at": duty.due_at.isoformat(),
+                "late": duty.late,
+                "responsible": duty.responsible_desc,
+            }
+            for incident_id, duty in duties.all()
+        ],
         notes=notes,
     )
     session.add(row)

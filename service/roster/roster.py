@@ -27,6 +27,7 @@ from service.roster.models import (
 from service.roster.shifts import as_utc, instance, instance_at, instances_between
 
 Key = tuple[str, str]  # (unit, role)
+_TABLE_DAYS_BACK = tuple(timedelta(days=back) for back in range(3))
 
 
 class RosterDocument(BaseModel):
@@ -158,8 +159,8 @@ class Roster:
                     holders.append(person)
         if table:
             local_day = at.astimezone(zone).date()
-            for back in range(3):
-                for line in table.get(local_day - timedelta(days=back), ()):
+            for back in _TABLE_DAYS_BACK:
+                for line in table.get(local_day - back, ()):
                     shift = instance(line, line.date, zone)
                     if shift.start <= at < shift.end:
                         holders.append(line.person)

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.errors import NotFound
+from service.errors import InvalidInput, NotFound
 from service.roster import store
 from service.roster.loader import roster_from_data
 from service.roster.models import DutyAssignment, Override
@@ -37,6 +37,14 @@ async def replace_roster(
     """
     roster = roster_from_data(Document(path=Path(source), data=data))
     fresh = Runtime.build(roster, plans_dir=plans_dir, rules_file=rules_file)
+    newest = await store.newest_version_id(session)
+    if newest != runtime.roster_version:
+        # The edit was built on the roster this process knows; another process has since
+        # stored a newer one, which this edit would silently undo.
+        raise InvalidInput(
+            f"the roster changed meanwhile (version {newest}, this edit was made on version "
+            f"{runtime.roster_version}); fetch it again and repeat the edit"
+        )
     row = await store.save_version(session, roster, actor=actor, comment=comment, now=now)
     runtime.adopt(fresh)
     runtime.roster_version = row.id

@@ -9,7 +9,7 @@ carry different time zones is many times slower than comparing two UTC ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -21,18 +21,19 @@ ONE_DAY = timedelta(days=1)
 def wall_to_utc(local: datetime, zone: ZoneInfo) -> datetime:
     """A naive local wall-clock time to UTC.
 
-    A time skipped by a spring-forward change is taken as the instant the clocks jumped
-    to; a time that occurs twice in autumn is taken at its first occurrence.
+    A time skipped by a spring-forward change (02:30 when clocks jump from 02:00 to
+    03:00) moves forward by the gap (to 03:30), so it never lands before earlier times of
+    the same day; a time that occurs twice in autumn is taken at its first occurrence.
     """
-    first = local.replace(tzinfo=zone, fold=0)
-    back = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
-    if back != local:  # inside a spring-forward gap: move to the end of the gap
-        return local.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    return first.astimezone(UTC)
+    # fold=0 reads a skipped time with the offset before the jump, which is the forward
+    # shift, and a repeated time at its first occurrence: both as documented above.
+    return local.replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
 def as_utc(moment: datetime) -> datetime:
     """The same instant in UTC, for cheap comparisons; a naive datetime is refused."""
+    if moment.tzinfo is UTC:
+        return moment
     if moment.utcoffset() is None:
         raise TypeError("can't compare offset-naive and offset-aware datetimes")
     return moment.astimezone(UTC)
@@ -69,12 +70,27 @@ def instance(window: ShiftWindow, shift_date: date, zone: ZoneInfo) -> ShiftInst
 def instance_at(window: ShiftWindow, at: datetime, zone: ZoneInfo) -> ShiftInstance | None:
     """The instance of this daily window that covers instant `at`, if any."""
     at = as_utc(at)
+    if window.shift_start.tzinfo is None:
+        return _covering(window.shift_start, window.shift_length, at, zone)
     local_day = at.astimezone(zone).date()
-    days_back = int(window.shift_length / ONE_DAY) + 1
-    for back in range(days_back + 1):
+    for back in range(int(window.shift_length / ONE_DAY) + 2):
         candidate = instance(window, local_day - timedelta(days=back), zone)
         if candidate.start <= at < candidate.end:
             return candidate
+    return None
+
+
+@lru_cache(maxsize=1024)
+def _covering(
+    shift_start: time, shift_length: timedelta, at: datetime, zone: ZoneInfo
+) -> ShiftInstance | None:
+    """`instance_at` for a naive shift start; asked for every unit sharing zone and window."""
+    local_day = at.astimezone(zone).date()
+    for back in range(int(shift_length / ONE_DAY) + 2):
+        shift_date = local_day - timedelta(days=back)
+        start, end = _bounds(datetime.combine(shift_date, shift_start), shift_length, zone)
+        if start <= at < end:
+            return ShiftInstance(shift_date, start, end)
     return None
 
 

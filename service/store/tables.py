@@ -3,7 +3,7 @@
 from service.auth.tables import ApiTokenRow
 from service.escalation.tables import EscalationStepRow
 from service.incidents.tables import IncidentRow, SilenceRow, TimelineEntryRow
-from service.notify.tables import MessageRow
+from service.notify.tables import MessageEventRow, MessageRow
 from service.plans.tables import PlanVersionRow
 from service.reports.tables import ReportDutyRow
 from service.roster.tables import CalendarFeedRow, HandoverRow, JobRunRow, RosterVersionRow
@@ -17,6 +17,7 @@ __all__ = [
     "HandoverRow",
     "IncidentRow",
     "JobRunRow",
+    "MessageEventRow",
     "MessageRow",
     "PlanVersionRow",
     "ReportDutyRow",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from service.notify.transport import OutgoingMessage, Receipt
 
@@ -15,6 +16,9 @@ class RecordingTransport:
     async def send(self, message: OutgoingMessage) -> Receipt:
         self.sent.append(message)
         return Receipt(transport=self.name, provider_id=f"rec-{message.id}", state="delivered")
+
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> Receipt | None:
+        return None
 
     async def close(self) -> None:
         return None

@@ -135,3 +135,17 @@ def test_broken_roster_lists_every_problem(tmp_path) -> None:  # type: ignore[no
     text = str(raised.value)
     assert "roster.yaml:2:" in text and "units.0.parent: unknown unit 'nowhere'" in text
     assert "rotations.0.people.1: unknown person 'ghost'" in text
+
+
+def test_skipped_and_repeated_wall_times() -> None:
+    """02:30 on the spring change does not exist: it moves forward to 03:30; in autumn,
+    02:30 happens twice and the first one counts."""
+    from service.roster.shifts import wall_to_utc
+
+    spring = wall_to_utc(datetime(2026, 3, 29, 2, 30), BERLIN).astimezone(BERLIN)
+    assert (spring.hour, spring.minute, spring.utcoffset()) == (3, 30, timedelta(hours=2))
+    assert wall_to_utc(datetime(2026, 3, 29, 1, 59), BERLIN) < wall_to_utc(
+        datetime(2026, 3, 29, 2, 0), BERLIN
+    )
+    autumn = wall_to_utc(datetime(2026, 10, 25, 2, 30), BERLIN).astimezone(BERLIN)
+    assert autumn.utcoffset() == timedelta(hours=2)
