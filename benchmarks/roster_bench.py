@@ -98,7 +98,7 @@ def build_roster_document(units: int = UNITS, seed: int = SEED) -> RosterDocumen
                     "people": people,
                     "shift_start": "08:30",
                     "shift_length": "24h",
-                    "starts_on": (year_start - timedelta(days=rng.randrange(60))).isoformat(),
+                    "starts_on": (year_start - timedelta(days=1 + rng.randrange(60))).isoformat(),
                     "every_days": 1,
                 }
             )
@@ -199,12 +199,15 @@ def main(argv: list[str] | None = None) -> None:
     calendar = DutyCalendar(CalendarSettings(), [])
     berlin = sum(1 for u in roster.units.values() if u.timezone == "Europe/Berlin")
 
-    # Who is on, for every unit: a weekday morning just after the 08:30 handover.
-    instant = datetime(YEAR, 3, 17, 9, 15, tzinfo=SHANGHAI)
-    holders = on_duty(roster, instant)
+    # Who is on, for every unit, at `repeat` different instants spread over the year (so
+    # no answer is reused from an earlier repetition) at varying times of day.
+    step = timedelta(days=365) / args.repeat
+    instants = [datetime(YEAR, 1, 1, 0, 7, tzinfo=SHANGHAI) + n * step for n in range(args.repeat)]
+    first_ms, holders = _timed(lambda: on_duty(roster, instants[0]))
+    first_ms *= 1000
     samples = []
-    for _ in range(args.repeat):
-        seconds, _ = _timed(lambda: on_duty(roster, instant))
+    for instant in instants:
+        seconds, _ = _timed(lambda: on_duty(roster, instant))  # noqa: B023
         samples.append(seconds * 1000)
     median_ms = statistics.median(samples)
     p99_ms = _percentile(samples, 0.99)
@@ -230,19 +233,21 @@ def main(argv: list[str] | None = None) -> None:
         f"{sum(1 for o in document.overrides if o.approved_at)} approved overrides "
         f"(built and validated in {build_seconds:.2f} s)"
     )
-    print(f"  results : {len(holders)} role holders at {instant.isoformat()}, ")
-    print(f"            {len(violations)} violations in {YEAR}")
+    print(
+        f"  results : {len(holders)} role holders at {instants[0].isoformat()} "
+        f"(first question after loading: {first_ms:.1f} ms); {len(violations)} violations in {YEAR}"
+    )
     print()
     rows = [
         ("measurement", "figure", "goal", "result"),
         (
-            f"who is on, all {len(roster.units)} units (median of {args.repeat})",
+            f"who is on, all {len(roster.units)} units (median, {args.repeat} instants)",
             f"{median_ms:.2f} ms",
             f"< {WHO_IS_ON_GOAL_MS:g} ms",
             _verdict(median_ms, WHO_IS_ON_GOAL_MS),
         ),
         (
-            f"who is on, all {len(roster.units)} units (p99 of {args.repeat})",
+            f"who is on, all {len(roster.units)} units (p99, {args.repeat} instants)",
             f"{p99_ms:.2f} ms",
             f"< {WHO_IS_ON_GOAL_MS:g} ms",
             _verdict(p99_ms, WHO_IS_ON_GOAL_MS),

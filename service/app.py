@@ -19,7 +19,7 @@ from service.config import Settings
 from service.errors import PlanInvalid, RosterInvalid
 from service.escalation.engine import Engine, RunResult
 from service.notify.console import ConsoleTransport
-from service.notify.outbox import Outbox
+from service.notify.outbox import DeliveryPolicy, Outbox
 from service.notify.transport import Transports
 from service.roster import jobs as roster_jobs
 from service.roster import store as roster_store
@@ -120,8 +120,16 @@ class Dutyd:
             transports=self.transports,
             clock=self.clock,
             worker=self.worker,
+            runtime=self.runtime,
             batch_size=self.settings.engine_batch_size,
             lease=timedelta(seconds=self.settings.send_lease_seconds),
+            policy=DeliveryPolicy(
+                max_attempts=self.settings.delivery_max_attempts,
+                backoff=timedelta(seconds=self.settings.delivery_backoff_seconds),
+                backoff_max=timedelta(seconds=self.settings.delivery_backoff_max_seconds),
+                digest_threshold=self.settings.digest_threshold,
+                rate_limit_per_minute=self.settings.rate_limit_per_minute,
+            ),
         )
         self.engine = Engine(
             sessions=self.sessions,

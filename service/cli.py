@@ -157,6 +157,14 @@ def config_show() -> None:
     typer.echo(json.dumps(settings().public_view(), indent=2, ensure_ascii=False))
 
 
+@config_app.command("table")
+def config_table() -> None:
+    """Print every setting as a Markdown table (for docs/configuration.md)."""
+    from service.config import markdown_table
+
+    typer.echo(markdown_table())
+
+
 @incident_app.command("report")
 def incident_report(
     category: Annotated[Category, typer.Option(help="Incident category.")],

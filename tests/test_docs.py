@@ -12,6 +12,9 @@ def test_every_setting_is_documented() -> None:
     for name in Settings.model_fields:
         assert f"`{name}`" in text, name
         assert f"`DUTYD_{name.upper()}`" in text, name
+    from service.config import markdown_table
+
+    assert markdown_table() in text, "regenerate the table with `dutyd config table`"
 
 
 def test_readme_starts_with_the_two_commands() -> None:

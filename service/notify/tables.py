@@ -16,6 +16,7 @@ class MessageState:
     sent = "sent"
     delivered = "delivered"
     failed = "failed"
+    bundled = "bundled"  # went out inside a digest message (see digest_of)
 
 
 class MessageRow(Base):

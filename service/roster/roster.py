@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -73,6 +74,16 @@ class _Span:
     override: Override
 
 
+@dataclass(frozen=True, slots=True)
+class _RoleSlot:
+    """Everything that decides who holds one rotating role of one unit, gathered once."""
+
+    zone: ZoneInfo
+    rotations: tuple[Rotation, ...]
+    table: dict[date, list[DutyAssignment]]
+    overrides: tuple[_Span, ...]  # approved only, by start
+
+
 @dataclass
 class Roster:
     document: RosterDocument
@@ -80,8 +91,9 @@ class Roster:
     people: dict[str, Person] = field(init=False)
     _rotations: dict[Key, list[Rotation]] = field(init=False)
     _table: dict[Key, dict[object, list[DutyAssignment]]] = field(init=False)
-    _overrides: dict[Key, list[_Span]] = field(init=False)
+    _overrides: dict[Key, list[Override]] = field(init=False)
     _positions: dict[Key, list[str]] = field(init=False)
+    _slots: dict[Key, _RoleSlot] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         doc = self.document
@@ -97,12 +109,11 @@ class Roster:
         # Only approved overrides change who is on duty; requested ones wait.
         approved = [o for o in doc.overrides if o.approved_at is not None]
         for override in sorted(approved, key=lambda o: o.start):
-            self._overrides[(override.unit, override.role)].append(
-                _Span(as_utc(override.start), as_utc(override.end), override)
-            )
+            self._overrides[(override.unit, override.role)].append(override)
         self._positions = defaultdict(list)
         for position in doc.positions:
             self._positions[(position.unit, position.role)].append(position.person)
+        self._slots = {}
 
     @classmethod
     def from_document(cls, document: RosterDocument) -> Roster:
@@ -142,16 +153,30 @@ class Roster:
             parent = unit.parent
         return chain
 
+    def _slot(self, unit_id: str, role: str) -> _RoleSlot:
+        """The rotating role's data, gathered on first use; an unknown unit is an error."""
+        key = (unit_id, role)
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = _RoleSlot(
+                self.unit(unit_id).zone,
+                tuple(self._rotations.get(key, ())),
+                self._table.get(key, {}),
+                tuple(
+                    _Span(as_utc(o.start), as_utc(o.end), o) for o in self._overrides.get(key, ())
+                ),
+            )
+        return slot
+
     def holder_ids(self, role: str, unit_id: str, at: datetime) -> list[str]:
         """Ids of whoever holds `role` in `unit_id` at instant `at`, overrides applied."""
-        key = (unit_id, role)
         if role not in ROTATING_ROLES:
-            return list(dict.fromkeys(self._positions.get(key, ())))
-        zone = self.unit(unit_id).zone
+            return list(dict.fromkeys(self._positions.get((unit_id, role), ())))
+        slot = self._slot(unit_id, role)
+        zone, table = slot.zone, slot.table
         at = as_utc(at)
-        table = self._table.get(key, {})
         holders: list[str] = []
-        for rotation in self._rotations.get(key, ()):
+        for rotation in slot.rotations:
             shift = instance_at(rotation, at, zone)
             if shift is not None and shift.shift_date not in table:
                 person = rotation.person_on(shift.shift_date)
@@ -164,7 +189,7 @@ class Roster:
                     shift = instance(line, line.date, zone)
                     if shift.start <= at < shift.end:
                         holders.append(line.person)
-        for span in self._overrides.get(key, ()):
+        for span in slot.overrides:
             if span.start > at:
                 break
             if at < span.end:
@@ -173,7 +198,7 @@ class Roster:
                     holders = [override.person]
                 else:
                     holders = [override.person if h == override.replaces else h for h in holders]
-        return list(dict.fromkeys(holders))
+        return holders if len(holders) < 2 else list(dict.fromkeys(holders))
 
     def holders(self, role: str, unit_id: str, at: datetime) -> list[RoleHolder]:
         """Who holds `role` in `unit_id` at instant `at`; empty if nobody does."""
@@ -188,12 +213,11 @@ class Roster:
 
         With `clip`, stretches are cut to the period; without, whole shifts are kept.
         """
-        key = (unit_id, role)
-        zone = self.unit(unit_id).zone
+        slot = self._slot(unit_id, role)
+        zone, table = slot.zone, slot.table
         start_utc, end_utc = as_utc(start), as_utc(end)
-        table = self._table.get(key, {})
         base: list[Assignment] = []
-        for rotation in self._rotations.get(key, ()):
+        for rotation in slot.rotations:
             for shift in instances_between(rotation, start_utc, end_utc, zone):
                 person = rotation.person_on(shift.shift_date)
                 if person is not None and shift.shift_date not in table:
@@ -207,7 +231,7 @@ class Roster:
                     base.append(
                         Assignment(unit_id, role, line.person, shift.start, shift.end, "duty_table")
                     )
-        for span in self._overrides.get(key, ()):
+        for span in slot.overrides:
             if span.end <= start_utc or span.start >= end_utc:
                 continue
             base = _apply_override(base, span, unit_id, role)

@@ -1,0 +1,520 @@
+"""Benchmark the escalation engine: how late is due work done, with 10,000 open incidents?
+
+Run with `python -m benchmarks.engine_bench [--backend sqlite|postgres|both]`.
+
+For each backend: a fresh database, a Dutyd with the real system clock and a recording
+transport (sending costs nothing, so what is measured is dutyd itself). N incidents are
+logged through `report_incident`, in a few large transactions; the messages they queue at
+once are marked sent, so the run starts with a clean outbox. Then every incident's pending
+escalation step and its first report duty (the reminder of the initial report) are moved
+to fall due at random instants spread over a window a few seconds ahead; the incidents'
+other duties are moved a day out, so the wall-clock time of the run cannot bring more work
+into the window. The engine then runs as in production (`Dutyd.run_scheduler()`: a safety
+tick every `engine_poll_seconds` plus a wake-up at the next due time) until nothing due
+is left, and lateness is read back from the database:
+
+- steps: `fired_at - due_at`. `fired_at` is the clock at the start of the batch (up to
+  `engine_batch_size` steps in one transaction), so this shows when the engine got to it,
+  not when the batch committed;
+- report reminders: the `report_reminder` timeline entry's time minus the duty's `next_at`;
+- messages: `sent_at - due_at` (the outbox's own delay after the row was queued);
+- pages, end to end: a step's messages' `sent_at - ` the step's `due_at`, the time a person
+  actually waits past the deadline. This is the figure the 1 s goal is about.
+
+PostgreSQL: a database is created on the server named by --postgres-url,
+DUTYD_BENCH_POSTGRES_URL, DUTYD_TEST_POSTGRES_URL or the file /tmp/pgurl, and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import math
+import os
+import platform
+import random
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.engine import make_url
+
+from service.app import Dutyd
+from service.catalog import EVENT_TYPES, Category, Channel, Level
+from service.clock import SystemClock
+from service.escalation.tables import EscalationStepRow, StepState
+from service.incidents.models import IncidentReport
+from service.incidents.service import report_incident
+from service.incidents.tables import IncidentRow, TimelineEntryRow
+from service.logs import configure_logging
+from service.notify.tables import MessageRow, MessageState
+from service.reports.tables import DutyPhase, DutyState, ReportDutyRow
+from tests.conftest import make_settings
+from tests.fakes.recording import RecordingTransport
+
+REPO = Path(__file__).resolve().parent.parent
+PGURL_FILE = Path("/tmp/pgurl")
+SEED = 20260715
+LATENESS_GOAL_S = 1.0
+LOAD_BATCH = 500  # incidents per loading transaction
+
+
+# ---------------------------------------------------------------- shared helpers
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of `values` (0 < q <= 100); NaN when there are none."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def summary_ms(values_s: Sequence[float]) -> str:
+    """`n=…  p50=…  p99=…  max=…` in milliseconds, for values given in seconds."""
+    if not values_s:
+        return "n=0"
+    ms = [v * 1000 for v in values_s]
+    return (
+        f"n={len(ms):>6}  p50={percentile(ms, 50):8.1f} ms  p99={percentile(ms, 99):8.1f} ms  "
+        f"max={max(ms):8.1f} ms"
+    )
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def source_state() -> str:
+    """The commit measured, and whether the work tree differed from it."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no", "service"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return f"source in {REPO} (not a git work tree)"
+    return f"commit {head}" + (" with uncommitted changes under service/" if dirty else "")
+
+
+def isolate_environment() -> None:
+    """No developer settings file or DUTYD_* variable changes what is measured."""
+    for name in list(os.environ):
+        if name.startswith("DUTYD_") and name not in (
+            "DUTYD_BENCH_POSTGRES_URL",
+            "DUTYD_TEST_POSTGRES_URL",
+        ):
+            del os.environ[name]
+    os.environ["DUTYD_CONFIG"] = "/nonexistent/dutyd-bench-settings.yaml"
+
+
+def postgres_admin_url(given: str | None = None) -> str | None:
+    """The PostgreSQL server to create benchmark databases in, if one is configured."""
+    for candidate in (
+        given,
+        os.environ.get("DUTYD_BENCH_POSTGRES_URL"),
+        os.environ.get("DUTYD_TEST_POSTGRES_URL"),
+    ):
+        if candidate:
+            return candidate
+    if PGURL_FILE.is_file():
+        return PGURL_FILE.read_text().strip() or None
+    return None
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@asynccontextmanager
+async def fresh_postgres_database(admin_url: str, prefix: str) -> AsyncIterator[str]:
+    """A new, empty database on the server of `admin_url`, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    connection = await asyncpg.connect(_asyncpg_dsn(admin_url))
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        connection = await asyncpg.connect(_asyncpg_dsn(admin_url))
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+
+@asynccontextmanager
+async def database_for(
+    backend: str, tmp: Path, postgres_url: str | None, prefix: str
+) -> AsyncIterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp / 'dutyd.db'}"
+        return
+    if postgres_url is None:
+        raise SystemExit(
+            "no PostgreSQL server: give --postgres-url or DUTYD_BENCH_POSTGRES_URL, "
+            "or start one with scripts/postgres start DIR PORT"
+        )
+    async with fresh_postgres_database(postgres_url, prefix) as url:
+        yield url
+
+
+# ---------------------------------------------------------------- the engine benchmark
+
+
+@dataclass
+class Result:
+    backend: str
+    incidents: int
+    load_seconds: float = 0.0
+    rows_loaded: dict[str, int] = field(default_factory=dict)
+    window_seconds: float = 0.0
+    run_seconds: float = 0.0
+    finished: bool = False
+    steps: list[float] = field(default_factory=list)
+    reminders: list[float] = field(default_factory=list)
+    messages: list[float] = field(default_factory=list)
+    pages: list[float] = field(default_factory=list)
+    ticks: int = 0
+
+
+def incident_reports(count: int, units: Sequence[str], seed: int = SEED) -> list[IncidentReport]:
+    """A deterministic mix of categories, event types, levels and units (mostly minor)."""
+    rng = random.Random(seed)
+    categories = list(Category)
+    levels = [Level.IV] * 6 + [Level.III] * 3 + [Level.II] * 2 + [Level.I]
+    reports = []
+    for n in range(count):
+        category = rng.choice(categories)
+        reports.append(
+            IncidentReport(
+                category=category,
+                event_type=rng.choice(EVENT_TYPES[category]),
+                level=rng.choice(levels),
+                unit=rng.choice(list(units)),
+                title=f"bench incident {n}",
+                description="synthetic incident for the engine benchmark",
+                location="临江市",
+            )
+        )
+    return reports
+
+
+async def count_rows(dutyd: Dutyd) -> dict[str, int]:
+    out = {}
+    async with dutyd.sessions() as session:
+        for name, model in (
+            ("incidents", IncidentRow),
+            ("escalation_steps", EscalationStepRow),
+            ("messages", MessageRow),
+            ("report_duties", ReportDutyRow),
+            ("timeline_entries", TimelineEntryRow),
+        ):
+            out[name] = int(await session.scalar(select(func.count()).select_from(model)) or 0)
+    return out
+
+
+async def load(dutyd: Dutyd, reports: Sequence[IncidentReport]) -> None:
+    for start in range(0, len(reports), LOAD_BATCH):
+        async with dutyd.sessions.begin() as session:
+            for report in reports[start : start + LOAD_BATCH]:
+                await report_incident(
+                    session,
+                    dutyd.runtime,
+                    report,
+                    reporter="bench",
+                    now=dutyd.clock.now(),
+                    worker=dutyd.worker,
+                )
+    # What the incidents queued at once counts as sent: the run starts with a clean outbox.
+    async with dutyd.sessions.begin() as session:
+        await session.execute(
+            update(MessageRow)
+            .where(MessageRow.state == MessageState.pending)
+            .values(state=MessageState.delivered, sent_at=MessageRow.created_at)
+        )
+
+
+async def spread_due_times(
+    dutyd: Dutyd, *, lead: float, window: float, seed: int = SEED
+) -> tuple[datetime, datetime, dict[int, datetime]]:
+    """Move pending steps and each incident's first duty into [start, end); return both ends
+    and, per incident, when its first duty's next action is due."""
+    rng = random.Random(seed + 1)
+    start = dutyd.clock.now() + timedelta(seconds=lead)
+    end = start + timedelta(seconds=window)
+
+    def at() -> datetime:
+        return start + timedelta(seconds=rng.uniform(0, window))
+
+    async with dutyd.sessions.begin() as session:
+        step_ids = (
+            await session.scalars(
+                select(EscalationStepRow.id)
+                .where(EscalationStepRow.state == StepState.pending)
+                .order_by(EscalationStepRow.id)
+            )
+        ).all()
+        duties = (
+            await session.execute(
+                select(ReportDutyRow.id, ReportDutyRow.incident_id)
+                .where(ReportDutyRow.state == DutyState.open, ReportDutyRow.next_at.is_not(None))
+                .order_by(ReportDutyRow.incident_id, ReportDutyRow.next_at, ReportDutyRow.id)
+            )
+        ).all()
+        if step_ids:
+            await session.execute(
+                update(EscalationStepRow), [{"id": i, "due_at": at()} for i in step_ids]
+            )
+        first: dict[int, datetime] = {}
+        changes = []
+        later = end + timedelta(days=1)
+        for duty_id, incident_id in duties:
+            if incident_id in first:
+                changes.append({"id": duty_id, "next_at": later})
+            else:
+                first[incident_id] = at()
+                changes.append(
+                    {"id": duty_id, "next_at": first[incident_id], "phase": DutyPhase.remind}
+                )
+        if changes:
+            await session.execute(update(ReportDutyRow), changes)
+    return start, end, first
+
+
+async def work_left(dutyd: Dutyd, until: datetime) -> int:
+    async with dutyd.sessions() as session:
+        steps = await session.scalar(
+            select(func.count())
+            .select_from(EscalationStepRow)
+            .where(EscalationStepRow.state == StepState.pending, EscalationStepRow.due_at <= until)
+        )
+        duties = await session.scalar(
+            select(func.count())
+            .select_from(ReportDutyRow)
+            .where(ReportDutyRow.state == DutyState.open, ReportDutyRow.next_at <= until)
+        )
+        messages = await session.scalar(
+            select(func.count())
+            .select_from(MessageRow)
+            .where(
+                or_(
+                    MessageRow.state == MessageState.pending,
+                    MessageRow.state == MessageState.sending,
+                )
+            )
+        )
+    return int(steps or 0) + int(duties or 0) + int(messages or 0)
+
+
+async def read_lateness(
+    dutyd: Dutyd, result: Result, since: datetime, first_duty: dict[int, datetime]
+) -> None:
+    async with dutyd.sessions() as session:
+        steps = (
+            await session.execute(
+                select(EscalationStepRow.id, EscalationStepRow.due_at, EscalationStepRow.fired_at)
+                .where(EscalationStepRow.fired_at >= since)
+                .order_by(EscalationStepRow.id)
+            )
+        ).all()
+        step_due = {step_id: due for step_id, due, _ in steps}
+        result.steps = [(fired - due).total_seconds() for _, due, fired in steps]
+        reminders = (
+            await session.execute(
+                select(TimelineEntryRow.incident_id, TimelineEntryRow.at).where(
+                    TimelineEntryRow.kind == "report_reminder", TimelineEntryRow.at >= since
+                )
+            )
+        ).all()
+        result.reminders = [
+            (at - first_duty[incident_id]).total_seconds()
+            for incident_id, at in reminders
+            if incident_id in first_duty
+        ]
+        messages = (
+            await session.execute(
+                select(
+                    MessageRow.escalation_step_id,
+                    MessageRow.due_at,
+                    MessageRow.sent_at,
+                ).where(MessageRow.created_at >= since, MessageRow.sent_at.is_not(None))
+            )
+        ).all()
+        result.messages = [(sent - due).total_seconds() for _, due, sent in messages]
+        result.pages = [
+            (sent - step_due[step_id]).total_seconds()
+            for step_id, _, sent in messages
+            if step_id in step_due
+        ]
+
+
+async def bench_backend(
+    backend: str,
+    *,
+    incidents: int,
+    window: float,
+    lead: float,
+    poll: float,
+    batch_size: int,
+    timeout: float,
+    postgres_url: str | None,
+) -> Result:
+    result = Result(backend=backend, incidents=incidents, window_seconds=window)
+    with tempfile.TemporaryDirectory(prefix="dutyd-engine-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        async with database_for(backend, tmp, postgres_url, "dutyd_bench_engine") as url:
+            transport = RecordingTransport()
+            settings = make_settings(
+                tmp,
+                database_url=url,
+                worker_name="bench",
+                engine_poll_seconds=poll,
+                engine_batch_size=batch_size,
+                shift_reminder_hours=0,
+            )
+            dutyd = Dutyd(
+                settings,
+                clock=SystemClock(),
+                transports={
+                    Channel.sms: transport,
+                    Channel.email: transport,
+                    Channel.voice: transport,
+                },
+            )
+            await dutyd.start()
+            try:
+                reports = incident_reports(incidents, sorted(dutyd.runtime.roster.units))
+                began = time.perf_counter()
+                await load(dutyd, reports)
+                result.load_seconds = time.perf_counter() - began
+                result.rows_loaded = await count_rows(dutyd)
+                start, end, first_duty = await spread_due_times(dutyd, lead=lead, window=window)
+                since = dutyd.clock.now()
+                transport.sent.clear()
+                original_tick = dutyd.tick
+
+                async def counted_tick() -> object:
+                    result.ticks += 1
+                    return await original_tick()
+
+                dutyd.tick = counted_tick  # type: ignore[method-assign]
+                began = time.perf_counter()
+                await dutyd.run_scheduler()
+                deadline = time.monotonic() + lead + window + timeout
+                while time.monotonic() < deadline:
+                    await asyncio.sleep(0.25)
+                    if dutyd.clock.now() > end and await work_left(dutyd, end) == 0:
+                        result.finished = True
+                        break
+                result.run_seconds = time.perf_counter() - began
+                if dutyd.scheduler is not None:
+                    dutyd.scheduler.shutdown(wait=False)
+                    dutyd.scheduler = None
+                await dutyd.engine._lock.acquire()  # let a pass under way finish
+                dutyd.engine._lock.release()
+                await read_lateness(dutyd, result, since, first_duty)
+                del start
+            finally:
+                await dutyd.stop()
+    return result
+
+
+def report(result: Result) -> None:
+    print(f"\n== {result.backend}: {result.incidents} open incidents ==")
+    rows = ", ".join(f"{k} {v}" for k, v in result.rows_loaded.items())
+    print(
+        f"loading: {result.load_seconds:.1f} s "
+        f"({result.incidents / result.load_seconds:.0f} incidents/s); rows: {rows}"
+    )
+    due = len(result.steps) + len(result.reminders)
+    print(
+        f"run: {due} steps and reminders due over {result.window_seconds:.0f} s "
+        f"({due / result.window_seconds:.0f}/s); all done after {result.run_seconds:.1f} s"
+        + ("" if result.finished else "  ** NOT FINISHED: work was left when the time ran out **")
+        + f"; {result.ticks} engine passes"
+    )
+    print(f"  steps      fired - due   {summary_ms(result.steps)}")
+    print(f"  reminders  done - due    {summary_ms(result.reminders)}")
+    print(f"  messages   sent - queued {summary_ms(result.messages)}")
+    print(f"  pages      sent - step due {summary_ms(result.pages)}")
+    within = sum(1 for v in result.pages if v <= LATENESS_GOAL_S)
+    if result.pages:
+        print(
+            f"  goal (every page within {LATENESS_GOAL_S:.0f} s of its step's due time): "
+            f"{within}/{len(result.pages)} = {100 * within / len(result.pages):.1f}%"
+        )
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    postgres_url = postgres_admin_url(args.postgres_url)
+    print(f"machine: {machine()}; {source_state()}")
+    print(
+        f"engine_poll_seconds={args.poll}, engine_batch_size={args.batch_size}, "
+        f"window {args.window:.0f} s starting {args.lead:.0f} s after loading"
+    )
+    for backend in backends:
+        result = await bench_backend(
+            backend,
+            incidents=args.incidents,
+            window=args.window,
+            lead=args.lead,
+            poll=args.poll,
+            batch_size=args.batch_size,
+            timeout=args.timeout,
+            postgres_url=postgres_url,
+        )
+        report(result)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--incidents", type=int, default=10_000)
+    parser.add_argument("--window", type=float, default=25.0, help="seconds the due times span")
+    parser.add_argument("--lead", type=float, default=3.0, help="seconds before the window opens")
+    parser.add_argument("--poll", type=float, default=0.2, help="engine_poll_seconds")
+    parser.add_argument("--batch-size", type=int, default=100, help="engine_batch_size")
+    parser.add_argument(
+        "--timeout", type=float, default=180.0, help="seconds to wait after the window closes"
+    )
+    parser.add_argument("--postgres-url", default=None, help="server to create a database in")
+    parser.add_argument("--log-level", default="WARNING", help="dutyd's log level")
+    args = parser.parse_args()
+    isolate_environment()
+    configure_logging(args.log_level)
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()
