@@ -191,12 +191,9 @@ async def database_for(
 
 
 @dataclass
-class Result:
-    backend: str
-    incidents: int
-    load_seconds: float = 0.0
-    rows_loaded: dict[str, int] = field(default_factory=dict)
-    window_seconds: float = 0.0
+class Scenario:
+    due_incidents: int
+    window_seconds: float
     run_seconds: float = 0.0
     finished: bool = False
     steps: list[float] = field(default_factory=list)
@@ -204,6 +201,15 @@ class Result:
     messages: list[float] = field(default_factory=list)
     pages: list[float] = field(default_factory=list)
     ticks: int = 0
+
+
+@dataclass
+class Result:
+    backend: str
+    incidents: int
+    load_seconds: float = 0.0
+    rows_loaded: dict[str, int] = field(default_factory=dict)
+    scenarios: list[Scenario] = field(default_factory=list)
 
 
 def incident_reports(count: int, units: Sequence[str], seed: int = SEED) -> list[IncidentReport]:
@@ -264,21 +270,24 @@ async def load(dutyd: Dutyd, reports: Sequence[IncidentReport]) -> None:
 
 
 async def spread_due_times(
-    dutyd: Dutyd, *, lead: float, window: float, seed: int = SEED
-) -> tuple[datetime, datetime, dict[int, datetime]]:
-    """Move pending steps and each incident's first duty into [start, end); return both ends
-    and, per incident, when its first duty's next action is due."""
-    rng = random.Random(seed + 1)
+    dutyd: Dutyd, chosen: set[int], *, lead: float, window: float, seed: int = SEED
+) -> tuple[datetime, dict[int, datetime]]:
+    """Make the chosen incidents' pending steps and first open duty fall due at random
+    instants in [now + lead, now + lead + window); move every other pending step and open
+    duty a day out. Return the window's end and, per chosen incident, when its first duty's
+    next action is due."""
+    rng = random.Random(seed + len(chosen))
     start = dutyd.clock.now() + timedelta(seconds=lead)
     end = start + timedelta(seconds=window)
+    later = end + timedelta(days=1)
 
     def at() -> datetime:
         return start + timedelta(seconds=rng.uniform(0, window))
 
     async with dutyd.sessions.begin() as session:
-        step_ids = (
-            await session.scalars(
-                select(EscalationStepRow.id)
+        steps = (
+            await session.execute(
+                select(EscalationStepRow.id, EscalationStepRow.incident_id)
                 .where(EscalationStepRow.state == StepState.pending)
                 .order_by(EscalationStepRow.id)
             )
@@ -290,24 +299,25 @@ async def spread_due_times(
                 .order_by(ReportDutyRow.incident_id, ReportDutyRow.next_at, ReportDutyRow.id)
             )
         ).all()
-        if step_ids:
-            await session.execute(
-                update(EscalationStepRow), [{"id": i, "due_at": at()} for i in step_ids]
-            )
+        step_changes = [
+            {"id": step_id, "due_at": at() if incident_id in chosen else later}
+            for step_id, incident_id in steps
+        ]
+        if step_changes:
+            await session.execute(update(EscalationStepRow), step_changes)
         first: dict[int, datetime] = {}
-        changes = []
-        later = end + timedelta(days=1)
+        duty_changes: list[dict[str, object]] = []
         for duty_id, incident_id in duties:
-            if incident_id in first:
-                changes.append({"id": duty_id, "next_at": later})
-            else:
+            if incident_id in chosen and incident_id not in first:
                 first[incident_id] = at()
-                changes.append(
+                duty_changes.append(
                     {"id": duty_id, "next_at": first[incident_id], "phase": DutyPhase.remind}
                 )
-        if changes:
-            await session.execute(update(ReportDutyRow), changes)
-    return start, end, first
+            else:
+                duty_changes.append({"id": duty_id, "next_at": later})
+        if duty_changes:
+            await session.execute(update(ReportDutyRow), duty_changes)
+    return end, first
 
 
 async def work_left(dutyd: Dutyd, until: datetime) -> int:
@@ -336,7 +346,7 @@ async def work_left(dutyd: Dutyd, until: datetime) -> int:
 
 
 async def read_lateness(
-    dutyd: Dutyd, result: Result, since: datetime, first_duty: dict[int, datetime]
+    dutyd: Dutyd, result: Scenario, since: datetime, first_duty: dict[int, datetime]
 ) -> None:
     async with dutyd.sessions() as session:
         steps = (
@@ -377,18 +387,64 @@ async def read_lateness(
         ]
 
 
+async def run_scenario(
+    dutyd: Dutyd, chosen: set[int], *, window: float, lead: float, grace: float, label: str
+) -> Scenario:
+    """Make the chosen incidents' work fall due, run the scheduler until all of it is done."""
+    scenario = Scenario(due_incidents=len(chosen), window_seconds=window)
+    end, first_duty = await spread_due_times(dutyd, chosen, lead=lead, window=window)
+    since = dutyd.clock.now()
+    original_tick = dutyd.tick
+
+    async def counted_tick() -> object:
+        scenario.ticks += 1
+        return await original_tick()
+
+    dutyd.tick = counted_tick  # type: ignore[method-assign]
+    began = time.perf_counter()
+    await dutyd.run_scheduler()
+    try:
+        deadline = time.monotonic() + lead + window + grace
+        next_note = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            if dutyd.clock.now() <= end and time.monotonic() < next_note:
+                continue
+            left = await work_left(dutyd, end)
+            if left == 0 and dutyd.clock.now() > end:
+                scenario.finished = True
+                break
+            if time.monotonic() >= next_note:
+                next_note += 10
+                print(
+                    f"  [{label} +{time.perf_counter() - began:.0f} s] {left} due rows left",
+                    flush=True,
+                )
+        scenario.run_seconds = time.perf_counter() - began
+    finally:
+        if dutyd.scheduler is not None:
+            dutyd.scheduler.shutdown(wait=False)
+            dutyd.scheduler = None
+        dutyd.tick = original_tick  # type: ignore[method-assign]
+        async with dutyd.engine._lock:  # let a pass under way finish
+            pass
+    await read_lateness(dutyd, scenario, since, first_duty)
+    return scenario
+
+
 async def bench_backend(
     backend: str,
     *,
     incidents: int,
+    due: Sequence[int],
     window: float,
     lead: float,
     poll: float,
     batch_size: int,
-    timeout: float,
+    grace: float,
     postgres_url: str | None,
 ) -> Result:
-    result = Result(backend=backend, incidents=incidents, window_seconds=window)
+    result = Result(backend=backend, incidents=incidents)
     with tempfile.TemporaryDirectory(prefix="dutyd-engine-bench-") as tmp_name:
         tmp = Path(tmp_name)
         async with database_for(backend, tmp, postgres_url, "dutyd_bench_engine") as url:
@@ -417,32 +473,28 @@ async def bench_backend(
                 await load(dutyd, reports)
                 result.load_seconds = time.perf_counter() - began
                 result.rows_loaded = await count_rows(dutyd)
-                start, end, first_duty = await spread_due_times(dutyd, lead=lead, window=window)
-                since = dutyd.clock.now()
-                transport.sent.clear()
-                original_tick = dutyd.tick
-
-                async def counted_tick() -> object:
-                    result.ticks += 1
-                    return await original_tick()
-
-                dutyd.tick = counted_tick  # type: ignore[method-assign]
-                began = time.perf_counter()
-                await dutyd.run_scheduler()
-                deadline = time.monotonic() + lead + window + timeout
-                while time.monotonic() < deadline:
-                    await asyncio.sleep(0.25)
-                    if dutyd.clock.now() > end and await work_left(dutyd, end) == 0:
-                        result.finished = True
-                        break
-                result.run_seconds = time.perf_counter() - began
-                if dutyd.scheduler is not None:
-                    dutyd.scheduler.shutdown(wait=False)
-                    dutyd.scheduler = None
-                await dutyd.engine._lock.acquire()  # let a pass under way finish
-                dutyd.engine._lock.release()
-                await read_lateness(dutyd, result, since, first_duty)
-                del start
+                print(
+                    f"  [{backend}] loaded {incidents} incidents in {result.load_seconds:.0f} s",
+                    flush=True,
+                )
+                async with dutyd.sessions() as session:
+                    ids = list(
+                        await session.scalars(select(IncidentRow.id).order_by(IncidentRow.id))
+                    )
+                used = 0
+                for count in due:
+                    chosen = set(ids[used : used + count])
+                    used += count
+                    scenario = await run_scenario(
+                        dutyd,
+                        chosen,
+                        window=window,
+                        lead=lead,
+                        grace=grace,
+                        label=f"{backend}, {count} due",
+                    )
+                    result.scenarios.append(scenario)
+                    transport.sent.clear()
             finally:
                 await dutyd.stop()
     return result
@@ -455,27 +507,35 @@ def report(result: Result) -> None:
         f"loading: {result.load_seconds:.1f} s "
         f"({result.incidents / result.load_seconds:.0f} incidents/s); rows: {rows}"
     )
-    due = len(result.steps) + len(result.reminders)
-    print(
-        f"run: {due} steps and reminders due over {result.window_seconds:.0f} s "
-        f"({due / result.window_seconds:.0f}/s); all done after {result.run_seconds:.1f} s"
-        + ("" if result.finished else "  ** NOT FINISHED: work was left when the time ran out **")
-        + f"; {result.ticks} engine passes"
-    )
-    print(f"  steps      fired - due   {summary_ms(result.steps)}")
-    print(f"  reminders  done - due    {summary_ms(result.reminders)}")
-    print(f"  messages   sent - queued {summary_ms(result.messages)}")
-    print(f"  pages      sent - step due {summary_ms(result.pages)}")
-    within = sum(1 for v in result.pages if v <= LATENESS_GOAL_S)
-    if result.pages:
+    for scenario in result.scenarios:
+        rate = scenario.due_incidents / scenario.window_seconds
         print(
-            f"  goal (every page within {LATENESS_GOAL_S:.0f} s of its step's due time): "
-            f"{within}/{len(result.pages)} = {100 * within / len(result.pages):.1f}%"
+            f"-- {scenario.due_incidents} incidents due over {scenario.window_seconds:.0f} s "
+            f"(a step and a report reminder each: {2 * rate:.0f} items/s): "
+            + (
+                f"all done {scenario.run_seconds:.1f} s after the start"
+                if scenario.finished
+                else "** NOT FINISHED: work was left when the time ran out **"
+            )
+            + f", {scenario.ticks} engine passes"
         )
+        print(f"  steps      fired - due      {summary_ms(scenario.steps)}")
+        print(f"  reminders  done - due       {summary_ms(scenario.reminders)}")
+        print(f"  messages   sent - queued    {summary_ms(scenario.messages)}")
+        print(f"  pages      sent - step due  {summary_ms(scenario.pages)}")
+        if scenario.pages:
+            within = sum(1 for v in scenario.pages if v <= LATENESS_GOAL_S)
+            print(
+                f"  pages sent within {LATENESS_GOAL_S:.0f} s of the step's due time: "
+                f"{within}/{len(scenario.pages)} = {100 * within / len(scenario.pages):.1f}%"
+            )
 
 
 async def main_async(args: argparse.Namespace) -> None:
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    due = [int(n) for n in args.due.split(",")] if args.due else [args.incidents]
+    if sum(due) > args.incidents:
+        raise SystemExit("--due: the scenarios need more incidents than --incidents loads")
     postgres_url = postgres_admin_url(args.postgres_url)
     print(f"machine: {machine()}; {source_state()}")
     print(
@@ -486,11 +546,12 @@ async def main_async(args: argparse.Namespace) -> None:
         result = await bench_backend(
             backend,
             incidents=args.incidents,
+            due=due,
             window=args.window,
             lead=args.lead,
             poll=args.poll,
             batch_size=args.batch_size,
-            timeout=args.timeout,
+            grace=args.timeout,
             postgres_url=postgres_url,
         )
         report(result)
@@ -500,12 +561,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--incidents", type=int, default=10_000)
+    parser.add_argument(
+        "--due",
+        default=None,
+        help="comma-separated: how many incidents fall due in each successive run over the "
+        "same database (distinct incidents each time; default: all of them, once)",
+    )
     parser.add_argument("--window", type=float, default=25.0, help="seconds the due times span")
     parser.add_argument("--lead", type=float, default=3.0, help="seconds before the window opens")
     parser.add_argument("--poll", type=float, default=0.2, help="engine_poll_seconds")
     parser.add_argument("--batch-size", type=int, default=100, help="engine_batch_size")
     parser.add_argument(
-        "--timeout", type=float, default=180.0, help="seconds to wait after the window closes"
+        "--timeout", type=float, default=600.0, help="seconds to wait after the window closes"
     )
     parser.add_argument("--postgres-url", default=None, help="server to create a database in")
     parser.add_argument("--log-level", default="WARNING", help="dutyd's log level")

@@ -18,6 +18,7 @@ from service.clock import Clock, SystemClock
 from service.config import Settings
 from service.errors import PlanInvalid, RosterInvalid
 from service.escalation.engine import Engine, RunResult
+from service.notify.ack_links import AckLinks, load_or_create_secret
 from service.notify.console import ConsoleTransport
 from service.notify.outbox import DeliveryPolicy, Outbox
 from service.notify.transport import Transports
@@ -37,22 +38,39 @@ def default_worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def build_transports(settings: Settings, clock: Clock) -> Transports:
+def build_transports(
+    settings: Settings, clock: Clock, ack_links: AckLinks | None = None
+) -> Transports:
     """Real providers where configured; the console for the rest, said loudly at start-up."""
     console = ConsoleTransport()
-    # Voice calls through Twilio come with the delivery work; until then they are printed.
     transports: Transports = {Channel.sms: console, Channel.email: console, Channel.voice: console}
     if settings.twilio_configured:
-        from service.notify.twilio_sms import TwilioSmsTransport  # aiohttp: only when used
+        from service.notify.twilio_sms import (  # aiohttp: only when used
+            TwilioClient,
+            TwilioSmsTransport,
+            TwilioVoiceTransport,
+        )
 
         assert settings.twilio_account_sid and settings.twilio_auth_token
-        transports[Channel.sms] = TwilioSmsTransport(
+        twilio = TwilioClient(
             account_sid=settings.twilio_account_sid,
             auth_token=settings.twilio_auth_token.get_secret_value(),
-            from_number=settings.twilio_from_number,
-            messaging_service_sid=settings.twilio_messaging_service_sid,
             api_base_url=settings.twilio_api_base_url,
         )
+        callback = f"{settings.public_base_url.rstrip('/')}/twilio/status"
+        transports[Channel.sms] = TwilioSmsTransport(
+            twilio,
+            from_number=settings.twilio_from_number,
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            status_callback=callback,
+        )
+        if settings.twilio_from_number:
+            transports[Channel.voice] = TwilioVoiceTransport(
+                twilio,
+                from_number=settings.twilio_from_number,
+                public_base_url=settings.public_base_url,
+                status_callback=callback,
+            )
     if settings.smtp_configured:
         from service.notify.smtp_email import SmtpEmailTransport
 
@@ -66,6 +84,18 @@ def build_transports(settings: Settings, clock: Clock) -> Transports:
             sender=settings.smtp_from,
             timeout_seconds=settings.smtp_timeout_seconds,
             clock=clock,
+            ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
+            ack_link=(
+                (
+                    lambda m: (
+                        ack_links.url(m.incident_id, m.person_id, clock.now())
+                        if m.incident_id and m.person_id
+                        else None
+                    )
+                )
+                if ack_links
+                else None
+            ),
         )
     return transports
 
@@ -114,7 +144,17 @@ class Dutyd:
     async def start(self) -> None:
         """Everything `open_store` does, plus transports and the engine."""
         await self.open_store()
-        self.transports = self._given_transports or build_transports(self.settings, self.clock)
+        secret = self.settings.ack_link_secret
+        self.ack_links = AckLinks(
+            load_or_create_secret(
+                secret.get_secret_value() if secret else None, self.settings.data_dir
+            ),
+            self.settings.public_base_url,
+            timedelta(hours=self.settings.ack_link_hours),
+        )
+        self.transports = self._given_transports or build_transports(
+            self.settings, self.clock, self.ack_links
+        )
         outbox = Outbox(
             sessions=self.sessions,
             transports=self.transports,

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from service.clock import FrozenClock
+from service.notify.outbox import DeliveryPolicy
 from service.escalation.tables import EscalationStepRow, StepState
 from service.notify.tables import MessageRow, MessageState
 from tests.conftest import REPO
@@ -91,7 +92,7 @@ async def test_message_left_sending_by_a_dead_process_is_taken_over(
     dutyd, transport = await start_dutyd(tmp_path, database_url, clock, plans_dir=PAGING_ONLY)
     try:
         await report(dutyd)
-        claimed = await dutyd.engine.outbox._claim()  # the process "dies" right after claiming
+        claimed, _ = await dutyd.engine.outbox._claim()  # the process "dies" right after
         assert len(claimed) == 4
         await dutyd.tick()
         assert transport.sent == []  # still within the dead process's lease
@@ -115,6 +116,9 @@ async def test_two_processes_share_due_work_without_duplicates(
     )
     a.engine.batch_size = b.engine.batch_size = 5
     a.engine.outbox.batch_size = b.engine.outbox.batch_size = 5
+    # Forty incidents page the same two people: no digest or rate limit here, to count each.
+    unbundled = DeliveryPolicy(digest_threshold=100, rate_limit_per_minute=600)
+    a.engine.outbox.policy = b.engine.outbox.policy = unbundled
     try:
         incidents = 40
         for i in range(incidents):

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service import __version__
-from service.api import incidents, plans, reports, roster, silences, system
+from service.api import ack, incidents, plans, reports, roster, silences, system, twilio
 from service.api.errors import install_error_handlers
 from service.app import Dutyd
 
@@ -40,4 +40,6 @@ def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
     app.include_router(roster.router)
     app.include_router(reports.router)
     app.include_router(silences.router)
+    app.include_router(twilio.router)
+    app.include_router(ack.router)
     return app

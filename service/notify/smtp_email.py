@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import html
+import ssl
+from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 
 import aiosmtplib
 
@@ -13,8 +16,12 @@ from service.config import SmtpSecurity
 from service.errors import DeliveryFailed
 from service.notify.transport import OutgoingMessage, Receipt
 
+LinkMaker = Callable[[OutgoingMessage], str | None]
+
 
 class SmtpEmailTransport:
+    """Plain-text and HTML mail, threaded per incident, with an acknowledgement link."""
+
     name = "smtp"
 
     def __init__(
@@ -28,20 +35,45 @@ class SmtpEmailTransport:
         sender: str,
         timeout_seconds: float,
         clock: Clock,
+        ca_file: str | None = None,
+        ack_link: LinkMaker | None = None,
     ) -> None:
         self._host, self._port, self._security = host, port, security
         self._username, self._password = username, password
         self._sender, self._timeout, self._clock = sender, timeout_seconds, clock
+        self._tls = ssl.create_default_context(cafile=ca_file) if ca_file else None
+        self._ack_link = ack_link
 
     def build(self, message: OutgoingMessage) -> EmailMessage:
+        domain = self._sender.rsplit("@", 1)[-1]
+        link = self._ack_link(message) if self._ack_link else None
+        text = message.body + (f"\n\n确认收悉 / Acknowledge: {link}\n" if link else "\n")
         mail = EmailMessage()
         mail["From"] = self._sender
         mail["To"] = message.address
         mail["Subject"] = message.subject
         mail["Date"] = format_datetime(self._clock.now())
-        domain = self._sender.rsplit("@", 1)[-1]
-        mail["Message-ID"] = make_msgid(idstring=f"dutyd.{message.id}", domain=domain)
-        mail.set_content(message.body)
+        # Stable ids: a resend after a crash is the same message to the mail client, and
+        # every message about one incident falls into one thread.
+        mail["Message-ID"] = f"<dutyd.message.{message.id}@{domain}>"
+        if message.incident_id is not None:
+            thread = f"<dutyd.incident.{message.incident_id}@{domain}>"
+            mail["In-Reply-To"] = thread
+            mail["References"] = thread
+        mail.set_content(text)
+        button = (
+            f'<p><a href="{html.escape(link)}" style="display:inline-block;padding:10px 18px;'
+            'background:#c00;color:#fff;text-decoration:none;border-radius:4px">'
+            "确认收悉 / Acknowledge</a></p>"
+            if link
+            else ""
+        )
+        body = html.escape(message.body).replace("\n", "<br>\n")
+        mail.add_alternative(
+            f'<!doctype html><html><body style="font-family:sans-serif">'
+            f"<p>{body}</p>{button}</body></html>",
+            subtype="html",
+        )
         return mail
 
     async def send(self, message: OutgoingMessage) -> Receipt:
@@ -54,15 +86,15 @@ class SmtpEmailTransport:
                 username=self._username,
                 password=self._password,
                 use_tls=self._security == SmtpSecurity.tls,
-                start_tls=True if self._security == SmtpSecurity.starttls else False,
+                start_tls=self._security == SmtpSecurity.starttls,
+                tls_context=self._tls,
                 timeout=self._timeout,
             )
         except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPAuthenticationError) as exc:
             raise DeliveryFailed(f"smtp refused: {exc}", retryable=False) from exc
         except aiosmtplib.SMTPResponseException as exc:
             raise DeliveryFailed(
-                f"smtp error {exc.code}: {exc.message}",
-                retryable=exc.code >= 400 and exc.code < 500,
+                f"smtp error {exc.code}: {exc.message}", retryable=400 <= exc.code < 500
             ) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise DeliveryFailed(f"smtp unreachable: {exc!r}", retryable=True) from exc

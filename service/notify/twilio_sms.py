@@ -1,16 +1,49 @@
-"""SMS through Twilio's official client, asynchronously."""
+"""SMS and voice calls through Twilio's official client, asynchronously."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
+from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from service.errors import DeliveryFailed
+from service.notify.sms_text import fit_sms
 from service.notify.transport import OutgoingMessage, Receipt
 
 RETRYABLE_STATUSES = {408, 429, 500, 502, 503, 504}
+VOICE_LANGUAGES = {"zh": "cmn-CN", "en": "en-US"}
+VOICE_PROMPT = {
+    "zh": "按1确认收到，按2升级上报。",
+    "en": "Press 1 to acknowledge, press 2 to escalate.",
+}
+
+
+class TwilioClient:
+    """One Twilio REST client (async HTTP) shared by the SMS and voice transports."""
+
+    def __init__(
+        self, *, account_sid: str, auth_token: str, api_base_url: str, timeout_seconds: float = 15
+    ) -> None:
+        # The aiohttp session behind the client must be made inside the running loop.
+        self.http = AsyncTwilioHttpClient(timeout=timeout_seconds)
+        self.client = Client(account_sid, auth_token, http_client=self.http)
+        self.client.api.base_url = api_base_url.rstrip("/")
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+def _failure(exc: Exception) -> DeliveryFailed:
+    if isinstance(exc, TwilioRestException):
+        return DeliveryFailed(
+            f"twilio refused: HTTP {exc.status} code {exc.code}: {exc.msg}",
+            retryable=exc.status in RETRYABLE_STATUSES,
+        )
+    return DeliveryFailed(f"twilio unreachable: {exc!r}", retryable=True)
 
 
 class TwilioSmsTransport:
@@ -18,37 +51,96 @@ class TwilioSmsTransport:
 
     def __init__(
         self,
+        twilio: TwilioClient,
         *,
-        account_sid: str,
-        auth_token: str,
         from_number: str | None,
         messaging_service_sid: str | None,
-        api_base_url: str,
-        timeout_seconds: float = 15,
+        status_callback: str | None = None,
     ) -> None:
-        # The aiohttp session behind the client must be made inside the running loop.
-        self._http = AsyncTwilioHttpClient(timeout=timeout_seconds)
-        self._client = Client(account_sid, auth_token, http_client=self._http)
-        self._client.api.base_url = api_base_url.rstrip("/")
-        self._from = from_number
-        self._service = messaging_service_sid
+        self._twilio = twilio
+        self._sender = (
+            {"messaging_service_sid": messaging_service_sid}
+            if messaging_service_sid
+            else {"from_": from_number}
+        )
+        self._status_callback = status_callback
 
     async def send(self, message: OutgoingMessage) -> Receipt:
-        sender = (
-            {"messaging_service_sid": self._service} if self._service else {"from_": self._from}
-        )
         try:
-            sent = await self._client.messages.create_async(
-                to=message.address, body=message.body, **sender
+            sent = await self._twilio.client.messages.create_async(
+                to=message.address,
+                body=fit_sms(message.body),
+                status_callback=self._status_callback,
+                **self._sender,
             )
-        except TwilioRestException as exc:
-            raise DeliveryFailed(
-                f"twilio refused: HTTP {exc.status} code {exc.code}: {exc.msg}",
-                retryable=exc.status in RETRYABLE_STATUSES,
-            ) from exc
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise DeliveryFailed(f"twilio unreachable: {exc!r}", retryable=True) from exc
+        except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
+            raise _failure(exc) from exc
         return Receipt(transport=self.name, provider_id=sent.sid, state="sent")
 
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> Receipt | None:
+        """Twilio keeps what it accepted: look for this text to this number since the claim."""
+        try:
+            found = await self._twilio.client.messages.list_async(
+                to=message.address, date_sent_after=since, limit=50
+            )
+        except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
+            raise _failure(exc) from exc
+        body = fit_sms(message.body)
+        for item in found:
+            if item.body == body:
+                return Receipt(transport=self.name, provider_id=item.sid, state="sent")
+        return None
+
     async def close(self) -> None:
-        await self._http.close()
+        await self._twilio.close()
+
+
+def call_twiml(message: OutgoingMessage, gather_url: str, repeat: int = 2) -> str:
+    """The call: the message read aloud, repeated; 1 acknowledges, 2 escalates."""
+    language = VOICE_LANGUAGES.get(message.language, "cmn-CN")
+    response = VoiceResponse()
+    gather = Gather(num_digits=1, action=gather_url, method="POST", timeout=8)
+    for _ in range(repeat):
+        gather.say(message.body, language=language)
+        gather.say(VOICE_PROMPT.get(message.language, VOICE_PROMPT["zh"]), language=language)
+    response.append(gather)
+    response.say(VOICE_PROMPT.get(message.language, VOICE_PROMPT["zh"]), language=language)
+    return str(response)
+
+
+class TwilioVoiceTransport:
+    name = "twilio-voice"
+
+    def __init__(
+        self,
+        twilio: TwilioClient,
+        *,
+        from_number: str | None,
+        public_base_url: str,
+        status_callback: str | None = None,
+    ) -> None:
+        self._twilio = twilio
+        self._from = from_number
+        self._base = public_base_url.rstrip("/")
+        self._status_callback = status_callback
+
+    async def send(self, message: OutgoingMessage) -> Receipt:
+        if not self._from:
+            raise DeliveryFailed("voice calls need twilio_from_number", retryable=False)
+        twiml = call_twiml(message, f"{self._base}/twilio/voice/{message.id}")
+        try:
+            call = await self._twilio.client.calls.create_async(
+                to=message.address,
+                from_=self._from,
+                twiml=twiml,
+                status_callback=self._status_callback,
+            )
+        except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
+            raise _failure(exc) from exc
+        return Receipt(transport=self.name, provider_id=call.sid, state="sent")
+
+    async def find_sent(self, message: OutgoingMessage, since: datetime) -> Receipt | None:
+        return None  # a repeated call after a crash is better than a missed one
+
+    async def close(self) -> None:
+        return None  # the shared client is closed by the SMS transport

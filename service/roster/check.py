@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -79,7 +78,8 @@ def _check_unit(
             events.append((a.end, -1, role, a.person))
     boundaries = sorted({start, end, *(e[0] for e in events), *(c[0] for c in changes)})
     events.sort(key=lambda e: e[0])
-    active: dict[str, Counter[str]] = {"duty_officer": Counter(), "leader_on_shift": Counter()}
+    # How many stretches of each person are open, by role; only counts above zero are kept.
+    active: dict[str, dict[str, int]] = {"duty_officer": {}, "leader_on_shift": {}}
     effective = {flag: rules.for_unit(unit_id, enhanced=flag) for flag in (False, True)}
     # Rotations bring the same people back again and again: judge each state once.
     judged: dict[tuple[tuple[str, ...], tuple[str, ...], bool], list[_Finding]] = {}
@@ -90,9 +90,12 @@ def _check_unit(
     for here, following in pairwise(boundaries):
         while e < len(events) and events[e][0] <= here:
             _, delta, role, person = events[e]
-            active[role][person] += delta
-            if active[role][person] <= 0:
-                del active[role][person]
+            counts = active[role]
+            count = counts.get(person, 0) + delta
+            if count > 0:
+                counts[person] = count
+            else:
+                counts.pop(person, None)
             e += 1
         while c < len(changes) and changes[c][0] <= here:
             enhanced = changes[c][1]
@@ -107,10 +110,11 @@ def _check_unit(
         findings = judged.get(state)
         if findings is None:
             findings = judged[state] = _judge_moment(roster, effective[enhanced], *state)
-        raw.extend(
-            Violation(unit_id, here, following, rule, people, detail)
-            for rule, people, detail in findings
-        )
+        if findings:
+            raw.extend(
+                Violation(unit_id, here, following, rule, people, detail)
+                for rule, people, detail in findings
+            )
     merged = _merge(raw)
     normal = effective[False]
     for role, items in (("duty_officer", officers), ("leader_on_shift", leaders)):

@@ -93,7 +93,18 @@ class Roster:
     _table: dict[Key, dict[object, list[DutyAssignment]]] = field(init=False)
     _overrides: dict[Key, list[Override]] = field(init=False)
     _positions: dict[Key, list[str]] = field(init=False)
-    _slots: dict[Key, _RoleSlot] = field(init=False, repr=False, compare=False)
+    # Caches, filled on first use; never part of a roster's value.
+    _slots: dict[Key, _RoleSlot] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    # The last instant asked about and its UTC form: "who is on" asks every unit about the
+    # same instant, and converting it is a noticeable share of a lookup.
+    _last_at: tuple[datetime, datetime] | None = field(
+        init=False, repr=False, compare=False, default=None
+    )
+    _role_holders: dict[tuple[str, str, str], RoleHolder] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         doc = self.document
@@ -113,7 +124,6 @@ class Roster:
         self._positions = defaultdict(list)
         for position in doc.positions:
             self._positions[(position.unit, position.role)].append(position.person)
-        self._slots = {}
 
     @classmethod
     def from_document(cls, document: RosterDocument) -> Roster:
@@ -168,13 +178,21 @@ class Roster:
             )
         return slot
 
+    def _utc(self, at: datetime) -> datetime:
+        last = self._last_at
+        if last is not None and last[0] is at:
+            return last[1]
+        at_utc = as_utc(at)
+        self._last_at = (at, at_utc)
+        return at_utc
+
     def holder_ids(self, role: str, unit_id: str, at: datetime) -> list[str]:
         """Ids of whoever holds `role` in `unit_id` at instant `at`, overrides applied."""
         if role not in ROTATING_ROLES:
             return list(dict.fromkeys(self._positions.get((unit_id, role), ())))
         slot = self._slot(unit_id, role)
         zone, table = slot.zone, slot.table
-        at = as_utc(at)
+        at = self._utc(at)
         holders: list[str] = []
         for rotation in slot.rotations:
             shift = instance_at(rotation, at, zone)
@@ -202,9 +220,15 @@ class Roster:
 
     def holders(self, role: str, unit_id: str, at: datetime) -> list[RoleHolder]:
         """Who holds `role` in `unit_id` at instant `at`; empty if nobody does."""
-        return [
-            RoleHolder(role, unit_id, self.people[p]) for p in self.holder_ids(role, unit_id, at)
-        ]
+        return [self._role_holder(role, unit_id, p) for p in self.holder_ids(role, unit_id, at)]
+
+    def _role_holder(self, role: str, unit_id: str, person_id: str) -> RoleHolder:
+        """RoleHolders are immutable, so each (role, unit, person) is made once and reused."""
+        key = (role, unit_id, person_id)
+        holder = self._role_holders.get(key)
+        if holder is None:
+            holder = self._role_holders[key] = RoleHolder(role, unit_id, self.people[person_id])
+        return holder
 
     def assignments(
         self, unit_id: str, role: str, start: datetime, end: datetime, *, clip: bool = True

@@ -99,6 +99,28 @@ def instances_between(
 ) -> list[ShiftInstance]:
     """Every instance overlapping [start, end)."""
     start, end = as_utc(start), as_utc(end)
+    if window.shift_start.tzinfo is None:
+        return list(_between(window.shift_start, window.shift_length, start, end, zone))
+    return _overlapping(window, start, end, zone)
+
+
+@lru_cache(maxsize=64)
+def _between(
+    shift_start: time, shift_length: timedelta, start: datetime, end: datetime, zone: ZoneInfo
+) -> tuple[ShiftInstance, ...]:
+    """`instances_between` for a naive shift start, shared by every unit with this window.
+
+    A checked period asks this for each unit and role: all but the first of the units
+    sharing a zone and a shift window get the answer from here.
+    """
+    window = ShiftWindow(shift_start=shift_start, shift_length=shift_length)
+    return tuple(_overlapping(window, start, end, zone))
+
+
+def _overlapping(
+    window: ShiftWindow, start: datetime, end: datetime, zone: ZoneInfo
+) -> list[ShiftInstance]:
+    """Every instance overlapping [start, end), both in UTC."""
     day = start.astimezone(zone).date() - 2 * ONE_DAY
     last_day = end.astimezone(zone).date()
     result = []

@@ -1,12 +1,22 @@
-"""A local fake of Twilio's REST API, reached by the real `twilio` client over HTTP."""
+"""A local fake of Twilio's REST API, reached by the real `twilio` client over HTTP.
+
+It accepts messages and calls, lists messages, can be told to fail (a queue of errors,
+or a random share of transient ones), and signs the webhooks it sends to dutyd the way
+Twilio does (X-Twilio-Signature), so dutyd's check is tested for real.
+"""
 
 from __future__ import annotations
 
 import base64
 import itertools
+import random
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
 
 from aiohttp import web
+from twilio.request_validator import RequestValidator
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "fake-twilio-auth-token"
@@ -20,14 +30,26 @@ class SentSms:
     body: str
     sender: str | None
     messaging_service_sid: str | None
+    status_callback: str | None = None
+    date_sent: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass
+class PlacedCall:
+    sid: str
+    to: str
+    twiml: str
 
 
 @dataclass
 class FakeTwilio:
-    """Accepts Messages.json posts; `fail_next` queues error statuses to answer with first."""
+    """`fail_next` queues (status, code, message) answers; `failure_rate` fails at random."""
 
     sent: list[SentSms] = field(default_factory=list)
+    calls: list[PlacedCall] = field(default_factory=list)
     fail_next: list[tuple[int, int, str]] = field(default_factory=list)
+    failure_rate: float = 0.0
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
     requests: int = 0
     url: str = ""
     _runner: web.AppRunner | None = None
@@ -35,7 +57,10 @@ class FakeTwilio:
 
     async def start(self) -> None:
         app = web.Application()
-        app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._create_message)
+        base = "/2010-04-01/Accounts/{sid}"
+        app.router.add_post(f"{base}/Messages.json", self._create_message)
+        app.router.add_get(f"{base}/Messages.json", self._list_messages)
+        app.router.add_post(f"{base}/Calls.json", self._create_call)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -47,13 +72,12 @@ class FakeTwilio:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def _authorised(self, request: web.Request) -> bool:
-        expected = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
-        return request.headers.get("Authorization") == f"Basic {expected}"
-
-    async def _create_message(self, request: web.Request) -> web.Response:
+    def _refusal(self, request: web.Request) -> web.Response | None:
         self.requests += 1
-        if not self._authorised(request) or request.match_info["sid"] != ACCOUNT_SID:
+        expected = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+        if request.headers.get("Authorization") != f"Basic {expected}" or (
+            request.match_info["sid"] != ACCOUNT_SID
+        ):
             return web.json_response(
                 {"code": 20003, "message": "Authenticate", "status": 401}, status=401
             )
@@ -62,30 +86,93 @@ class FakeTwilio:
             return web.json_response(
                 {"code": code, "message": message, "status": status}, status=status
             )
+        if self.failure_rate and self.rng.random() < self.failure_rate:
+            status = self.rng.choice([500, 503, 429])
+            return web.json_response(
+                {"code": 20500, "message": "flaky", "status": status}, status=status
+            )
+        return None
+
+    def _resource(self, sms: SentSms) -> dict[str, Any]:
+        return {
+            "sid": sms.sid,
+            "account_sid": ACCOUNT_SID,
+            "to": sms.to,
+            "from": sms.sender,
+            "body": sms.body,
+            "status": "queued",
+            "num_segments": "1",
+            "direction": "outbound-api",
+            "api_version": "2010-04-01",
+            "date_sent": format_datetime(sms.date_sent),
+            "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sms.sid}.json",
+        }
+
+    async def _create_message(self, request: web.Request) -> web.Response:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
         form = await request.post()
-        sid = f"SM{next(self._ids):032d}"
         sms = SentSms(
-            sid=sid,
+            sid=f"SM{next(self._ids):032d}",
             to=str(form["To"]),
             body=str(form["Body"]),
             sender=str(form["From"]) if "From" in form else None,
             messaging_service_sid=(
                 str(form["MessagingServiceSid"]) if "MessagingServiceSid" in form else None
             ),
+            status_callback=str(form["StatusCallback"]) if "StatusCallback" in form else None,
         )
         self.sent.append(sms)
+        return web.json_response(self._resource(sms), status=201)
+
+    async def _list_messages(self, request: web.Request) -> web.Response:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        to = request.query.get("To")
+        after = request.query.get("DateSent>")
+        since = datetime.fromisoformat(after.replace("Z", "+00:00")) if after else None
+        found = [
+            s
+            for s in self.sent
+            if (to is None or s.to == to) and (since is None or s.date_sent >= since)
+        ]
         return web.json_response(
             {
-                "sid": sid,
+                "messages": [self._resource(s) for s in found],
+                "page": 0,
+                "page_size": 50,
+                "start": 0,
+                "end": len(found),
+                "uri": request.path,
+                "first_page_uri": request.path,
+                "next_page_uri": None,
+                "previous_page_uri": None,
+            }
+        )
+
+    async def _create_call(self, request: web.Request) -> web.Response:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        form = await request.post()
+        call = PlacedCall(
+            sid=f"CA{next(self._ids):032d}", to=str(form["To"]), twiml=str(form.get("Twiml", ""))
+        )
+        self.calls.append(call)
+        return web.json_response(
+            {
+                "sid": call.sid,
                 "account_sid": ACCOUNT_SID,
-                "to": sms.to,
-                "from": sms.sender,
-                "body": sms.body,
+                "to": call.to,
                 "status": "queued",
-                "num_segments": "1",
-                "direction": "outbound-api",
                 "api_version": "2010-04-01",
-                "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}.json",
             },
             status=201,
         )
+
+
+def twilio_signature(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> str:
+    """X-Twilio-Signature, computed as Twilio computes it."""
+    return RequestValidator(token).compute_signature(url, params)

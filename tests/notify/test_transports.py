@@ -10,7 +10,7 @@ from service.config import SmtpSecurity
 from service.errors import DeliveryFailed
 from service.notify.smtp_email import SmtpEmailTransport
 from service.notify.transport import OutgoingMessage
-from service.notify.twilio_sms import TwilioSmsTransport
+from service.notify.twilio_sms import TwilioClient, TwilioSmsTransport
 from tests.fakes.smtp import SmtpServer, free_port
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio
 
@@ -21,13 +21,8 @@ MAIL = OutgoingMessage(
 
 
 def twilio(fake: FakeTwilio, token: str = AUTH_TOKEN) -> TwilioSmsTransport:
-    return TwilioSmsTransport(
-        account_sid=ACCOUNT_SID,
-        auth_token=token,
-        from_number=FROM_NUMBER,
-        messaging_service_sid=None,
-        api_base_url=fake.url,
-    )
+    client = TwilioClient(account_sid=ACCOUNT_SID, auth_token=token, api_base_url=fake.url)
+    return TwilioSmsTransport(client, from_number=FROM_NUMBER, messaging_service_sid=None)
 
 
 @pytest.mark.parametrize(
@@ -81,8 +76,12 @@ async def test_smtp_delivers_utf8_mail(smtp_server: SmtpServer, clock: FrozenClo
     [mail] = smtp_server.received
     assert mail.recipients == ["a@example.org"]
     assert mail.message["Subject"] == "主题"
-    assert mail.message.get_content().strip() == "正文"
-    assert receipt.provider_id == mail.message["Message-ID"].strip()
+    assert mail.message.get_body(preferencelist=("plain",)).get_content().strip() == "正文"
+    assert (
+        receipt.provider_id
+        == mail.message["Message-ID"].strip()
+        == "<dutyd.message.8@linjiang.example.gov.cn>"
+    )
 
 
 async def test_smtp_server_down_is_retryable(clock: FrozenClock) -> None:
