@@ -395,10 +395,17 @@ async def run_scenario(
     end, first_duty = await spread_due_times(dutyd, chosen, lead=lead, window=window)
     since = dutyd.clock.now()
     original_tick = dutyd.tick
+    passes: set[asyncio.Task[object]] = set()
 
     async def counted_tick() -> object:
         scenario.ticks += 1
-        return await original_tick()
+        task = asyncio.current_task()
+        assert task is not None
+        passes.add(task)
+        try:
+            return await original_tick()
+        finally:
+            passes.discard(task)
 
     dutyd.tick = counted_tick  # type: ignore[method-assign]
     began = time.perf_counter()
@@ -426,8 +433,7 @@ async def run_scenario(
             dutyd.scheduler.shutdown(wait=False)
             dutyd.scheduler = None
         dutyd.tick = original_tick  # type: ignore[method-assign]
-        async with dutyd.engine._lock:  # let a pass under way finish
-            pass
+        await asyncio.gather(*passes)  # let passes under way finish
     await read_lateness(dutyd, scenario, since, first_duty)
     return scenario
 

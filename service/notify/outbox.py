@@ -180,7 +180,7 @@ class Outbox:
                 .where(
                     MessageRow.person_id == person_id,
                     MessageRow.channel == channel,
-                    MessageRow.sent_at >= now - timedelta(minutes=1),
+                    MessageRow.sent_at > now - timedelta(minutes=1),
                     MessageRow.digest_of.is_(None),
                 )
             )

@@ -41,10 +41,10 @@ def free_port() -> int:
 
 
 class SmtpServer:
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None, **controller: Any) -> None:
         self.sink = MailSink()
-        self.port = free_port()
-        self._controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+        self.port = port or free_port()
+        self._controller = Controller(self.sink, hostname="127.0.0.1", port=self.port, **controller)
 
     def start(self) -> None:
         self._controller.start()

@@ -1,0 +1,366 @@
+"""Delivery that never loses a warning: retries, fail-over, reports, replies, crashes, load."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from service.app import Dutyd
+from service.auth.tokens import Role
+from service.clock import FrozenClock
+from service.notify.outbox import DeliveryPolicy
+from service.notify.tables import MessageEventRow, MessageRow, MessageState
+from tests.api_helpers import api_client
+from tests.conftest import make_settings, provider_settings
+from tests.fakes.smtp import SmtpServer, free_port
+from tests.fakes.twilio import FakeTwilio, twilio_signature
+from tests.plan_helpers import write_plan
+
+PUBLIC = "https://dutyd.example.gov.cn"
+SUN_LI = "+8613800001102"
+SMS_ONLY = """
+id: sms-only
+kind: master
+title: 短信通知
+scope: {units: [linjiang]}
+defaults:
+  escalation:
+    steps:
+      - notify: [{role: duty_officer}]
+        channels: [CHANNELS]
+        wait: 10m
+      - notify: [{role: office_director}]
+        channels: [sms]
+        wait: 10m
+    after_last: stop
+"""
+FLOOD = {
+    "category": "natural_disaster",
+    "event_type": "flood",
+    "level": "II",
+    "unit": "qingshan",
+    "title": "青山河水位超警戒",
+}
+
+
+async def make_dutyd(
+    tmp_path: Path,
+    clock: FrozenClock,
+    fake: FakeTwilio,
+    smtp_port: int,
+    channels: str = "sms",
+    **overrides: Any,
+) -> Dutyd:
+    plans = write_plan(tmp_path / "plans", "p.yaml", SMS_ONLY.replace("CHANNELS", channels))
+    settings = make_settings(
+        tmp_path,
+        plans_dir=plans.parent,
+        public_base_url=PUBLIC,
+        delivery_backoff_seconds=5,
+        ack_link_secret="test-ack-secret",
+        **{**provider_settings(fake, _Port(smtp_port)), **overrides},  # type: ignore[arg-type]
+    )
+    dutyd = Dutyd(settings, clock=clock)
+    await dutyd.start()
+    return dutyd
+
+
+class _Port:
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+
+@pytest.fixture
+async def dutyd(
+    tmp_path: Path, clock: FrozenClock, fake_twilio: FakeTwilio, smtp_server: SmtpServer
+) -> AsyncIterator[Dutyd]:
+    service = await make_dutyd(tmp_path, clock, fake_twilio, smtp_server.port)
+    yield service
+    await service.stop()
+
+
+async def messages(dutyd: Dutyd) -> list[MessageRow]:
+    async with dutyd.sessions() as session:
+        return list(await session.scalars(select(MessageRow).order_by(MessageRow.id)))
+
+
+async def events(dutyd: Dutyd, message_id: int) -> list[str]:
+    async with dutyd.sessions() as session:
+        rows = await session.scalars(
+            select(MessageEventRow)
+            .where(MessageEventRow.message_id == message_id)
+            .order_by(MessageEventRow.id)
+        )
+        return [f"{e.state}: {e.detail}" for e in rows]
+
+
+async def run_until_quiet(
+    dutyd: Dutyd, clock: FrozenClock, step: timedelta, rounds: int = 60
+) -> None:
+    for _ in range(rounds):
+        await dutyd.tick()
+        async with dutyd.sessions() as session:
+            waiting = await session.scalar(
+                select(MessageRow.id)
+                .where(MessageRow.state.in_([MessageState.pending, MessageState.sending]))
+                .limit(1)
+            )
+        if waiting is None:
+            return
+        clock.advance(step)
+
+
+async def test_transient_failures_are_retried_with_backoff(
+    dutyd: Dutyd, clock: FrozenClock, fake_twilio: FakeTwilio
+) -> None:
+    """A 500 and a 429 are retried after growing delays; the third try goes through."""
+    fake_twilio.fail_next += [(500, 20500, "down"), (429, 20429, "slow down")]
+    desk = await api_client(dutyd, Role.duty_officer)
+    await desk.post("/api/v1/incidents", json=FLOOD)
+    await dutyd.tick()
+    [message] = await messages(dutyd)
+    assert message.state == MessageState.pending and message.attempts == 1
+    first_retry = message.due_at - clock.now()
+    assert timedelta(seconds=2.5) <= first_retry <= timedelta(seconds=5)
+    clock.advance(first_retry)
+    await dutyd.tick()
+    [message] = await messages(dutyd)
+    assert message.attempts == 2 and timedelta(
+        seconds=5
+    ) <= message.due_at - clock.now() <= timedelta(seconds=10)
+    clock.advance(timedelta(seconds=10))
+    await dutyd.tick()
+    [message] = await messages(dutyd)
+    assert message.state == MessageState.sent and len(fake_twilio.sent) == 1
+    history = await events(dutyd, message.id)
+    assert [h.split(":")[0] for h in history] == [
+        "sending",
+        "pending",
+        "sending",
+        "pending",
+        "sending",
+        "sent",
+    ]
+    assert "HTTP 500" in history[1] and "HTTP 429" in history[3]
+
+
+async def test_permanent_failure_fails_over_then_unreachable_once(
+    tmp_path: Path, clock: FrozenClock, fake_twilio: FakeTwilio
+) -> None:
+    """Invalid number: no retry; the email goes next; when mail fails too, the duty office
+    hears once that the person cannot be reached."""
+    dead_smtp = free_port()
+    dutyd = await make_dutyd(tmp_path, clock, fake_twilio, dead_smtp, delivery_max_attempts=2)
+    try:
+        fake_twilio.fail_next.append((400, 21211, "The 'To' number is not a valid phone number"))
+        desk = await api_client(dutyd, Role.duty_officer)
+        incident = (await desk.post("/api/v1/incidents", json=FLOOD)).json()
+        await run_until_quiet(dutyd, clock, timedelta(seconds=30))
+        rows = await messages(dutyd)
+        sms, mail = rows[0], rows[1]
+        assert (sms.state, sms.attempts) == (MessageState.failed, 1)
+        assert mail.channel == "email" and mail.failover_of == sms.id
+        assert (mail.state, mail.attempts) == (MessageState.failed, 2)
+        notices = [r for r in rows if "联系不上" in r.body]
+        assert len(notices) == 1 and notices[0].address == "+8613800000102"  # city duty officer
+        detail = (await desk.get(f"/api/v1/incidents/{incident['id']}")).json()
+        kinds = [e["kind"] for e in detail["timeline"]]
+        assert "failover" in kinds and kinds.count("person_unreachable") == 1
+    finally:
+        await dutyd.stop()
+
+
+def signed(path: str, params: dict[str, str]) -> dict[str, Any]:
+    return {
+        "data": params,
+        "headers": {"X-Twilio-Signature": twilio_signature(PUBLIC + path, params)},
+    }
+
+
+async def test_status_callbacks_are_signed_and_update_delivery(
+    dutyd: Dutyd, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    desk = await api_client(dutyd, Role.duty_officer)
+    await desk.post("/api/v1/incidents", json=FLOOD)
+    await dutyd.tick()
+    sid = fake_twilio.sent[0].sid
+    assert fake_twilio.sent[0].status_callback == PUBLIC + "/twilio/status"
+    forged = await desk.post(
+        "/twilio/status",
+        data={"MessageSid": sid, "MessageStatus": "failed"},
+        headers={"X-Twilio-Signature": "forged"},
+    )
+    assert forged.status_code == 403
+    assert (await messages(dutyd))[0].state == MessageState.sent
+    ok = await desk.post(
+        "/twilio/status",
+        **signed("/twilio/status", {"MessageSid": sid, "MessageStatus": "delivered"}),
+    )
+    assert ok.status_code == 204
+    [message] = await messages(dutyd)
+    assert message.state == MessageState.delivered and message.delivered_at == clock.now()
+
+
+async def test_undelivered_report_fails_over_to_email(
+    dutyd: Dutyd, fake_twilio: FakeTwilio, smtp_server: SmtpServer
+) -> None:
+    desk = await api_client(dutyd, Role.duty_officer)
+    await desk.post("/api/v1/incidents", json=FLOOD)
+    await dutyd.tick()
+    params = {
+        "MessageSid": fake_twilio.sent[0].sid,
+        "MessageStatus": "undelivered",
+        "ErrorCode": "30003",
+    }
+    await desk.post("/twilio/status", **signed("/twilio/status", params))
+    await dutyd.tick()
+    assert [m.recipients for m in smtp_server.received] == [["sun.li@qingshan.example.gov.cn"]]
+
+
+async def test_sms_replies_acknowledge_and_escalate(dutyd: Dutyd, clock: FrozenClock) -> None:
+    """`2 #id` escalates, `ACK` acknowledges, from the officer's phone; others change nothing."""
+    desk = await api_client(dutyd, Role.duty_officer)
+    incident = (await desk.post("/api/v1/incidents", json=FLOOD)).json()
+    await dutyd.tick()
+
+    async def reply(sender: str, body: str) -> str:
+        response = await desk.post(
+            "/twilio/sms", **signed("/twilio/sms", {"From": sender, "Body": body})
+        )
+        assert response.status_code == 200
+        return response.text
+
+    assert "not registered" in await reply("+8619999999999", "1")
+    assert "回复1确认" in await reply(SUN_LI, "hello")
+    assert "没有找到" in await reply("+8613800001301", "1")  # the director was not told yet
+    assert f"事件#{incident['id']}已升级" in await reply(SUN_LI, f"2 #{incident['id']}")
+    await dutyd.tick()
+    assert "已确认" in await reply(SUN_LI, "ACK")
+    detail = (await desk.get(f"/api/v1/incidents/{incident['id']}")).json()
+    assert detail["acknowledged_by"] == "sun_li"
+    assert "escalated_now" in [e["kind"] for e in detail["timeline"]]
+
+
+async def test_voice_call_reads_the_message_and_takes_keys(
+    tmp_path: Path, clock: FrozenClock, fake_twilio: FakeTwilio, smtp_server: SmtpServer
+) -> None:
+    dutyd = await make_dutyd(tmp_path, clock, fake_twilio, smtp_server.port, channels="voice")
+    try:
+        desk = await api_client(dutyd, Role.duty_officer)
+        incident = (await desk.post("/api/v1/incidents", json=FLOOD)).json()
+        await dutyd.tick()
+        [call] = fake_twilio.calls
+        assert call.to == SUN_LI
+        message_id = (await messages(dutyd))[0].id
+        assert f'action="{PUBLIC}/twilio/voice/{message_id}"' in call.twiml
+        assert call.twiml.count("青山河水位超警戒") == 2 and "按1确认" in call.twiml
+        pressed = await desk.post(
+            f"/twilio/voice/{message_id}", **signed(f"/twilio/voice/{message_id}", {"Digits": "1"})
+        )
+        assert "已确认" in pressed.text
+        detail = (await desk.get(f"/api/v1/incidents/{incident['id']}")).json()
+        assert detail["acknowledged_by"] == "sun_li"
+    finally:
+        await dutyd.stop()
+
+
+async def test_crash_between_sending_and_sent_is_reconciled(
+    dutyd: Dutyd, clock: FrozenClock, fake_twilio: FakeTwilio
+) -> None:
+    """Twilio accepted the SMS, then the process died: the next one finds it, sends nothing."""
+    desk = await api_client(dutyd, Role.duty_officer)
+    await desk.post("/api/v1/incidents", json=FLOOD)
+    outbox = dutyd.engine.outbox
+    claimed, _ = await outbox._claim()
+    await outbox.transports[claimed[0].channel].send(claimed[0])  # handed over; then the crash
+    clock.advance(timedelta(seconds=dutyd.settings.send_lease_seconds + 1))
+    await dutyd.tick()
+    assert len(fake_twilio.sent) == 1
+    [message] = await messages(dutyd)
+    assert message.state == MessageState.sent and message.provider_id == fake_twilio.sent[0].sid
+    assert any("found already accepted" in e for e in await events(dutyd, message.id))
+
+
+async def test_digest_bundles_without_dropping_and_rate_limit_delays(
+    dutyd: Dutyd, clock: FrozenClock, fake_twilio: FakeTwilio
+) -> None:
+    """Four incidents at once for one officer: one SMS listing all four; then a pause."""
+    desk = await api_client(dutyd, Role.duty_officer)
+    titles = [f"险情{n}" for n in range(4)]
+    for title in titles:
+        await desk.post("/api/v1/incidents", json={**FLOOD, "title": title})
+    await dutyd.tick()
+    [digest] = fake_twilio.sent
+    assert "4条新通知" in digest.body and all(t in digest.body for t in titles)
+    rows = await messages(dutyd)
+    assert Counter(r.state for r in rows) == {MessageState.bundled: 4, MessageState.sent: 1}
+    dutyd.engine.outbox.policy = DeliveryPolicy(digest_threshold=100, rate_limit_per_minute=1)
+    await desk.post("/api/v1/incidents", json={**FLOOD, "title": "险情5"})
+    await dutyd.tick()
+    assert len(fake_twilio.sent) == 1  # one already went this minute: this one waits
+    clock.advance(timedelta(minutes=1))
+    await dutyd.tick()
+    assert len(fake_twilio.sent) == 2 and "险情5" in fake_twilio.sent[1].body
+
+
+async def test_thousand_messages_with_flaky_provider_all_arrive_once(
+    dutyd: Dutyd, clock: FrozenClock, fake_twilio: FakeTwilio
+) -> None:
+    """30 % of calls to Twilio fail transiently: all 1,000 messages arrive, none twice."""
+    dutyd.engine.outbox.policy = DeliveryPolicy(
+        max_attempts=30,
+        backoff=timedelta(seconds=1),
+        digest_threshold=1000,
+        rate_limit_per_minute=1000,
+    )
+    fake_twilio.failure_rate = 0.3
+    now = clock.now()
+    async with dutyd.sessions.begin() as session:
+        for n in range(1000):
+            session.add(
+                MessageRow(
+                    person_id=f"p{n}",
+                    channel="sms",
+                    address=f"+861390000{n:04d}",
+                    body=f"测试消息 {n}",
+                    state=MessageState.pending,
+                    due_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    await run_until_quiet(dutyd, clock, timedelta(seconds=5), rounds=200)
+    bodies = Counter(s.body for s in fake_twilio.sent)
+    assert len(bodies) == 1000 and max(bodies.values()) == 1
+    assert fake_twilio.requests > 1200  # failures really happened
+    assert {r.state for r in await messages(dutyd)} == {MessageState.sent}
+
+
+async def test_mail_waits_while_the_smtp_server_is_down(
+    tmp_path: Path, clock: FrozenClock, fake_twilio: FakeTwilio
+) -> None:
+    port = free_port()
+    dutyd = await make_dutyd(tmp_path, clock, fake_twilio, port, channels="email")
+    try:
+        desk = await api_client(dutyd, Role.duty_officer)
+        await desk.post("/api/v1/incidents", json=FLOOD)
+        await dutyd.tick()
+        clock.advance(timedelta(seconds=10))
+        await dutyd.tick()
+        [mail] = await messages(dutyd)
+        assert mail.state == MessageState.pending and mail.attempts == 2
+        server = SmtpServer(port=port)
+        server.start()
+        try:
+            await run_until_quiet(dutyd, clock, timedelta(seconds=30))
+            assert [m.recipients for m in server.received] == [["sun.li@qingshan.example.gov.cn"]]
+        finally:
+            server.stop()
+    finally:
+        await dutyd.stop()
