@@ -62,6 +62,10 @@ class Result:
     backlog_at_end: int = 0
     drain_seconds: float | None = None
     page_delays: list[float] = field(default_factory=list)
+    daemon_cpu_seconds: float = 0.0
+    client_cpu_seconds: float = 0.0
+    load_before: float = 0.0
+    load_after: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -72,6 +76,15 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def daemon_environment(data_dir: Path, database_url: str | None) -> dict[str, str]:
@@ -271,7 +284,12 @@ async def run_daemon(
             base_url = f"http://{HOST}:{port}"
             await wait_ready(base_url, process, log)
             since = datetime.now(UTC)
+            result.load_before = os.getloadavg()[0]
+            daemon_cpu, client_cpu = cpu_seconds(process.pid), time.process_time()
             await drive(base_url, token, result, seconds)
+            result.daemon_cpu_seconds = cpu_seconds(process.pid) - daemon_cpu
+            result.client_cpu_seconds = time.process_time() - client_cpu
+            result.load_after = os.getloadavg()[0]
             await watch_outbox(url, result, since)
         finally:
             await stop(process)
@@ -296,6 +314,13 @@ def report(result: Result) -> None:
         + (f"; {failed} failed: {dict(result.failures)}" if failed else "")
     )
     print(f"  latency                 {summary_ms(result.latencies)}")
+    if result.latencies:
+        print(
+            f"  CPU: daemon {result.daemon_cpu_seconds:.1f} s "
+            f"({1000 * result.daemon_cpu_seconds / len(result.latencies):.1f} ms per incident), "
+            f"load generator {result.client_cpu_seconds:.1f} s; load average "
+            f"{result.load_before:.1f} before, {result.load_after:.1f} after"
+        )
     p99 = percentile(result.latencies, 99)
     print(
         f"  goal {GOAL_RATE:.0f}/s with p99 < {GOAL_P99_S * 1000:.0f} ms: "

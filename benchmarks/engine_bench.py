@@ -45,8 +45,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from service.app import Dutyd
 from service.catalog import EVENT_TYPES, Category, Channel, Level
@@ -201,6 +202,9 @@ class Scenario:
     messages: list[float] = field(default_factory=list)
     pages: list[float] = field(default_factory=list)
     ticks: int = 0
+    cpu_seconds: float = 0.0
+    load_before: float = 0.0
+    load_after: float = 0.0
 
 
 @dataclass
@@ -208,6 +212,7 @@ class Result:
     backend: str
     incidents: int
     load_seconds: float = 0.0
+    load_cpu_seconds: float = 0.0
     rows_loaded: dict[str, int] = field(default_factory=dict)
     scenarios: list[Scenario] = field(default_factory=list)
 
@@ -320,27 +325,24 @@ async def spread_due_times(
     return end, first
 
 
-async def work_left(dutyd: Dutyd, until: datetime) -> int:
-    async with dutyd.sessions() as session:
-        steps = await session.scalar(
+async def work_left(reader: AsyncEngine, until: datetime) -> int:
+    """Due rows not yet done, read on a connection of our own (on SQLite, dutyd's sessions
+    take the write lock at BEGIN, which would make this wait for, and delay, the engine)."""
+    async with reader.connect() as connection:
+        steps = await connection.scalar(
             select(func.count())
             .select_from(EscalationStepRow)
             .where(EscalationStepRow.state == StepState.pending, EscalationStepRow.due_at <= until)
         )
-        duties = await session.scalar(
+        duties = await connection.scalar(
             select(func.count())
             .select_from(ReportDutyRow)
             .where(ReportDutyRow.state == DutyState.open, ReportDutyRow.next_at <= until)
         )
-        messages = await session.scalar(
+        messages = await connection.scalar(
             select(func.count())
             .select_from(MessageRow)
-            .where(
-                or_(
-                    MessageRow.state == MessageState.pending,
-                    MessageRow.state == MessageState.sending,
-                )
-            )
+            .where(MessageRow.state.in_((MessageState.pending, MessageState.sending)))
         )
     return int(steps or 0) + int(duties or 0) + int(messages or 0)
 
@@ -388,7 +390,14 @@ async def read_lateness(
 
 
 async def run_scenario(
-    dutyd: Dutyd, chosen: set[int], *, window: float, lead: float, grace: float, label: str
+    dutyd: Dutyd,
+    reader: AsyncEngine,
+    chosen: set[int],
+    *,
+    window: float,
+    lead: float,
+    grace: float,
+    label: str,
 ) -> Scenario:
     """Make the chosen incidents' work fall due, run the scheduler until all of it is done."""
     scenario = Scenario(due_incidents=len(chosen), window_seconds=window)
@@ -408,7 +417,8 @@ async def run_scenario(
             passes.discard(task)
 
     dutyd.tick = counted_tick  # type: ignore[method-assign]
-    began = time.perf_counter()
+    scenario.load_before = os.getloadavg()[0]
+    began, cpu = time.perf_counter(), time.process_time()
     await dutyd.run_scheduler()
     try:
         deadline = time.monotonic() + lead + window + grace
@@ -417,7 +427,7 @@ async def run_scenario(
             await asyncio.sleep(0.5)
             if dutyd.clock.now() <= end and time.monotonic() < next_note:
                 continue
-            left = await work_left(dutyd, end)
+            left = await work_left(reader, end)
             if left == 0 and dutyd.clock.now() > end:
                 scenario.finished = True
                 break
@@ -428,6 +438,8 @@ async def run_scenario(
                     flush=True,
                 )
         scenario.run_seconds = time.perf_counter() - began
+        scenario.cpu_seconds = time.process_time() - cpu
+        scenario.load_after = os.getloadavg()[0]
     finally:
         if dutyd.scheduler is not None:
             dutyd.scheduler.shutdown(wait=False)
@@ -473,11 +485,13 @@ async def bench_backend(
                 },
             )
             await dutyd.start()
+            reader = create_async_engine(url)
             try:
                 reports = incident_reports(incidents, sorted(dutyd.runtime.roster.units))
-                began = time.perf_counter()
+                began, cpu = time.perf_counter(), time.process_time()
                 await load(dutyd, reports)
                 result.load_seconds = time.perf_counter() - began
+                result.load_cpu_seconds = time.process_time() - cpu
                 result.rows_loaded = await count_rows(dutyd)
                 print(
                     f"  [{backend}] loaded {incidents} incidents in {result.load_seconds:.0f} s",
@@ -493,6 +507,7 @@ async def bench_backend(
                     used += count
                     scenario = await run_scenario(
                         dutyd,
+                        reader,
                         chosen,
                         window=window,
                         lead=lead,
@@ -502,6 +517,7 @@ async def bench_backend(
                     result.scenarios.append(scenario)
                     transport.sent.clear()
             finally:
+                await reader.dispose()
                 await dutyd.stop()
     return result
 
@@ -510,7 +526,7 @@ def report(result: Result) -> None:
     print(f"\n== {result.backend}: {result.incidents} open incidents ==")
     rows = ", ".join(f"{k} {v}" for k, v in result.rows_loaded.items())
     print(
-        f"loading: {result.load_seconds:.1f} s "
+        f"loading: {result.load_seconds:.1f} s, {result.load_cpu_seconds:.1f} s of CPU "
         f"({result.incidents / result.load_seconds:.0f} incidents/s); rows: {rows}"
     )
     for scenario in result.scenarios:
@@ -523,7 +539,9 @@ def report(result: Result) -> None:
                 if scenario.finished
                 else "** NOT FINISHED: work was left when the time ran out **"
             )
-            + f", {scenario.ticks} engine passes"
+            + f", {scenario.ticks} engine passes; this process used "
+            f"{scenario.cpu_seconds:.1f} s of CPU; load average {scenario.load_before:.1f} "
+            f"before, {scenario.load_after:.1f} after"
         )
         print(f"  steps      fired - due      {summary_ms(scenario.steps)}")
         print(f"  reminders  done - due       {summary_ms(scenario.reminders)}")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from datetime import datetime
+from typing import TypeVar
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
@@ -14,6 +17,7 @@ from service.errors import DeliveryFailed
 from service.notify.sms_text import fit_sms
 from service.notify.transport import OutgoingMessage, Receipt
 
+T = TypeVar("T")
 RETRYABLE_STATUSES = {408, 429, 500, 502, 503, 504}
 VOICE_LANGUAGES = {"zh": "cmn-CN", "en": "en-US"}
 VOICE_PROMPT = {
@@ -29,9 +33,15 @@ class TwilioClient:
         self, *, account_sid: str, auth_token: str, api_base_url: str, timeout_seconds: float = 15
     ) -> None:
         # The aiohttp session behind the client must be made inside the running loop.
-        self.http = AsyncTwilioHttpClient(timeout=timeout_seconds)
+        self.http = AsyncTwilioHttpClient()
+        self.timeout = timeout_seconds
         self.client = Client(account_sid, auth_token, http_client=self.http)
         self.client.api.base_url = api_base_url.rstrip("/")
+
+    async def call(self, request: Awaitable[T]) -> T:
+        """One API call, bounded in time: the client's own timeout never reaches aiohttp, and
+        a provider that stops answering must not hold a warning for minutes."""
+        return await asyncio.wait_for(request, timeout=self.timeout)
 
     async def close(self) -> None:
         await self.http.close()
@@ -67,11 +77,13 @@ class TwilioSmsTransport:
 
     async def send(self, message: OutgoingMessage) -> Receipt:
         try:
-            sent = await self._twilio.client.messages.create_async(
-                to=message.address,
-                body=fit_sms(message.body),
-                status_callback=self._status_callback,
-                **self._sender,
+            sent = await self._twilio.call(
+                self._twilio.client.messages.create_async(
+                    to=message.address,
+                    body=fit_sms(message.body),
+                    status_callback=self._status_callback,
+                    **self._sender,
+                )
             )
         except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
             raise _failure(exc) from exc
@@ -80,8 +92,10 @@ class TwilioSmsTransport:
     async def find_sent(self, message: OutgoingMessage, since: datetime) -> Receipt | None:
         """Twilio keeps what it accepted: look for this text to this number since the claim."""
         try:
-            found = await self._twilio.client.messages.list_async(
-                to=message.address, date_sent_after=since, limit=50
+            found = await self._twilio.call(
+                self._twilio.client.messages.list_async(
+                    to=message.address, date_sent_after=since, limit=50
+                )
             )
         except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
             raise _failure(exc) from exc
@@ -129,11 +143,13 @@ class TwilioVoiceTransport:
             raise DeliveryFailed("voice calls need twilio_from_number", retryable=False)
         twiml = call_twiml(message, f"{self._base}/twilio/voice/{message.id}")
         try:
-            call = await self._twilio.client.calls.create_async(
-                to=message.address,
-                from_=self._from,
-                twiml=twiml,
-                status_callback=self._status_callback,
+            call = await self._twilio.call(
+                self._twilio.client.calls.create_async(
+                    to=message.address,
+                    from_=self._from,
+                    twiml=twiml,
+                    status_callback=self._status_callback,
+                )
             )
         except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
             raise _failure(exc) from exc

@@ -7,6 +7,7 @@ Twilio does (X-Twilio-Signature), so dutyd's check is tested for real.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import random
@@ -49,6 +50,8 @@ class FakeTwilio:
     calls: list[PlacedCall] = field(default_factory=list)
     fail_next: list[tuple[int, int, str]] = field(default_factory=list)
     failure_rate: float = 0.0
+    stall_next: int = 0  # answer this many requests only after `stall_seconds`
+    stall_seconds: float = 2.0
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     requests: int = 0
     url: str = ""
@@ -109,6 +112,9 @@ class FakeTwilio:
         }
 
     async def _create_message(self, request: web.Request) -> web.Response:
+        if self.stall_next:
+            self.stall_next -= 1
+            await asyncio.sleep(self.stall_seconds)  # the client gives up first: a timeout
         refusal = self._refusal(request)
         if refusal is not None:
             return refusal

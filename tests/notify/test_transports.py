@@ -89,3 +89,21 @@ async def test_smtp_server_down_is_retryable(clock: FrozenClock) -> None:
     with pytest.raises(DeliveryFailed) as failure:
         await transport.send(MAIL)
     assert failure.value.retryable is True
+
+
+async def test_twilio_timeout_is_retryable(fake_twilio: FakeTwilio) -> None:
+    """A provider that does not answer in time: retryable, and nothing recorded as sent."""
+    fake_twilio.stall_next, fake_twilio.stall_seconds = 1, 1.0
+    client = TwilioClient(
+        account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN,
+        api_base_url=fake_twilio.url,
+        timeout_seconds=0.2,
+    )
+    transport = TwilioSmsTransport(client, from_number=FROM_NUMBER, messaging_service_sid=None)
+    try:
+        with pytest.raises(DeliveryFailed) as failure:
+            await transport.send(SMS)
+        assert failure.value.retryable is True
+    finally:
+        await transport.close()
