@@ -66,6 +66,8 @@ class Result:
     client_cpu_seconds: float = 0.0
     load_before: float = 0.0
     load_after: float = 0.0
+    log_notes: Counter[str] = field(default_factory=Counter)
+    first_traceback: list[str] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -131,6 +133,35 @@ def read_log(log: Path) -> str:
     return log.read_text(errors="replace")
 
 
+LOG_SIGNS = {
+    "skipped: maximum number of running instances": "scheduler: run skipped, job still running",
+    "was missed by": "scheduler: run missed its time",
+    "raised an exception": "scheduler: job raised an exception",
+    "[error": "dutyd: error",
+    "[critical": "dutyd: critical",
+}
+
+
+def log_trouble(text: str) -> tuple[Counter[str], list[str]]:
+    """Count the kinds of trouble in the daemon's log; keep the first traceback."""
+    notes: Counter[str] = Counter()
+    lines = text.splitlines()
+    first: list[str] = []
+    for n, line in enumerate(lines):
+        for sign, what in LOG_SIGNS.items():
+            if sign in line:
+                notes[what] += 1
+        if "[warning" in line and "transport.console" not in line:
+            notes["dutyd: warning"] += 1
+        if line.startswith("Traceback") and not first:
+            first = [line]
+            for follow in lines[n + 1 : n + 80]:
+                first.append(follow)
+                if not follow.startswith(" "):
+                    break
+    return notes, first
+
+
 async def wait_ready(base_url: str, process: asyncio.subprocess.Process, log: Path) -> None:
     async with httpx.AsyncClient(base_url=base_url, timeout=2.0) as client:
         for _ in range(240):  # 60 s
@@ -167,6 +198,15 @@ def body(n: int) -> dict[str, str]:
     }
 
 
+async def warm_up(base_url: str, token: str) -> None:
+    """A few reports first: imports, caches and plan archive rows; not counted."""
+    async with httpx.AsyncClient(
+        base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60.0
+    ) as client:
+        for n in range(20):
+            (await client.post("/api/v1/incidents", json=body(-n))).raise_for_status()
+
+
 async def drive(base_url: str, token: str, result: Result, seconds: float) -> None:
     """`concurrency` workers POST reports back to back until the time is up."""
     counter = iter(range(MAX_REQUESTS))
@@ -179,8 +219,6 @@ async def drive(base_url: str, token: str, result: Result, seconds: float) -> No
         limits=limits,
         timeout=60.0,
     ) as client:
-        for n in range(20):  # warm-up: imports, caches, first connections; not counted
-            (await client.post("/api/v1/incidents", json=body(-n))).raise_for_status()
         stop_at = time.perf_counter() + seconds
 
         async def worker() -> None:
@@ -283,6 +321,7 @@ async def run_daemon(
         try:
             base_url = f"http://{HOST}:{port}"
             await wait_ready(base_url, process, log)
+            await warm_up(base_url, token)
             since = datetime.now(UTC)
             result.load_before = os.getloadavg()[0]
             daemon_cpu, client_cpu = cpu_seconds(process.pid), time.process_time()
@@ -293,15 +332,7 @@ async def run_daemon(
             await watch_outbox(url, result, since)
         finally:
             await stop(process)
-    errors = [
-        line
-        for line in read_log(log).splitlines()
-        if any(word in line.lower() for word in ("error", "exception", "traceback"))
-    ]
-    if errors:
-        print(f"  [{result.backend}] {len(errors)} error lines in the daemon's log, e.g.:")
-        for line in errors[:5]:
-            print(f"    {line[:200]}")
+    result.log_notes, result.first_traceback = log_trouble(read_log(log))
 
 
 def report(result: Result) -> None:
@@ -338,6 +369,12 @@ def report(result: Result) -> None:
     )
     print(f"  outbox: {result.backlog_at_end} messages waiting when the load stopped, {drained}")
     print(f"  pages   sent - queued   {summary_ms(result.page_delays)}")
+    for what, count in sorted(result.log_notes.items()):
+        print(f"  daemon log: {what}: {count}")
+    if result.first_traceback:
+        print("  first traceback in the daemon's log:")
+        for line in result.first_traceback:
+            print(f"    {line[:200]}")
 
 
 async def main_async(args: argparse.Namespace) -> None:

@@ -80,6 +80,8 @@ TITLE_PREFIX = "dbench-"
 TITLE = re.compile(re.escape(TITLE_PREFIX) + r"(\d{5})")
 WARM_UP = 5
 POLL_S = 0.005
+PROGRESS_S = 30.0
+SKIPPED_WAKE = "skipped: maximum number of running instances reached"
 
 
 # ---------------------------------------------------------------- throughput
@@ -95,6 +97,7 @@ class Throughput:
     handed_over: int = 0
     delivered: int = 0
     timeline_entries: int = 0
+    timed_out: bool = False
 
     @property
     def ok(self) -> bool:
@@ -156,12 +159,22 @@ async def insert_messages(dutyd: Dutyd, count: int, incident_id: int | None) -> 
             await session.execute(insert(MessageRow), rows[start : start + INSERT_CHUNK])
 
 
+async def show_progress(transport: RecordingTransport, label: str) -> None:
+    began = time.perf_counter()
+    while True:
+        await asyncio.sleep(PROGRESS_S)
+        done = len(transport.sent)
+        elapsed = time.perf_counter() - began
+        print(f"  [{label} +{elapsed:.0f} s] {done} handed over ({done / elapsed:.0f}/s)", flush=True)
+
+
 async def throughput_run(
     backend: str,
     batch_size: int,
     messages: int,
     *,
     standalone: bool,
+    max_seconds: float,
     postgres_url: str | None,
 ) -> Throughput:
     result = Throughput(backend=backend, batch_size=batch_size, messages=messages)
@@ -192,9 +205,17 @@ async def throughput_run(
                 incident_id = None if standalone else await log_incident(dutyd)
                 await insert_messages(dutyd, messages, incident_id)
                 transport.sent.clear()
+                label = f"{backend}, batch {batch_size}"
+                progress = asyncio.create_task(show_progress(transport, label))
                 began = time.perf_counter()
-                result.attempted = await outbox.deliver_due()
-                result.seconds = time.perf_counter() - began
+                try:
+                    async with asyncio.timeout(max_seconds):
+                        result.attempted = await outbox.deliver_due()
+                except TimeoutError:
+                    result.timed_out = True
+                finally:
+                    result.seconds = time.perf_counter() - began
+                    progress.cancel()
                 result.handed_over = len(transport.sent)
                 async with dutyd.sessions() as session:
                     result.delivered = int(
@@ -230,6 +251,8 @@ def report_throughput(results: Sequence[Throughput], standalone: bool) -> None:
             check = (
                 "all delivered"
                 if r.ok
+                else f"** TIMED OUT: {r.handed_over} of {r.messages} handed over **"
+                if r.timed_out
                 else f"** attempted {r.attempted}, handed over {r.handed_over}, "
                 f"delivered {r.delivered} of {r.messages} **"
             )
@@ -238,15 +261,18 @@ def report_throughput(results: Sequence[Throughput], standalone: bool) -> None:
                 f"{r.seconds:6.2f} s = {r.rate:7.0f} messages/s  ({check}; "
                 f"{r.timeline_entries} timeline entries)"
             )
-        best = max((r for r in runs if r.ok), key=lambda r: r.rate, default=None)
+        # A run cut short by --max-seconds still shows its rate; one that lost messages not.
+        valid = [r for r in runs if r.ok or (r.timed_out and r.handed_over == r.delivered)]
+        best = max(valid, key=lambda r: r.rate, default=None)
         goal = GOAL_RATE[backend]
         if best is None:
-            print(f"  {backend}: no run delivered everything")
+            print(f"  {backend}: no run delivered what it handed over")
             continue
         verdict = "met" if best.rate >= goal else f"MISSED ({best.rate / goal:.0%} of it)"
         print(
             f"  {backend}: best {best.rate:.0f} messages/s at engine_batch_size="
-            f"{best.batch_size}; goal {goal:.0f}/s {verdict}"
+            f"{best.batch_size}{' (cut short)' if best.timed_out else ''}; "
+            f"goal {goal:.0f}/s {verdict}"
         )
 
 
@@ -265,6 +291,7 @@ class Latency:
     failures: list[str] = field(default_factory=list)
     sms_seen: int = 0
     log_errors: list[str] = field(default_factory=list)
+    skipped_wakes: int = 0
 
     @property
     def latencies(self) -> list[float]:
@@ -419,11 +446,11 @@ async def run_daemon(
             await stop(process)
     result.first_sms = {n: at for n, at in watch.first.items() if n in result.posted}
     result.sms_seen = len(fake.sent)
-    result.log_errors = [
-        line
-        for line in read_log(log).splitlines()
-        if any(word in line.lower() for word in ("error", "exception", "traceback", "skipped"))
-    ]
+    for line in read_log(log).splitlines():
+        if SKIPPED_WAKE in line:
+            result.skipped_wakes += 1
+        elif any(word in line.lower() for word in ("error", "exception", "traceback")):
+            result.log_errors.append(line)
 
 
 def report_latency(result: Latency) -> None:
@@ -441,6 +468,11 @@ def report_latency(result: Latency) -> None:
     )
     for failure in result.failures[:5]:
         print(f"  ** {failure}")
+    if result.skipped_wakes:
+        print(
+            f"  {result.skipped_wakes} wake-ups skipped by APScheduler because a pass was "
+            "running (that work waited for the next safety tick)"
+        )
     for line in result.log_errors[:5]:
         print(f"  daemon log: {line[:200]}")
     if latencies:
@@ -452,6 +484,14 @@ def report_latency(result: Latency) -> None:
 # ---------------------------------------------------------------- main
 
 
+def load_average() -> str:
+    """Other work on the machine skews every figure here: say how much there was."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 async def main_async(args: argparse.Namespace) -> None:
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     postgres_url = postgres_admin_url(args.postgres_url)
@@ -460,7 +500,7 @@ async def main_async(args: argparse.Namespace) -> None:
             raise SystemExit("no PostgreSQL server configured (see --help)")
         print("no PostgreSQL server configured: SQLite only")
         backends = ["sqlite"]
-    print(f"machine: {machine()}; {source_state()}")
+    print(f"machine: {machine()}; {source_state()}; load average {load_average()}")
     if args.part in ("throughput", "both"):
         batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
         results = []
@@ -471,6 +511,7 @@ async def main_async(args: argparse.Namespace) -> None:
                     batch_size,
                     args.messages,
                     standalone=args.standalone,
+                    max_seconds=args.max_seconds,
                     postgres_url=postgres_url,
                 )
                 print(f"  [{backend}, batch {batch_size}] {run.rate:.0f} messages/s", flush=True)
@@ -499,6 +540,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--standalone", action="store_true", help="throughput: messages about no incident"
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=900.0,
+        help="throughput: give up on a run after this long (the rate so far is reported)",
     )
     parser.add_argument("--incidents", type=int, default=300, help="latency: incidents POSTed")
     parser.add_argument("--rate", type=float, default=5.0, help="latency: incidents per second")

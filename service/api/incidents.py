@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.api.deps import Caller, DutydDep, SessionDep
+from service.app import Dutyd
 from service.auth.tokens import Role, require_role
 from service.incidents import service
 from service.incidents.models import (
@@ -18,11 +22,22 @@ from service.incidents.models import (
     LevelChange,
     StatusChange,
 )
+from service.incidents.tables import IncidentRow
 from service.metrics import INCIDENTS_REPORTED
 from service.reports.duties import ReportKind
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 ANYONE = (Role.duty_officer, Role.leader, Role.admin)
+
+
+async def _change(
+    dutyd: Dutyd, action: Callable[[AsyncSession], Awaitable[IncidentRow]]
+) -> IncidentView:
+    """Run one change of an incident in a transaction, then wake the engine for its effects."""
+    async with dutyd.sessions.begin() as session:
+        view = service.incident_view(await action(session))
+    dutyd.wake()
+    return view
 
 
 @router.post(
@@ -76,17 +91,16 @@ async def show_incident(incident_id: int, caller: Caller, session: SessionDep) -
 @router.post("/{incident_id}/ack", response_model=IncidentView)
 async def acknowledge(incident_id: int, caller: Caller, dutyd: DutydDep) -> IncidentView:
     """Acknowledge: stops the escalation and tells everyone paged so far."""
-    async with dutyd.sessions.begin() as session:
-        row = await service.acknowledge(
+    return await _change(
+        dutyd,
+        lambda session: service.acknowledge(
             session,
             dutyd.runtime,
             incident_id=incident_id,
             actor=caller.name,
             now=dutyd.clock.now(),
-        )
-        view = service.incident_view(row)
-    dutyd.wake()
-    return view
+        ),
+    )
 
 
 @router.post("/{incident_id}/status", response_model=IncidentView)
@@ -95,8 +109,9 @@ async def change_status(
 ) -> IncidentView:
     """reported → acknowledged → responding → resolved → closed (resolved may re-open)."""
     require_role(caller, *ANYONE)
-    async with dutyd.sessions.begin() as session:
-        row = await service.set_status(
+    return await _change(
+        dutyd,
+        lambda session: service.set_status(
             session,
             dutyd.runtime,
             incident_id=incident_id,
@@ -104,10 +119,8 @@ async def change_status(
             note=body.note,
             actor=caller.name,
             now=dutyd.clock.now(),
-        )
-        view = service.incident_view(row)
-    dutyd.wake()
-    return view
+        ),
+    )
 
 
 @router.post("/{incident_id}/level", response_model=IncidentView)
@@ -116,8 +129,9 @@ async def change_level(
 ) -> IncidentView:
     """Raise or lower the level: the plan's targets and deadlines for it take over."""
     require_role(caller, *ANYONE)
-    async with dutyd.sessions.begin() as session:
-        row = await service.change_level(
+    return await _change(
+        dutyd,
+        lambda session: service.change_level(
             session,
             dutyd.runtime,
             incident_id,
@@ -126,10 +140,8 @@ async def change_level(
             actor=caller.name,
             now=dutyd.clock.now(),
             worker=dutyd.worker,
-        )
-        view = service.incident_view(row)
-    dutyd.wake()
-    return view
+        ),
+    )
 
 
 @router.post("/{incident_id}/category", response_model=IncidentView)
@@ -137,8 +149,9 @@ async def change_category(
     incident_id: int, body: CategoryChange, caller: Caller, dutyd: DutydDep
 ) -> IncidentView:
     require_role(caller, *ANYONE)
-    async with dutyd.sessions.begin() as session:
-        row = await service.change_category(
+    return await _change(
+        dutyd,
+        lambda session: service.change_category(
             session,
             dutyd.runtime,
             incident_id,
@@ -148,41 +161,37 @@ async def change_category(
             actor=caller.name,
             now=dutyd.clock.now(),
             worker=dutyd.worker,
-        )
-        view = service.incident_view(row)
-    dutyd.wake()
-    return view
+        ),
+    )
 
 
 @router.post("/{incident_id}/escalate", response_model=IncidentView)
 async def escalate_now(incident_id: int, caller: Caller, dutyd: DutydDep) -> IncidentView:
     """Escalate now: the next step fires at once instead of after its wait."""
     require_role(caller, *ANYONE)
-    async with dutyd.sessions.begin() as session:
-        row = await service.escalate_now(
+    return await _change(
+        dutyd,
+        lambda session: service.escalate_now(
             session, incident_id=incident_id, actor=caller.name, now=dutyd.clock.now()
-        )
-        view = service.incident_view(row)
-    dutyd.wake()
-    return view
+        ),
+    )
 
 
 @router.post("/{incident_id}/replan", response_model=IncidentView)
 async def replan(incident_id: int, caller: Caller, dutyd: DutydDep) -> IncidentView:
     """Move the incident to the plan in force now (after plans were edited and reloaded)."""
     require_role(caller, Role.leader, Role.admin)
-    async with dutyd.sessions.begin() as session:
-        row = await service.replan(
+    return await _change(
+        dutyd,
+        lambda session: service.replan(
             session,
             dutyd.runtime,
             incident_id=incident_id,
             actor=caller.name,
             now=dutyd.clock.now(),
             worker=dutyd.worker,
-        )
-        view = service.incident_view(row)
-    dutyd.wake()
-    return view
+        ),
+    )
 
 
 class ReportSubmission(BaseModel):

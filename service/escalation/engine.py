@@ -9,11 +9,13 @@ leaves the row to the others; on SQLite one writer at a time does the same.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import Clock
@@ -24,11 +26,13 @@ from service.incidents.timeline import add_entry
 from service.notify.outbox import Outbox
 from service.notify.tables import MessageRow, MessageState
 from service.plans.archive import plan_by_digest
+from service.plans.models import ResolvedPlan
 from service.reports.service import advance_duty
 from service.reports.tables import DutyState, ReportDutyRow
 from service.runtime import Runtime
 
 log = structlog.get_logger(__name__)
+Row = TypeVar("Row", EscalationStepRow, ReportDutyRow)
 
 
 @dataclass
@@ -59,34 +63,41 @@ class Engine:
             result.messages_attempted = await self.outbox.deliver_due()
             return result
 
+    async def _claim(
+        self, session: AsyncSession, query: Select[tuple[Row]]
+    ) -> AsyncIterator[tuple[Row, IncidentRow, ResolvedPlan]]:
+        """Due rows locked for this process, each with its incident (locked) and plan.
+
+        Rows another process holds are skipped (SKIP LOCKED). An acknowledgement locks the
+        incident first; if one is under way, its rows wait for the next pass rather than
+        this pass waiting on it (and risking a deadlock).
+        """
+        rows = (
+            await session.scalars(query.limit(self.batch_size).with_for_update(skip_locked=True))
+        ).all()
+        for row in rows:
+            incident = await session.scalar(
+                select(IncidentRow)
+                .where(IncidentRow.id == row.incident_id)
+                .with_for_update(skip_locked=True)
+            )
+            if incident is not None:
+                plan = await plan_by_digest(session, incident.plan_version, self.runtime.plans)
+                yield row, incident, plan
+
     async def _fire_due_batch(self) -> int:
         now = self.clock.now()
         fired = 0
+        due = (
+            select(EscalationStepRow)
+            .where(EscalationStepRow.state == StepState.pending, EscalationStepRow.due_at <= now)
+            .order_by(EscalationStepRow.due_at, EscalationStepRow.id)
+        )
         async with self.sessions.begin() as session:
-            steps = (
-                await session.scalars(
-                    select(EscalationStepRow)
-                    .where(EscalationStepRow.state == StepState.pending)
-                    .where(EscalationStepRow.due_at <= now)
-                    .order_by(EscalationStepRow.due_at, EscalationStepRow.id)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            for step in steps:
-                # An acknowledgement locks the incident first; if one is under way, leave
-                # this step to the next round rather than wait (and risk a deadlock).
-                incident = await session.scalar(
-                    select(IncidentRow)
-                    .where(IncidentRow.id == step.incident_id)
-                    .with_for_update(skip_locked=True)
-                )
-                if incident is None:
-                    continue
+            async for step, incident, plan in self._claim(session, due):
                 if not _still_wanted(step, incident):
                     step.state = StepState.cancelled
                     continue
-                plan = await plan_by_digest(session, incident.plan_version, self.runtime.plans)
                 fire(
                     session,
                     roster=self.runtime.roster,
@@ -120,26 +131,13 @@ class Engine:
         """Report duties whose next action is due: reminders, late records, late escalation."""
         now = self.clock.now()
         advanced = 0
+        due = (
+            select(ReportDutyRow)
+            .where(ReportDutyRow.state == DutyState.open, ReportDutyRow.next_at <= now)
+            .order_by(ReportDutyRow.next_at, ReportDutyRow.id)
+        )
         async with self.sessions.begin() as session:
-            duties = (
-                await session.scalars(
-                    select(ReportDutyRow)
-                    .where(ReportDutyRow.state == DutyState.open)
-                    .where(ReportDutyRow.next_at <= now)
-                    .order_by(ReportDutyRow.next_at, ReportDutyRow.id)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            for duty in duties:
-                incident = await session.scalar(
-                    select(IncidentRow)
-                    .where(IncidentRow.id == duty.incident_id)
-                    .with_for_update(skip_locked=True)
-                )
-                if incident is None:
-                    continue
-                plan = await plan_by_digest(session, incident.plan_version, self.runtime.plans)
+            async for duty, incident, plan in self._claim(session, due):
                 await advance_duty(session, self.runtime.roster, plan, incident, duty, now)
                 advanced += 1
         return advanced
