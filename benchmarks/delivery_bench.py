@@ -165,7 +165,8 @@ async def show_progress(transport: RecordingTransport, label: str) -> None:
         await asyncio.sleep(PROGRESS_S)
         done = len(transport.sent)
         elapsed = time.perf_counter() - began
-        print(f"  [{label} +{elapsed:.0f} s] {done} handed over ({done / elapsed:.0f}/s)", flush=True)
+        rate = done / elapsed
+        print(f"  [{label} +{elapsed:.0f} s] {done} handed over ({rate:.0f}/s)", flush=True)
 
 
 async def throughput_run(
