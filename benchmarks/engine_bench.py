@@ -48,6 +48,7 @@ import asyncpg
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.orm import aliased
 
 from service.app import Dutyd
 from service.catalog import EVENT_TYPES, Category, Channel, Level
@@ -57,7 +58,7 @@ from service.incidents.models import IncidentReport
 from service.incidents.service import report_incident
 from service.incidents.tables import IncidentRow, TimelineEntryRow
 from service.logs import configure_logging
-from service.notify.tables import MessageRow, MessageState
+from service.notify.tables import MessageEventRow, MessageRow, MessageState
 from service.reports.tables import DutyPhase, DutyState, ReportDutyRow
 from tests.conftest import make_settings
 from tests.fakes.recording import RecordingTransport
@@ -202,6 +203,9 @@ class Scenario:
     messages: list[float] = field(default_factory=list)
     pages: list[float] = field(default_factory=list)
     ticks: int = 0
+    bundled: int = 0
+    deferred: int = 0
+    unsent: int = 0
     cpu_seconds: float = 0.0
     load_before: float = 0.0
     load_after: float = 0.0
@@ -347,12 +351,62 @@ async def work_left(reader: AsyncEngine, until: datetime) -> int:
     return int(steps or 0) + int(duties or 0) + int(messages or 0)
 
 
+@dataclass
+class Deliveries:
+    """Messages about incidents queued since some instant, and when each was handed over."""
+
+    handed_over: list[tuple[int | None, datetime, datetime]] = field(default_factory=list)
+    bundled: int = 0  # went out inside a digest
+    deferred: int = 0  # held back at least once by the per-person rate limit
+    unsent: int = 0
+
+
+async def read_deliveries(reader: AsyncEngine, since: datetime) -> Deliveries:
+    """(escalation step id, created_at, handed over at) per message; a message bundled into
+    a digest counts as handed over when its digest was."""
+    digest = aliased(MessageRow)
+    out = Deliveries()
+    async with reader.connect() as connection:
+        rows = (
+            await connection.execute(
+                select(
+                    MessageRow.escalation_step_id,
+                    MessageRow.created_at,
+                    MessageRow.sent_at,
+                    digest.sent_at,
+                )
+                .outerjoin(digest, MessageRow.digest_of == digest.id)
+                .where(MessageRow.created_at >= since, MessageRow.incident_id.is_not(None))
+            )
+        ).all()
+        out.deferred = int(
+            await connection.scalar(
+                select(func.count(func.distinct(MessageEventRow.message_id))).where(
+                    MessageEventRow.at >= since, MessageEventRow.detail.like("rate limit%")
+                )
+            )
+            or 0
+        )
+    for step_id, created, sent, digest_sent in rows:
+        at = sent or digest_sent
+        if at is None:
+            out.unsent += 1
+            continue
+        out.bundled += sent is None
+        out.handed_over.append((step_id, created, at))
+    return out
+
+
 async def read_lateness(
-    dutyd: Dutyd, result: Scenario, since: datetime, first_duty: dict[int, datetime]
+    dutyd: Dutyd,
+    reader: AsyncEngine,
+    result: Scenario,
+    since: datetime,
+    first_duty: dict[int, datetime],
 ) -> None:
-    async with dutyd.sessions() as session:
+    async with reader.connect() as connection:
         steps = (
-            await session.execute(
+            await connection.execute(
                 select(EscalationStepRow.id, EscalationStepRow.due_at, EscalationStepRow.fired_at)
                 .where(EscalationStepRow.fired_at >= since)
                 .order_by(EscalationStepRow.id)
@@ -361,7 +415,7 @@ async def read_lateness(
         step_due = {step_id: due for step_id, due, _ in steps}
         result.steps = [(fired - due).total_seconds() for _, due, fired in steps]
         reminders = (
-            await session.execute(
+            await connection.execute(
                 select(TimelineEntryRow.incident_id, TimelineEntryRow.at).where(
                     TimelineEntryRow.kind == "report_reminder", TimelineEntryRow.at >= since
                 )
@@ -372,21 +426,18 @@ async def read_lateness(
             for incident_id, at in reminders
             if incident_id in first_duty
         ]
-        messages = (
-            await session.execute(
-                select(
-                    MessageRow.escalation_step_id,
-                    MessageRow.due_at,
-                    MessageRow.sent_at,
-                ).where(MessageRow.created_at >= since, MessageRow.sent_at.is_not(None))
-            )
-        ).all()
-        result.messages = [(sent - due).total_seconds() for _, due, sent in messages]
-        result.pages = [
-            (sent - step_due[step_id]).total_seconds()
-            for step_id, _, sent in messages
-            if step_id in step_due
-        ]
+    deliveries = await read_deliveries(reader, since)
+    result.messages = [(at - created).total_seconds() for _, created, at in deliveries.handed_over]
+    result.pages = [
+        (at - step_due[step_id]).total_seconds()
+        for step_id, _, at in deliveries.handed_over
+        if step_id in step_due
+    ]
+    result.bundled, result.deferred, result.unsent = (
+        deliveries.bundled,
+        deliveries.deferred,
+        deliveries.unsent,
+    )
 
 
 async def run_scenario(
@@ -446,7 +497,7 @@ async def run_scenario(
             dutyd.scheduler = None
         dutyd.tick = original_tick  # type: ignore[method-assign]
         await asyncio.gather(*passes)  # let passes under way finish
-    await read_lateness(dutyd, scenario, since, first_duty)
+    await read_lateness(dutyd, reader, scenario, since, first_duty)
     return scenario
 
 
@@ -461,6 +512,7 @@ async def bench_backend(
     batch_size: int,
     grace: float,
     postgres_url: str | None,
+    delivery: dict[str, int],
 ) -> Result:
     result = Result(backend=backend, incidents=incidents)
     with tempfile.TemporaryDirectory(prefix="dutyd-engine-bench-") as tmp_name:
@@ -474,6 +526,7 @@ async def bench_backend(
                 engine_poll_seconds=poll,
                 engine_batch_size=batch_size,
                 shift_reminder_hours=0,
+                **delivery,
             )
             dutyd = Dutyd(
                 settings,
@@ -546,6 +599,10 @@ def report(result: Result) -> None:
         print(f"  steps      fired - due      {summary_ms(scenario.steps)}")
         print(f"  reminders  done - due       {summary_ms(scenario.reminders)}")
         print(f"  messages   sent - queued    {summary_ms(scenario.messages)}")
+        print(
+            f"             ({scenario.bundled} went out in digests, {scenario.deferred} were "
+            f"held back by the per-person rate limit, {scenario.unsent} not sent)"
+        )
         print(f"  pages      sent - step due  {summary_ms(scenario.pages)}")
         if scenario.pages:
             within = sum(1 for v in scenario.pages if v <= LATENESS_GOAL_S)
@@ -561,9 +618,19 @@ async def main_async(args: argparse.Namespace) -> None:
     if sum(due) > args.incidents:
         raise SystemExit("--due: the scenarios need more incidents than --incidents loads")
     postgres_url = postgres_admin_url(args.postgres_url)
+    delivery = {
+        name: value
+        for name, value in (
+            ("digest_threshold", args.digest_threshold),
+            ("rate_limit_per_minute", args.rate_limit),
+        )
+        if value is not None
+    }
     print(f"machine: {machine()}; {source_state()}")
     print(
         f"engine_poll_seconds={args.poll}, engine_batch_size={args.batch_size}, "
+        + "".join(f"{k}={v}, " for k, v in delivery.items())
+        + f"delivery otherwise as dutyd's defaults; "
         f"window {args.window:.0f} s starting {args.lead:.0f} s after loading"
     )
     for backend in backends:
@@ -577,6 +644,7 @@ async def main_async(args: argparse.Namespace) -> None:
             batch_size=args.batch_size,
             grace=args.timeout,
             postgres_url=postgres_url,
+            delivery=delivery,
         )
         report(result)
 
@@ -597,6 +665,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=100, help="engine_batch_size")
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="seconds to wait after the window closes"
+    )
+    parser.add_argument(
+        "--digest-threshold", type=int, default=None, help="dutyd's digest_threshold"
+    )
+    parser.add_argument(
+        "--rate-limit", type=int, default=None, help="dutyd's rate_limit_per_minute"
     )
     parser.add_argument("--postgres-url", default=None, help="server to create a database in")
     parser.add_argument("--log-level", default="WARNING", help="dutyd's log level")

@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     engine_batch_size: int = Field(100, ge=1, description="Due rows claimed per transaction.")
     send_lease_seconds: int = Field(
         120,
-        ge=5,
+        ge=60,
         description="How long a process may hold a message it is sending before another "
         "process may take it over (the first one is presumed dead).",
     )
@@ -133,9 +133,6 @@ class Settings(BaseSettings):
     twilio_from_number: str | None = Field(None, description="Sender number in E.164 form.")
     twilio_messaging_service_sid: str | None = Field(
         None, description="Messaging Service SID (MG...); used instead of the sender number."
-    )
-    twilio_voice_language: str = Field(
-        "zh-CN", description="Text-to-speech language for Chinese voice calls."
     )
     twilio_api_base_url: str = Field(
         "https://api.twilio.com", description="Twilio REST API base URL (tests point it at a fake)."

@@ -26,6 +26,12 @@ async def fail_over(
     person = roster.people.get(failed.person_id)
     if person is None:
         return None
+    root = failed
+    while root.failover_of is not None:
+        earlier = await session.get(MessageRow, root.failover_of)
+        if earlier is None:
+            break
+        root = earlier
     tried = {
         (channel, address)
         for channel, address in (
@@ -35,7 +41,7 @@ async def fail_over(
                     MessageRow.incident_id.is_(failed.incident_id)
                     if failed.incident_id is None
                     else MessageRow.incident_id == failed.incident_id,
-                    MessageRow.created_at >= failed.created_at,
+                    MessageRow.created_at >= root.created_at,
                 )
             )
         ).all()

@@ -62,6 +62,7 @@ class Outcome:
     receipt: Receipt | None = None
     error: DeliveryFailed | None = None
     reconciled: bool = False
+    unsure: bool = False  # the provider could not be asked whether it already has it
 
 
 def event(
@@ -142,8 +143,8 @@ class Outbox:
                 if row.state == MessageState.sending:
                     # Its sender died mid-send: ask the provider before sending again.
                     log.warning("message.lease_expired", message_id=row.id, previous=row.claimed_by)
-                    assert row.lease_until is not None
-                    stale[row.id] = row.lease_until - self.lease - timedelta(seconds=5)
+                    # It cannot have been handed over before it was created.
+                    stale[row.id] = row.created_at - timedelta(seconds=5)
                     ready.append(row)
                 else:
                     groups[(row.person_id, row.channel)].append(row)
@@ -222,7 +223,10 @@ class Outbox:
             )
         try:
             if reconcile_since is not None:
-                found = await transport.find_sent(message, reconcile_since)
+                try:
+                    found = await transport.find_sent(message, reconcile_since)
+                except DeliveryFailed as exc:
+                    return Outcome(error=exc, unsure=True)
                 if found is not None:
                     return Outcome(receipt=found, reconciled=True)
             return Outcome(receipt=await transport.send(message))
@@ -289,6 +293,18 @@ class Outbox:
         error = outcome.error
         assert error is not None
         row.error = error.reason
+        if outcome.unsure and row.attempts < self.policy.max_attempts:
+            # Sending now could hand it over twice: stay "sending", ask again later.
+            delay = self.policy.retry_delay(row.attempts, None, self.rng)
+            row.lease_until = now + delay
+            event(
+                session,
+                row.id,
+                MessageState.sending,
+                now,
+                f"could not ask the provider whether it has it ({error.reason}); asking again",
+            )
+            return
         if error.retryable and row.attempts < self.policy.max_attempts:
             delay = self.policy.retry_delay(row.attempts, error.retry_after, self.rng)
             row.state, row.due_at = MessageState.pending, now + delay
@@ -346,5 +362,6 @@ def digest_body(items: list[MessageRow]) -> str:
     lines = [f"{len(items)}条新通知 / {len(items)} new notifications:"]
     for n, row in enumerate(items, start=1):
         first = row.body.strip().splitlines()[0] if row.body.strip() else row.subject
-        lines.append(f"{n}) {first[:120]}")
+        code = f"#{row.incident_id} " if row.incident_id is not None else ""
+        lines.append(f"{n}) {code}{first[:60]}")
     return "\n".join(lines)

@@ -74,6 +74,14 @@ async def act(
     now: datetime,
 ) -> Answer:
     zh = person.language == "zh"
+    if acknowledge and incident.acknowledged_at is not None:
+        who = incident.acknowledged_by
+        return Answer(
+            f"事件#{incident.id}已由{who}确认。"
+            if zh
+            else f"Incident #{incident.id} was already acknowledged by {who}.",
+            False,
+        )
     if acknowledge:
         await incidents.acknowledge(
             session, runtime, incident_id=incident.id, actor=person.id, now=now

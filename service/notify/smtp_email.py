@@ -7,7 +7,7 @@ import ssl
 from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 
 import aiosmtplib
 
@@ -45,7 +45,7 @@ class SmtpEmailTransport:
         self._ack_link = ack_link
 
     def build(self, message: OutgoingMessage) -> EmailMessage:
-        domain = self._sender.rsplit("@", 1)[-1]
+        domain = parseaddr(self._sender)[1].rsplit("@", 1)[-1]
         link = self._ack_link(message) if self._ack_link else None
         text = message.body + (f"\n\n确认收悉 / Acknowledge: {link}\n" if link else "\n")
         mail = EmailMessage()

@@ -167,6 +167,8 @@ async def test_permanent_failure_fails_over_then_unreachable_once(
         assert (sms.state, sms.attempts) == (MessageState.failed, 1)
         assert mail.channel == "email" and mail.failover_of == sms.id
         assert (mail.state, mail.attempts) == (MessageState.failed, 2)
+        # No going back to the number that already failed.
+        assert [r.id for r in rows if r.person_id == "sun_li"] == [sms.id, mail.id]
         notices = [r for r in rows if "联系不上" in r.body]
         assert len(notices) == 1 and notices[0].address == "+8613800000102"  # city duty officer
         detail = (await desk.get(f"/api/v1/incidents/{incident['id']}")).json()
