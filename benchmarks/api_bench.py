@@ -10,7 +10,9 @@ and no shift reminders. No provider is configured, so messages go to the console
 (written to the daemon's log file). N workers, each with a keep-alive connection, POST
 valid incident reports for a bounded time; only answers 201 count. Afterwards the outbox
 is watched until it is empty: the incidents' pages are sent by the same process, and how
-long after their creation they went out (`sent_at - created_at`) is reported too.
+long after their creation they went out is reported too (a message bundled into a digest
+goes out with its digest). The daemon runs with dutyd's default delivery policy, so pages
+for one person beyond the per-person rate limit are held back on purpose.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from benchmarks.engine_bench import (
     machine,
     percentile,
     postgres_admin_url,
+    read_deliveries,
     source_state,
     summary_ms,
 )
@@ -62,6 +65,9 @@ class Result:
     backlog_at_end: int = 0
     drain_seconds: float | None = None
     page_delays: list[float] = field(default_factory=list)
+    bundled: int = 0
+    deferred: int = 0
+    unsent: int = 0
     daemon_cpu_seconds: float = 0.0
     client_cpu_seconds: float = 0.0
     load_before: float = 0.0
@@ -268,15 +274,15 @@ async def watch_outbox(database_url: str, result: Result, since: datetime) -> No
                 result.drain_seconds = time.perf_counter() - began
                 break
             await asyncio.sleep(0.5)
-        async with engine.connect() as connection:
-            rows = (
-                await connection.execute(
-                    select(MessageRow.created_at, MessageRow.sent_at).where(
-                        MessageRow.created_at >= since, MessageRow.sent_at.is_not(None)
-                    )
-                )
-            ).all()
-        result.page_delays = [(sent - created).total_seconds() for created, sent in rows]
+        deliveries = await read_deliveries(engine, since)
+        result.page_delays = [
+            (at - created).total_seconds() for _, created, at in deliveries.handed_over
+        ]
+        result.bundled, result.deferred, result.unsent = (
+            deliveries.bundled,
+            deliveries.deferred,
+            deliveries.unsent,
+        )
     finally:
         await engine.dispose()
 
@@ -369,6 +375,10 @@ def report(result: Result) -> None:
     )
     print(f"  outbox: {result.backlog_at_end} messages waiting when the load stopped, {drained}")
     print(f"  pages   sent - queued   {summary_ms(result.page_delays)}")
+    print(
+        f"          ({result.bundled} went out in digests, {result.deferred} were held back by "
+        f"the per-person rate limit, {result.unsent} not sent)"
+    )
     for what, count in sorted(result.log_notes.items()):
         print(f"  daemon log: {what}: {count}")
     if result.first_traceback:

@@ -293,6 +293,7 @@ class Latency:
     sms_seen: int = 0
     log_errors: list[str] = field(default_factory=list)
     skipped_wakes: int = 0
+    shutdown_tracebacks: int = 0
 
     @property
     def latencies(self) -> list[float]:
@@ -444,14 +445,17 @@ async def run_daemon(
                 if not await watch.wait_for(set(result.posted), wait):
                     result.failures.append(f"some SMS did not arrive within {wait:.0f} s")
         finally:
+            running_log = len(read_log(log))  # what follows is the shutdown
             await stop(process)
     result.first_sms = {n: at for n, at in watch.first.items() if n in result.posted}
     result.sms_seen = len(fake.sent)
-    for line in read_log(log).splitlines():
+    text = read_log(log)
+    for line in text[:running_log].splitlines():
         if SKIPPED_WAKE in line:
             result.skipped_wakes += 1
         elif any(word in line.lower() for word in ("error", "exception", "traceback")):
             result.log_errors.append(line)
+    result.shutdown_tracebacks = text[running_log:].count("Traceback")
 
 
 def report_latency(result: Latency) -> None:
@@ -472,7 +476,12 @@ def report_latency(result: Latency) -> None:
     if result.skipped_wakes:
         print(
             f"  {result.skipped_wakes} wake-ups skipped by APScheduler because a pass was "
-            "running (that work waited for the next safety tick)"
+            "running (what that pass had not seen waited for the next safety tick)"
+        )
+    if result.shutdown_tracebacks:
+        print(
+            f"  {result.shutdown_tracebacks} tracebacks in the daemon's log after SIGTERM "
+            "(passes under way cancelled at shutdown)"
         )
     for line in result.log_errors[:5]:
         print(f"  daemon log: {line[:200]}")

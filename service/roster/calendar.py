@@ -19,6 +19,16 @@ def _official_holiday(day: date) -> bool | None:
         return None
 
 
+@cache
+def _official_named_holiday(day: date) -> bool:
+    """A named public holiday in China's calendar (not a plain weekend); False without data."""
+    try:
+        on_holiday, name = chinese_calendar.get_holiday_detail(day)
+    except NotImplementedError:
+        return False
+    return bool(on_holiday and name)
+
+
 class DutyCalendar:
     """Public holidays (with China's adjusted working days) and sensitive periods."""
 
@@ -61,8 +71,4 @@ class DutyCalendar:
             return True
         if day in self._extra_workdays or self.settings.source != "chinese":
             return False
-        try:
-            on_holiday, name = chinese_calendar.get_holiday_detail(day)
-        except NotImplementedError:
-            return False
-        return bool(on_holiday and name)
+        return _official_named_holiday(day)
