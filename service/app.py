@@ -267,6 +267,9 @@ class Dutyd:
             id=WAKE_JOB_ID,
             replace_existing=True,
             misfire_grace_time=None,
+            # A wake-up during a pass must not be dropped: it waits for the engine's lock
+            # and runs right after, instead of leaving new work to the safety tick.
+            max_instances=2,
         )
 
     async def remind_shifts(self) -> int:

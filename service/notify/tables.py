@@ -21,7 +21,11 @@ class MessageState:
 
 class MessageRow(Base):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_due", "state", "due_at"),)
+    __table_args__ = (
+        Index("ix_messages_due", "state", "due_at"),
+        # The per-person rate limit counts what went to one person recently.
+        Index("ix_messages_recent", "person_id", "channel", "sent_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
