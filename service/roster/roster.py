@@ -84,6 +84,25 @@ class _RoleSlot:
     overrides: tuple[_Span, ...]  # approved only, by start
 
 
+@dataclass(slots=True)
+class _Instant:
+    """The instant last asked about, in UTC and as local days.
+
+    "Who is on" asks every unit about the same instant: its conversions, a noticeable share
+    of each lookup, are made once per zone instead of once per unit and role.
+    """
+
+    given: datetime
+    utc: datetime
+    local_days: dict[ZoneInfo, date] = field(default_factory=dict)
+
+    def local_day(self, zone: ZoneInfo) -> date:
+        day = self.local_days.get(zone)
+        if day is None:
+            day = self.local_days[zone] = self.utc.astimezone(zone).date()
+        return day
+
+
 @dataclass
 class Roster:
     document: RosterDocument
@@ -97,11 +116,7 @@ class Roster:
     _slots: dict[Key, _RoleSlot] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
-    # The last instant asked about and its UTC form: "who is on" asks every unit about the
-    # same instant, and converting it is a noticeable share of a lookup.
-    _last_at: tuple[datetime, datetime] | None = field(
-        init=False, repr=False, compare=False, default=None
-    )
+    _instant: _Instant | None = field(init=False, repr=False, compare=False, default=None)
     _role_holders: dict[tuple[str, str, str], RoleHolder] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
@@ -178,13 +193,11 @@ class Roster:
             )
         return slot
 
-    def _utc(self, at: datetime) -> datetime:
-        last = self._last_at
-        if last is not None and last[0] is at:
-            return last[1]
-        at_utc = as_utc(at)
-        self._last_at = (at, at_utc)
-        return at_utc
+    def _instant_of(self, at: datetime) -> _Instant:
+        instant = self._instant
+        if instant is None or instant.given is not at:
+            instant = self._instant = _Instant(at, as_utc(at))
+        return instant
 
     def holder_ids(self, role: str, unit_id: str, at: datetime) -> list[str]:
         """Ids of whoever holds `role` in `unit_id` at instant `at`, overrides applied."""
@@ -192,7 +205,8 @@ class Roster:
             return list(dict.fromkeys(self._positions.get((unit_id, role), ())))
         slot = self._slot(unit_id, role)
         zone, table = slot.zone, slot.table
-        at = self._utc(at)
+        instant = self._instant_of(at)
+        at = instant.utc
         holders: list[str] = []
         for rotation in slot.rotations:
             shift = instance_at(rotation, at, zone)
@@ -201,7 +215,7 @@ class Roster:
                 if person is not None:
                     holders.append(person)
         if table:
-            local_day = at.astimezone(zone).date()
+            local_day = instant.local_day(zone)
             for back in _TABLE_DAYS_BACK:
                 for line in table.get(local_day - back, ()):
                     shift = instance(line, line.date, zone)
@@ -220,15 +234,16 @@ class Roster:
 
     def holders(self, role: str, unit_id: str, at: datetime) -> list[RoleHolder]:
         """Who holds `role` in `unit_id` at instant `at`; empty if nobody does."""
-        return [self._role_holder(role, unit_id, p) for p in self.holder_ids(role, unit_id, at)]
-
-    def _role_holder(self, role: str, unit_id: str, person_id: str) -> RoleHolder:
-        """RoleHolders are immutable, so each (role, unit, person) is made once and reused."""
-        key = (role, unit_id, person_id)
-        holder = self._role_holders.get(key)
-        if holder is None:
-            holder = self._role_holders[key] = RoleHolder(role, unit_id, self.people[person_id])
-        return holder
+        # RoleHolders are immutable, so each (role, unit, person) is made once and reused.
+        made = self._role_holders
+        result = []
+        for person_id in self.holder_ids(role, unit_id, at):
+            holder = made.get((role, unit_id, person_id))
+            if holder is None:
+                holder = RoleHolder(role, unit_id, self.people[person_id])
+                made[(role, unit_id, person_id)] = holder
+            result.append(holder)
+        return result
 
     def assignments(
         self, unit_id: str, role: str, start: datetime, end: datetime, *, clip: bool = True
