@@ -45,7 +45,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import aliased
@@ -69,9 +69,6 @@ SEED = 20260715
 LATENESS_GOAL_S = 1.0
 LOAD_BATCH = 500  # incidents per loading transaction
 UNLIMITED = 10**9
-# An experiment, not part of dutyd's schema: an index for the outbox's per-person count of
-# messages sent in the last minute, which otherwise reads the whole messages table.
-PACE_INDEX = "CREATE INDEX ix_bench_messages_pace ON messages (person_id, channel, sent_at)"
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -519,7 +516,6 @@ async def bench_backend(
     grace: float,
     postgres_url: str | None,
     pacing: bool,
-    pace_index: bool,
 ) -> Result:
     result = Result(backend=backend, incidents=incidents)
     with tempfile.TemporaryDirectory(prefix="dutyd-engine-bench-") as tmp_name:
@@ -544,9 +540,6 @@ async def bench_backend(
                 },
             )
             await dutyd.start()
-            if pace_index:
-                async with dutyd.sessions.begin() as session:
-                    await session.execute(text(PACE_INDEX))
             if not pacing:
                 dutyd.engine.outbox.policy = replace(
                     dutyd.engine.outbox.policy,
@@ -641,7 +634,6 @@ async def main_async(args: argparse.Namespace) -> None:
             if args.pacing == "dutyd"
             else "delivery pacing off (no digests, no rate limit), "
         )
-        + ("with the experimental pace index, " if args.pace_index else "")
         + f"window {args.window:.0f} s starting {args.lead:.0f} s after loading"
     )
     for backend in backends:
@@ -656,7 +648,6 @@ async def main_async(args: argparse.Namespace) -> None:
             grace=args.timeout,
             postgres_url=postgres_url,
             pacing=args.pacing == "dutyd",
-            pace_index=args.pace_index,
         )
         report(result)
 
@@ -685,11 +676,6 @@ def main() -> None:
         help="off: no digests and no per-person rate limit, so every message is sent as soon "
         "as the outbox gets to it (what is measured is dutyd's speed); dutyd: its default "
         "delivery policy, which holds pages to one person back on purpose",
-    )
-    parser.add_argument(
-        "--pace-index",
-        action="store_true",
-        help="experiment: add an index on messages (person_id, channel, sent_at) first",
     )
     parser.add_argument("--postgres-url", default=None, help="server to create a database in")
     parser.add_argument("--log-level", default="WARNING", help="dutyd's log level")
