@@ -27,7 +27,7 @@ from service.roster import store as roster_store
 from service.roster.roster import Roster
 from service.runtime import ReloadOutcome, Runtime
 from service.store import migrate
-from service.store.database import create_engine, session_factory
+from service.store.database import create_engine, is_postgres, session_factory
 
 log = structlog.get_logger(__name__)
 
@@ -162,6 +162,7 @@ class Dutyd:
             worker=self.worker,
             runtime=self.runtime,
             batch_size=self.settings.engine_batch_size,
+            lanes=self.settings.outbox_lanes or (3 if self.db and is_postgres(self.db) else 1),
             lease=timedelta(seconds=self.settings.send_lease_seconds),
             policy=DeliveryPolicy(
                 max_attempts=self.settings.delivery_max_attempts,

@@ -74,6 +74,13 @@ class Settings(BaseSettings):
         1.0, gt=0, description="Safety interval at which the engine looks for due work."
     )
     engine_batch_size: int = Field(100, ge=1, description="Due rows claimed per transaction.")
+    outbox_lanes: int = Field(
+        0,
+        ge=0,
+        le=16,
+        description="Batches of messages one process sends at once; 0 picks 3 on PostgreSQL "
+        "and 1 on SQLite (one writer at a time).",
+    )
     send_lease_seconds: int = Field(
         120,
         ge=60,

@@ -22,23 +22,49 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.catalog import Channel
 from service.clock import Clock
 from service.errors import DeliveryFailed
-from service.incidents.timeline import add_entry
+from service.incidents.tables import TimelineEntryRow
+from service.incidents.timeline import SYSTEM_ACTOR
 from service.notify.failover import fail_over
 from service.notify.tables import MessageEventRow, MessageRow, MessageState
 from service.notify.transport import OutgoingMessage, Receipt, Transports
 from service.runtime import Runtime
 
 log = structlog.get_logger(__name__)
+
+RATE_WINDOW = timedelta(minutes=1)
+# Batches are written through Core: the ORM's bulk paths cost more than the database here.
+MESSAGES = MessageRow.__table__
+EVENTS = MessageEventRow.__table__
+TIMELINE = TimelineEntryRow.__table__
+RECONCILED = "found already accepted by the provider after a crash"
+
+# What a pass reads of each message: plain rows, not ORM objects, so that a batch costs a
+# few statements and no unit of work.
+CLAIM_COLUMNS = (
+    MessageRow.id,
+    MessageRow.incident_id,
+    MessageRow.person_id,
+    MessageRow.channel,
+    MessageRow.address,
+    MessageRow.subject,
+    MessageRow.body,
+    MessageRow.state,
+    MessageRow.attempts,
+    MessageRow.created_at,
+    MessageRow.claimed_by,
+)
 
 
 @dataclass(frozen=True)
@@ -68,10 +94,19 @@ class Outcome:
 def event(
     session: AsyncSession, message_id: int, state: str, at: datetime, detail: str = ""
 ) -> None:
-    session.add(MessageEventRow(message_id=message_id, at=at, state=state, detail=detail))
+    session.add(MessageEventRow(**event_values(message_id, state, at, detail)))
 
 
-def outgoing(row: MessageRow, language: str = "zh") -> OutgoingMessage:
+def event_values(message_id: int, state: str, at: datetime, detail: str = "") -> dict[str, Any]:
+    return {"message_id": message_id, "at": at, "state": state, "detail": detail}
+
+
+async def add_events(session: AsyncSession, events: list[dict[str, Any]]) -> None:
+    if events:
+        await session.execute(EVENTS.insert(), events)
+
+
+def outgoing(row: _MessageText, language: str = "zh") -> OutgoingMessage:
     return OutgoingMessage(
         id=row.id,
         channel=Channel(row.channel),
@@ -84,6 +119,16 @@ def outgoing(row: MessageRow, language: str = "zh") -> OutgoingMessage:
     )
 
 
+class _MessageText(Protocol):
+    id: int
+    channel: str
+    address: str
+    subject: str
+    body: str
+    incident_id: int | None
+    person_id: str
+
+
 @dataclass
 class Outbox:
     sessions: async_sessionmaker[AsyncSession]
@@ -92,12 +137,21 @@ class Outbox:
     worker: str
     runtime: Runtime | None = None
     batch_size: int = 100
+    lanes: int = 1
     lease: timedelta = timedelta(seconds=120)
     policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     rng: random.Random = field(default_factory=random.Random)
 
     async def deliver_due(self) -> int:
-        """Send every message due now, batch by batch; return how many were attempted."""
+        """Send every message due now, batch by batch; return how many were attempted.
+
+        With `lanes` > 1 that many batches are in flight at once (PostgreSQL: SKIP LOCKED
+        gives each its own rows), so the database works on one while Python prepares the next.
+        """
+        counts = await asyncio.gather(*(self._deliver_lane() for _ in range(self.lanes)))
+        return sum(counts)
+
+    async def _deliver_lane(self) -> int:
         total = 0
         while True:
             claimed, stale = await self._claim()
@@ -115,11 +169,12 @@ class Outbox:
         return "zh"
 
     async def _claim(self) -> tuple[list[OutgoingMessage], dict[int, datetime]]:
+        """Lease a batch of due messages in a few set-based statements, not a few per row."""
         now = self.clock.now()
         async with self.sessions.begin() as session:
             rows = (
-                await session.scalars(
-                    select(MessageRow)
+                await session.execute(
+                    select(*CLAIM_COLUMNS)
                     .where(
                         or_(
                             and_(
@@ -136,9 +191,11 @@ class Outbox:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
+            if not rows:
+                return [], {}
             stale: dict[int, datetime] = {}
-            ready: list[MessageRow] = []
-            groups: dict[tuple[str, str], list[MessageRow]] = defaultdict(list)
+            ready: list[Row[Any]] = []
+            groups: dict[tuple[str, str], list[Row[Any]]] = defaultdict(list)
             for row in rows:
                 if row.state == MessageState.sending:
                     # Its sender died mid-send: ask the provider before sending again.
@@ -148,71 +205,130 @@ class Outbox:
                     ready.append(row)
                 else:
                     groups[(row.person_id, row.channel)].append(row)
+            recent = await self._recent_sends(session, {person for person, _ in groups}, now)
+            events: list[dict[str, Any]] = []
             for (person_id, channel), items in groups.items():
-                ready.extend(await self._pace(session, person_id, channel, items, now))
-            for row in ready:
-                row.state = MessageState.sending
-                row.claimed_by = self.worker
-                row.lease_until = now + self.lease
-                row.attempts += 1
-                row.updated_at = now
-                event(
-                    session,
+                ready.extend(
+                    await self._pace(
+                        session,
+                        person_id,
+                        channel,
+                        items,
+                        recent.get((person_id, channel)),
+                        now,
+                        events,
+                    )
+                )
+            if ready:
+                await session.execute(
+                    update(MessageRow)
+                    .where(MessageRow.id.in_([row.id for row in ready]))
+                    .values(
+                        state=MessageState.sending,
+                        claimed_by=self.worker,
+                        lease_until=now + self.lease,
+                        attempts=MessageRow.attempts + 1,
+                        updated_at=now,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            events.extend(
+                event_values(
                     row.id,
                     MessageState.sending,
                     now,
-                    f"attempt {row.attempts} by {self.worker}",
+                    f"attempt {row.attempts + 1} by {self.worker}",
                 )
-            return [outgoing(r, self._language(r.person_id)) for r in ready], stale
+                for row in ready
+            )
+            await add_events(session, events)
+            return [outgoing(row, self._language(row.person_id)) for row in ready], stale
+
+    async def _recent_sends(
+        self, session: AsyncSession, people: set[str], now: datetime
+    ) -> dict[tuple[str, str], tuple[int, datetime]]:
+        """How many messages went to each person on each channel in the last minute."""
+        if not people:
+            return {}
+        rows = await session.execute(
+            select(
+                MessageRow.person_id,
+                MessageRow.channel,
+                func.count(),
+                func.min(MessageRow.sent_at),
+            )
+            .where(
+                MessageRow.person_id.in_(people),
+                MessageRow.sent_at > now - RATE_WINDOW,
+            )
+            .group_by(MessageRow.person_id, MessageRow.channel)
+        )
+        return {(person, channel): (count, oldest) for person, channel, count, oldest in rows}
 
     async def _pace(
         self,
         session: AsyncSession,
         person_id: str,
         channel: str,
-        items: list[MessageRow],
+        items: list[Row[Any]],
+        recent: tuple[int, datetime] | None,
         now: datetime,
-    ) -> list[MessageRow]:
+        events: list[dict[str, Any]],
+    ) -> list[Row[Any]]:
         """Apply the per-person rate limit and bundle many messages into one digest."""
-        recent = int(
-            await session.scalar(
-                select(func.count())
-                .select_from(MessageRow)
-                .where(
-                    MessageRow.person_id == person_id,
-                    MessageRow.channel == channel,
-                    MessageRow.sent_at > now - timedelta(minutes=1),
-                    MessageRow.digest_of.is_(None),
-                )
-            )
-            or 0
-        )
-        allowed = self.policy.rate_limit_per_minute - recent
+        sent, oldest = recent if recent is not None else (0, now)
+        allowed = self.policy.rate_limit_per_minute - sent
+        ids = [row.id for row in items]
         if allowed <= 0:
-            for row in items:
-                row.due_at = now + timedelta(minutes=1)
-                event(session, row.id, MessageState.pending, now, "rate limit: waits a minute")
+            # All of them come due when the oldest recent send leaves the window, so a
+            # backlog goes out together (as one digest) instead of trickling for minutes.
+            free_at = max(oldest + RATE_WINDOW, now + timedelta(seconds=1))
+            await session.execute(
+                update(MessageRow)
+                .where(MessageRow.id.in_(ids))
+                .values(due_at=free_at)
+                .execution_options(synchronize_session=False)
+            )
+            wait = int((free_at - now).total_seconds())
+            events.extend(
+                event_values(i, MessageState.pending, now, f"rate limit: waits {wait}s")
+                for i in ids
+            )
             return []
         if len(items) < self.policy.digest_threshold and len(items) <= allowed:
             return items
-        digest = MessageRow(
-            incident_id=None,
-            person_id=person_id,
-            channel=channel,
-            address=items[0].address,
-            subject=f"{len(items)}条新通知 / {len(items)} new notifications",
-            body=digest_body(items),
-            state=MessageState.pending,
-            due_at=now,
-            created_at=now,
-            updated_at=now,
+        digest_id = await session.scalar(
+            insert(MessageRow)
+            .values(
+                incident_id=None,
+                person_id=person_id,
+                channel=channel,
+                address=items[0].address,
+                subject=f"{len(items)}条新通知 / {len(items)} new notifications",
+                body=digest_body(items),
+                state=MessageState.pending,
+                due_at=now,
+                created_at=now,
+                updated_at=now,
+                attempts=0,
+            )
+            .returning(MessageRow.id)
         )
-        session.add(digest)
-        await session.flush()
-        for row in items:
-            row.state, row.digest_of, row.updated_at = MessageState.bundled, digest.id, now
-            event(session, row.id, MessageState.bundled, now, f"bundled into digest #{digest.id}")
+        assert digest_id is not None
+        await session.execute(
+            update(MessageRow)
+            .where(MessageRow.id.in_(ids))
+            .values(state=MessageState.bundled, digest_of=digest_id, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        events.extend(
+            event_values(i, MessageState.bundled, now, f"bundled into digest #{digest_id}")
+            for i in ids
+        )
         log.info("message.digest", person=person_id, channel=channel, messages=len(items))
+        digest = (
+            await session.execute(select(*CLAIM_COLUMNS).where(MessageRow.id == digest_id))
+        ).one()
         return [digest]
 
     async def _send(self, message: OutgoingMessage, reconcile_since: datetime | None) -> Outcome:
@@ -237,59 +353,121 @@ class Outbox:
             return Outcome(error=DeliveryFailed(f"transport error: {exc!r}", retryable=False))
 
     async def _record(self, messages: list[OutgoingMessage], outcomes: list[Outcome]) -> None:
+        """Record a batch's results: accepted ones set-based, failures one by one."""
         now = self.clock.now()
         async with self.sessions.begin() as session:
-            for message, outcome in zip(messages, outcomes, strict=True):
-                row = await session.scalar(
-                    select(MessageRow)
+            held = {
+                row.id: row
+                for row in await session.execute(
+                    select(*CLAIM_COLUMNS)
                     .where(
-                        MessageRow.id == message.id,
+                        MessageRow.id.in_([m.id for m in messages]),
                         MessageRow.claimed_by == self.worker,
                         MessageRow.state == MessageState.sending,
                     )
                     .with_for_update()
                 )
+            }
+            accepted: list[tuple[Row[Any], Outcome, Receipt]] = []
+            failed: list[tuple[int, Outcome]] = []
+            for message, outcome in zip(messages, outcomes, strict=True):
+                row = held.get(message.id)
                 if row is None:
                     log.warning("message.claim_lost", message_id=message.id, worker=self.worker)
-                    continue
+                elif outcome.receipt is not None:
+                    accepted.append((row, outcome, outcome.receipt))
+                else:
+                    failed.append((row.id, outcome))
+            if accepted:
+                await self._record_accepted(session, accepted, now)
+            for message_id, outcome in failed:
+                row = await session.get(MessageRow, message_id)
+                assert row is not None  # locked above
                 await self._record_one(session, row, outcome, now)
+
+    async def _record_accepted(
+        self,
+        session: AsyncSession,
+        accepted: list[tuple[Row[Any], Outcome, Receipt]],
+        now: datetime,
+    ) -> None:
+        await session.execute(
+            MESSAGES.update()
+            .where(MESSAGES.c.id == bindparam("message_id"))
+            .values(
+                state=bindparam("state"),
+                transport=bindparam("transport"),
+                provider_id=bindparam("provider_id"),
+                sent_at=bindparam("sent_at"),
+                delivered_at=bindparam("delivered_at"),
+                error=None,
+                lease_until=None,
+                updated_at=now,
+            ),
+            [
+                {
+                    "message_id": row.id,
+                    "state": receipt.state,
+                    "transport": receipt.transport,
+                    "provider_id": receipt.provider_id,
+                    "sent_at": now,
+                    "delivered_at": now if receipt.state == MessageState.delivered else None,
+                }
+                for row, _, receipt in accepted
+            ],
+        )
+        digests = [row.id for row, _, _ in accepted if row.incident_id is None]
+        bundled = await self._bundled_incidents(session, digests)
+        events, entries = [], []
+        for row, outcome, receipt in accepted:
+            how = (
+                "found already accepted by the provider after a crash" if outcome.reconciled else ""
+            )
+            events.append(
+                event_values(
+                    row.id,
+                    receipt.state,
+                    now,
+                    f"{receipt.transport} {receipt.provider_id or ''} {how}".strip(),
+                )
+            )
+            entries.extend(
+                result_entries(
+                    row,
+                    bundled.get(row.id, []),
+                    now,
+                    f"{receipt.state} via {receipt.transport}"
+                    + (f" ({receipt.provider_id})" if receipt.provider_id else "")
+                    + (" [reconciled]" if outcome.reconciled else ""),
+                )
+            )
+            log.info(
+                "message.sent", message_id=row.id, channel=row.channel, transport=receipt.transport
+            )
+        await add_events(session, events)
+        if entries:
+            await session.execute(TIMELINE.insert(), entries)
+
+    async def _bundled_incidents(
+        self, session: AsyncSession, digest_ids: list[int]
+    ) -> dict[int, list[int]]:
+        """The incidents each digest message was about, in the order they were bundled."""
+        if not digest_ids:
+            return {}
+        about: dict[int, list[int]] = defaultdict(list)
+        for digest_id, incident_id in await session.execute(
+            select(MessageRow.digest_of, MessageRow.incident_id)
+            .where(MessageRow.digest_of.in_(digest_ids), MessageRow.incident_id.is_not(None))
+            .order_by(MessageRow.id)
+        ):
+            if incident_id not in about[digest_id]:
+                about[digest_id].append(incident_id)
+        return about
 
     async def _record_one(
         self, session: AsyncSession, row: MessageRow, outcome: Outcome, now: datetime
     ) -> None:
         row.lease_until, row.updated_at = None, now
-        if outcome.receipt is not None:
-            receipt = outcome.receipt
-            row.state, row.transport, row.provider_id = (
-                receipt.state,
-                receipt.transport,
-                receipt.provider_id,
-            )
-            row.sent_at, row.error = now, None
-            if receipt.state == MessageState.delivered:
-                row.delivered_at = now
-            how = (
-                "found already accepted by the provider after a crash" if outcome.reconciled else ""
-            )
-            event(
-                session,
-                row.id,
-                receipt.state,
-                now,
-                f"{receipt.transport} {receipt.provider_id or ''} {how}".strip(),
-            )
-            await self._note_result(
-                session,
-                row,
-                now,
-                f"{receipt.state} via {receipt.transport}"
-                + (f" ({receipt.provider_id})" if receipt.provider_id else "")
-                + (" [reconciled]" if outcome.reconciled else ""),
-            )
-            log.info(
-                "message.sent", message_id=row.id, channel=row.channel, transport=receipt.transport
-            )
-            return
         error = outcome.error
         assert error is not None
         row.error = error.reason
@@ -334,30 +512,41 @@ class Outbox:
         self, session: AsyncSession, row: MessageRow, now: datetime, what: str
     ) -> None:
         """Put the result on the timeline of each incident the message was about."""
-        incidents = (
-            [row.incident_id]
-            if row.incident_id is not None
-            else list(
-                await session.scalars(
-                    select(MessageRow.incident_id).where(
-                        MessageRow.digest_of == row.id, MessageRow.incident_id.is_not(None)
-                    )
-                )
-            )
+        bundled = await self._bundled_incidents(
+            session, [row.id] if row.incident_id is None else []
         )
-        digest = " (digest)" if row.incident_id is None and incidents else ""
-        for incident_id in dict.fromkeys(incidents):
-            add_entry(
-                session,
-                incident_id=incident_id,
-                at=now,
-                kind="message_sent" if "FAILED" not in what else "message_failed",
-                summary=f"{row.channel} to {row.address}{digest} {what}",
-                data={"message_id": row.id},
-            )
+        entries = result_entries(row, bundled.get(row.id, []), now, what)
+        if entries:
+            await session.execute(TIMELINE.insert(), entries)
 
 
-def digest_body(items: list[MessageRow]) -> str:
+class _MessageFacts(Protocol):
+    id: int
+    incident_id: int | None
+    channel: str
+    address: str
+
+
+def result_entries(
+    message: _MessageFacts, bundled: list[int], now: datetime, what: str
+) -> list[dict[str, Any]]:
+    """Timeline entries for a message's result: its incident's, or each bundled incident's."""
+    incidents = [message.incident_id] if message.incident_id is not None else bundled
+    digest = " (digest)" if message.incident_id is None and incidents else ""
+    return [
+        {
+            "incident_id": incident_id,
+            "at": now,
+            "kind": "message_sent" if "FAILED" not in what else "message_failed",
+            "actor": SYSTEM_ACTOR,
+            "summary": f"{message.channel} to {message.address}{digest} {what}",
+            "data": {"message_id": message.id},
+        }
+        for incident_id in incidents
+    ]
+
+
+def digest_body(items: Sequence[_MessageText]) -> str:
     """Every bundled message keeps a line: an incident is never dropped from a digest."""
     lines = [f"{len(items)}条新通知 / {len(items)} new notifications:"]
     for n, row in enumerate(items, start=1):

@@ -311,6 +311,33 @@ async def test_digest_bundles_without_dropping_and_rate_limit_delays(
     assert len(fake_twilio.sent) == 2 and "险情5" in fake_twilio.sent[1].body
 
 
+async def test_rate_limited_backlog_goes_out_together_when_the_limit_frees(
+    dutyd: Dutyd, clock: FrozenClock, fake_twilio: FakeTwilio
+) -> None:
+    """Held-back messages wait for the first free slot, then leave as one digest."""
+    dutyd.engine.outbox.policy = DeliveryPolicy(digest_threshold=100, rate_limit_per_minute=1)
+    desk = await api_client(dutyd, Role.duty_officer)
+    await desk.post("/api/v1/incidents", json={**FLOOD, "title": "险情0"})
+    await dutyd.tick()
+    first_sent_at = clock.now()
+    assert len(fake_twilio.sent) == 1
+    clock.advance(timedelta(seconds=20))
+    for n in range(1, 4):
+        await desk.post("/api/v1/incidents", json={**FLOOD, "title": f"险情{n}"})
+        await dutyd.tick()
+        clock.advance(timedelta(seconds=5))
+    assert len(fake_twilio.sent) == 1
+    waiting = [r for r in await messages(dutyd) if r.state == MessageState.pending]
+    # Due when the first SMS leaves the one-minute window, not a minute after each pass.
+    assert len(waiting) == 3
+    assert {r.due_at for r in waiting} == {first_sent_at + timedelta(minutes=1)}
+    clock.advance(timedelta(seconds=25))  # 60 s after the first SMS
+    await dutyd.tick()
+    assert len(fake_twilio.sent) == 2
+    digest = fake_twilio.sent[1].body
+    assert "3条新通知" in digest and all(f"险情{n}" in digest for n in range(1, 4))
+
+
 async def test_thousand_messages_with_flaky_provider_all_arrive_once(
     dutyd: Dutyd, clock: FrozenClock, fake_twilio: FakeTwilio
 ) -> None:
