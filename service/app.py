@@ -27,7 +27,7 @@ from service.roster import store as roster_store
 from service.roster.roster import Roster
 from service.runtime import ReloadOutcome, Runtime
 from service.store import migrate
-from service.store.database import create_engine, is_postgres, session_factory
+from service.store.database import create_engine, is_postgres, read_engine, session_factory
 
 log = structlog.get_logger(__name__)
 
@@ -115,7 +115,10 @@ class Dutyd:
         self.worker = settings.worker_name or default_worker_name()
         self._given_transports = transports
         self.db: AsyncEngine | None = None
+        self.read_db: AsyncEngine | None = None
         self.sessions: async_sessionmaker[AsyncSession]
+        # Sessions that only read: on SQLite they do not queue behind writers.
+        self.reads: async_sessionmaker[AsyncSession]
         self.runtime: Runtime
         self.transports: Transports
         self.engine: Engine
@@ -127,6 +130,8 @@ class Dutyd:
         self.db = create_engine(self.settings.effective_database_url)
         await migrate.upgrade(self.db)
         self.sessions = session_factory(self.db)
+        self.read_db = read_engine(self.db)
+        self.reads = session_factory(self.read_db)
         async with self.sessions.begin() as session:
             return await roster_store.load_or_seed(
                 session, self.settings.roster_file, self.clock.now()
@@ -179,6 +184,7 @@ class Dutyd:
             clock=self.clock,
             worker=self.worker,
             batch_size=self.settings.engine_batch_size,
+            reads=self.reads,
         )
         self._announce_transports()
 
@@ -300,7 +306,7 @@ class Dutyd:
 
     async def refresh_roster(self) -> None:
         """Pick up a roster version stored by another process (API, CLI import)."""
-        async with self.sessions() as session:
+        async with self.reads() as session:
             newest = await roster_store.newest_version_id(session)
             if newest <= self.runtime.roster_version:
                 return
@@ -340,7 +346,7 @@ class Dutyd:
     async def ready(self) -> bool:
         if self.db is None:
             return False
-        async with self.db.connect() as connection:
+        async with (self.read_db or self.db).connect() as connection:
             await connection.execute(text("SELECT 1"))
         return True
 
@@ -350,6 +356,9 @@ class Dutyd:
             self.scheduler = None
         for transport in set(getattr(self, "transports", {}).values()):
             await transport.close()
+        if self.read_db is not None and self.read_db is not self.db:
+            await self.read_db.dispose()
+        self.read_db = None
         if self.db is not None:
             await self.db.dispose()
             self.db = None

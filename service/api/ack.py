@@ -33,7 +33,7 @@ async def show(token: str, dutyd: DutydDep) -> HTMLResponse:
         incident_id, _person_id = dutyd.ack_links.verify(token, dutyd.clock.now())
     except AuthError as exc:
         return page("链接无效 / Invalid link", f"<p>{html.escape(str(exc))}</p>", 403)
-    async with dutyd.sessions() as session:
+    async with dutyd.reads() as session:
         detail = await incidents.get_incident_detail(session, incident_id=incident_id)
     state = (
         f"<p>已由 {html.escape(detail.acknowledged_by or '')} 确认 / already acknowledged.</p>"

@@ -31,11 +31,20 @@ async def get_session(dutyd: DutydDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
+async def get_read_session(dutyd: DutydDep) -> AsyncIterator[AsyncSession]:
+    async with dutyd.reads.begin() as session:
+        yield session
+
+
+# For handlers that only read: on SQLite they do not wait for the write lock.
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
+
+
 async def get_caller(
     dutyd: DutydDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> ApiTokenRow:
-    async with dutyd.sessions() as session:
+    async with dutyd.reads() as session:
         return await authenticate(session, credentials.credentials if credentials else None)
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.api.deps import Caller, DutydDep, SessionDep
+from service.api.deps import Caller, DutydDep, ReadSessionDep
 from service.app import Dutyd
 from service.auth.tokens import Role, require_role
 from service.incidents import service
@@ -69,7 +69,7 @@ async def report_incident(
     else:
         INCIDENTS_REPORTED.labels(level=report.level.value).inc()
     dutyd.wake()
-    async with dutyd.sessions() as session:
+    async with dutyd.reads() as session:
         detail = await service.get_incident_detail(session, incident_id=incident.id)
     detail.deduplicated = deduplicated
     return detail
@@ -77,13 +77,15 @@ async def report_incident(
 
 @router.get("", response_model=list[IncidentView])
 async def list_incidents(
-    caller: Caller, session: SessionDep, status: IncidentStatus | None = None, limit: int = 100
+    caller: Caller, session: ReadSessionDep, status: IncidentStatus | None = None, limit: int = 100
 ) -> list[IncidentView]:
     return await service.list_incidents(session, status=status, limit=min(limit, 1000))
 
 
 @router.get("/{incident_id}", response_model=IncidentDetail)
-async def show_incident(incident_id: int, caller: Caller, session: SessionDep) -> IncidentDetail:
+async def show_incident(
+    incident_id: int, caller: Caller, session: ReadSessionDep
+) -> IncidentDetail:
     """The incident with its timeline, every message with its state, and its report duties."""
     return await service.get_incident_detail(session, incident_id=incident_id)
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel
 
-from service.api.deps import Caller, DutydDep, SessionDep
+from service.api.deps import Caller, DutydDep, ReadSessionDep
 from service.incidents.models import DutyView
 from service.incidents.service import duty_view
 from service.reports import service as reports
@@ -27,7 +27,7 @@ class OpenDuty(BaseModel):
 async def open_duties(
     caller: Caller,
     dutyd: DutydDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     unit: str | None = None,
     overdue_only: bool = False,
 ) -> list[OpenDuty]:
@@ -48,7 +48,7 @@ async def open_duties(
 
 @router.get("/overdue", response_model=list[OpenDuty])
 async def overdue(
-    caller: Caller, dutyd: DutydDep, session: SessionDep, unit: str | None = None
+    caller: Caller, dutyd: DutydDep, session: ReadSessionDep, unit: str | None = None
 ) -> list[OpenDuty]:
     return await open_duties(caller, dutyd, session, unit, overdue_only=True)
 
@@ -65,7 +65,7 @@ class UnitStats(BaseModel):
 async def stats(
     caller: Caller,
     dutyd: DutydDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     start: AwareDatetime | None = None,
     end: AwareDatetime | None = None,
     unit: str | None = None,

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from service.api.deps import Caller, DutydDep, SessionDep
+from service.api.deps import Caller, DutydDep, ReadSessionDep, SessionDep
 from service.auth.tokens import Role, require_role
 from service.incidents import silences
 
@@ -50,7 +50,7 @@ async def create(
 
 @router.get("", response_model=list[SilenceView])
 async def list_all(
-    caller: Caller, dutyd: DutydDep, session: SessionDep, active_only: bool = True
+    caller: Caller, dutyd: DutydDep, session: ReadSessionDep, active_only: bool = True
 ) -> list[SilenceView]:
     rows = await silences.list_silences(session, now=dutyd.clock.now(), active_only=active_only)
     return [view(r) for r in rows]

@@ -50,6 +50,7 @@ class Engine:
     clock: Clock
     worker: str
     batch_size: int = 100
+    reads: async_sessionmaker[AsyncSession] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def run_due(self) -> RunResult:
@@ -143,7 +144,7 @@ class Engine:
         return advanced
 
     async def next_due_at(self) -> datetime | None:
-        async with self.sessions() as session:
+        async with (self.reads or self.sessions)() as session:
             step_due = await session.scalar(
                 select(func.min(EscalationStepRow.due_at)).where(
                     EscalationStepRow.state == StepState.pending

@@ -17,20 +17,30 @@ from sqlalchemy.ext.asyncio import (
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, *, reads: bool = False, **kwargs: Any) -> AsyncEngine:
+    """An engine for `url`. On SQLite, `reads=True` gives one for read-only sessions."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if not reads:
+        # SQLite has one writer at a time. With one connection for all of this process's
+        # writes, writers queue in order for it (an asyncio wait) instead of polling the
+        # file lock in SQLite's busy handler, which sleeps up to 100 ms a try.
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", SQLITE_BUSY_TIMEOUT_SECONDS)
     engine = create_async_engine(
         url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}, **kwargs
     )
-
     # The daemon and the CLI write to the same file. A deferred SQLite transaction that
     # reads and then writes fails at once if another writer got in between; taking the
-    # write lock at BEGIN makes writers queue behind the busy timeout instead.
+    # write lock at BEGIN makes writers queue behind the busy timeout instead. Read-only
+    # sessions begin deferred, so in WAL mode they read while a writer writes.
+    begin = "BEGIN" if reads else "BEGIN IMMEDIATE"
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
@@ -42,9 +52,16 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
     return engine
+
+
+def read_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The engine for read-only sessions: on SQLite a second pool that begins deferred."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return create_engine(engine.url.render_as_string(hide_password=False), reads=True)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

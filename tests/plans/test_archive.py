@@ -1,0 +1,43 @@
+"""Plan versions are archived once per database, and a rolled-back archive is not assumed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from service.clock import FrozenClock
+from service.incidents.service import report_incident
+from service.plans.tables import PlanVersionRow
+from tests.engine_helpers import flood_report, report, start_dutyd
+
+
+class Abort(Exception):
+    pass
+
+
+async def test_rolled_back_version_is_stored_by_the_next_report(
+    tmp_path: Path, database_url: str, clock: FrozenClock
+) -> None:
+    dutyd, _ = await start_dutyd(tmp_path, database_url, clock)
+    try:
+        with pytest.raises(Abort):
+            async with dutyd.sessions.begin() as session:
+                await report_incident(
+                    session,
+                    dutyd.runtime,
+                    flood_report(),
+                    reporter="test",
+                    now=clock.now(),
+                    worker=dutyd.worker,
+                )
+                raise Abort  # the transaction that archived the version rolls back
+        first = await report(dutyd)
+        second = await report(dutyd)  # now the lookup is skipped: the version is known stored
+        assert second > first
+        async with dutyd.reads() as session:
+            versions = await session.scalar(select(func.count()).select_from(PlanVersionRow))
+        assert versions == 1
+    finally:
+        await dutyd.stop()
