@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,8 @@ from service.store.database import create_engine, is_postgres, read_engine, sess
 log = structlog.get_logger(__name__)
 
 WAKE_JOB_ID = "wake"
+# Wake-ups never wait in APScheduler's queue or get skipped by it: `_woken` coalesces them.
+WAKE_INSTANCES = 1000
 
 
 def default_worker_name() -> str:
@@ -124,6 +127,9 @@ class Dutyd:
         self.engine: Engine
         self.scheduler: AsyncIOScheduler | None = None
         self._rejected_roster_version = 0
+        self._pass_running = self._pass_again = self._stopping = False
+        self._idle = asyncio.Event()  # set while no engine pass runs
+        self._idle.set()
 
     async def open_database(self) -> tuple[Roster, int]:
         """Connect, bring the schema up to date, and read the roster in force (seeding it)."""
@@ -232,11 +238,11 @@ class Dutyd:
         """
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.scheduler.add_job(
-            self.tick,
+            self._woken,
             "interval",
             seconds=self.settings.engine_poll_seconds,
             id="safety-tick",
-            max_instances=1,
+            max_instances=WAKE_INSTANCES,
             coalesce=True,
         )
         self.scheduler.add_job(
@@ -268,16 +274,35 @@ class Dutyd:
             return
         delay = max(timedelta(0), (at - self.clock.now()) if at else timedelta(0))
         self.scheduler.add_job(
-            self.tick,
+            self._woken,
             "date",
             run_date=datetime.now(UTC) + delay,
             id=WAKE_JOB_ID,
             replace_existing=True,
             misfire_grace_time=None,
-            # A wake-up during a pass must not be dropped: it waits for the engine's lock
-            # and runs right after, instead of leaving new work to the safety tick.
-            max_instances=2,
+            max_instances=WAKE_INSTANCES,
         )
+
+    async def _woken(self) -> None:
+        """Run engine passes until no wake-up came during the last one.
+
+        A wake-up during a pass is never dropped: it makes the running pass go round once
+        more, instead of queueing a pass per wake-up or leaving new work to the safety tick.
+        """
+        if self._pass_running:
+            self._pass_again = True
+            return
+        self._pass_running = True
+        self._idle.clear()
+        try:
+            while True:
+                self._pass_again = False
+                await self.tick()
+                if not self._pass_again or self._stopping:
+                    return
+        finally:
+            self._pass_running = False
+            self._idle.set()
 
     async def remind_shifts(self) -> int:
         """Queue reminders for shifts starting within `shift_reminder_hours`."""
@@ -350,8 +375,17 @@ class Dutyd:
             await connection.execute(text("SELECT 1"))
         return True
 
-    async def stop(self) -> None:
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        """Stop: let a running engine pass finish (it is one transaction at a time, and
+        anything cut short is redone by the next process), then close everything."""
+        self._stopping = True
         if self.scheduler is not None:
+            self.scheduler.pause()
+            try:
+                async with asyncio.timeout(grace_seconds):
+                    await self._idle.wait()
+            except TimeoutError:
+                log.warning("engine.stop_cut_pass_short", grace_seconds=grace_seconds)
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
         for transport in set(getattr(self, "transports", {}).values()):

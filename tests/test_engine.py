@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from service.clock import FrozenClock
+from service.escalation.engine import RunResult
 from service.escalation.tables import EscalationStepRow, StepState
 from service.notify.outbox import DeliveryPolicy
 from service.notify.tables import MessageRow, MessageState
@@ -92,7 +93,7 @@ async def test_message_left_sending_by_a_dead_process_is_taken_over(
     dutyd, transport = await start_dutyd(tmp_path, database_url, clock, plans_dir=PAGING_ONLY)
     try:
         await report(dutyd)
-        claimed, _ = await dutyd.engine.outbox._claim()  # the process "dies" right after
+        claimed, _, _ = await dutyd.engine.outbox._claim()  # the process "dies" right after
         assert len(claimed) == 4
         await dutyd.tick()
         assert transport.sent == []  # still within the dead process's lease
@@ -168,3 +169,52 @@ async def test_acknowledgement_cancels_pending_steps(
         )
     finally:
         await dutyd.stop()
+
+
+async def test_wake_ups_during_a_pass_make_it_go_round_once_more(
+    tmp_path: Path, database_url: str, clock: FrozenClock
+) -> None:
+    """Five wake-ups while a pass runs: none dropped, none queued; one more pass follows."""
+    dutyd, _ = await start_dutyd(tmp_path, database_url, clock, plans_dir=PAGING_ONLY)
+    passes = 0
+    release = asyncio.Event()
+
+    async def slow_tick() -> RunResult:
+        nonlocal passes
+        passes += 1
+        if passes == 1:
+            await release.wait()
+        return RunResult()
+
+    dutyd.tick = slow_tick  # type: ignore[method-assign]
+    try:
+        running = asyncio.create_task(dutyd._woken())
+        await asyncio.sleep(0)
+        for _ in range(5):
+            await dutyd._woken()  # returns at once
+        assert passes == 1
+        release.set()
+        await running
+        assert passes == 2
+    finally:
+        await dutyd.stop()
+
+
+async def test_stop_lets_a_running_pass_finish(
+    tmp_path: Path, database_url: str, clock: FrozenClock
+) -> None:
+    dutyd, _ = await start_dutyd(tmp_path, database_url, clock, plans_dir=PAGING_ONLY)
+    await dutyd.run_scheduler()
+    finished = asyncio.Event()
+
+    async def slow_tick() -> RunResult:
+        await asyncio.sleep(0.2)
+        finished.set()
+        return RunResult()
+
+    dutyd.tick = slow_tick  # type: ignore[method-assign]
+    running = asyncio.create_task(dutyd._woken())
+    await asyncio.sleep(0)
+    await dutyd.stop()
+    assert finished.is_set()
+    await running

@@ -50,19 +50,27 @@ class Engine:
     clock: Clock
     worker: str
     batch_size: int = 100
+    # Outbox batches sent between two batches of steps: new pages are not held behind a
+    # long backlog of messages, nor due steps behind a long backlog of messages.
+    send_batches_per_round: int = 4
     reads: async_sessionmaker[AsyncSession] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def run_due(self) -> RunResult:
-        """Fire every due step, then send every due message. Safe to call at any time."""
+        """Fire due steps, advance due report duties and send due messages, a batch of each
+        in turn, so that the first pages of a burst go out while the rest is still being
+        fired. Safe to call at any time."""
         async with self._lock:
             result = RunResult()
-            while fired := await self._fire_due_batch():
+            while True:
+                fired = await self._fire_due_batch()
+                advanced = await self._advance_due_duties()
+                sent, saw_messages = await self.outbox.deliver_round(self.send_batches_per_round)
                 result.steps_fired += fired
-            while advanced := await self._advance_due_duties():
                 result.duties_advanced += advanced
-            result.messages_attempted = await self.outbox.deliver_due()
-            return result
+                result.messages_attempted += sent
+                if not (fired or advanced or saw_messages):
+                    return result
 
     async def _claim(
         self, session: AsyncSession, query: Select[tuple[Row]]
@@ -76,12 +84,19 @@ class Engine:
         rows = (
             await session.scalars(query.limit(self.batch_size).with_for_update(skip_locked=True))
         ).all()
-        for row in rows:
-            incident = await session.scalar(
+        if not rows:
+            return
+        incidents = {
+            incident.id: incident
+            for incident in await session.scalars(
                 select(IncidentRow)
-                .where(IncidentRow.id == row.incident_id)
+                .where(IncidentRow.id.in_({row.incident_id for row in rows}))
+                .order_by(IncidentRow.id)
                 .with_for_update(skip_locked=True)
             )
+        }
+        for row in rows:
+            incident = incidents.get(row.incident_id)
             if incident is not None:
                 plan = await plan_by_digest(session, incident.plan_version, self.runtime.plans)
                 yield row, incident, plan

@@ -143,32 +143,44 @@ class Outbox:
     rng: random.Random = field(default_factory=random.Random)
 
     async def deliver_due(self) -> int:
-        """Send every message due now, batch by batch; return how many were attempted.
+        """Send every message due now, batch by batch; return how many were attempted."""
+        attempted, _ = await self.deliver_round(max_batches=None)
+        return attempted
+
+    async def deliver_round(self, max_batches: int | None) -> tuple[int, bool]:
+        """Send up to `max_batches` batches per lane: (messages attempted, due rows seen).
 
         With `lanes` > 1 that many batches are in flight at once (PostgreSQL: SKIP LOCKED
-        gives each its own rows), so the database works on one while Python prepares the next.
+        gives each its own rows), so the database works on one while Python prepares the
+        next. Bounding the batches lets the engine fire due steps between rounds.
         """
-        counts = await asyncio.gather(*(self._deliver_lane() for _ in range(self.lanes)))
-        return sum(counts)
+        lanes = await asyncio.gather(*(self._deliver_lane(max_batches) for _ in range(self.lanes)))
+        return sum(attempted for attempted, _ in lanes), any(seen for _, seen in lanes)
 
-    async def _deliver_lane(self) -> int:
-        total = 0
-        while True:
-            claimed, stale = await self._claim()
-            if not claimed:
-                return total
-            outcomes = await asyncio.gather(
-                *(self._send(m, reconcile_since=stale.get(m.id)) for m in claimed)
-            )
-            await self._record(claimed, outcomes)
-            total += len(claimed)
+    async def _deliver_lane(self, max_batches: int | None) -> tuple[int, bool]:
+        attempted = batches = 0
+        seen_any = False
+        while max_batches is None or batches < max_batches:
+            # A batch held back whole by the rate limit still counts as seen: there may
+            # be due rows after it.
+            claimed, stale, seen = await self._claim()
+            if not seen:
+                break
+            seen_any, batches = True, batches + 1
+            if claimed:
+                outcomes = await asyncio.gather(
+                    *(self._send(m, reconcile_since=stale.get(m.id)) for m in claimed)
+                )
+                await self._record(claimed, outcomes)
+                attempted += len(claimed)
+        return attempted, seen_any
 
     def _language(self, person_id: str | None) -> str:
         if self.runtime and person_id in self.runtime.roster.people:
             return self.runtime.roster.people[person_id].language
         return "zh"
 
-    async def _claim(self) -> tuple[list[OutgoingMessage], dict[int, datetime]]:
+    async def _claim(self) -> tuple[list[OutgoingMessage], dict[int, datetime], int]:
         """Lease a batch of due messages in a few set-based statements, not a few per row."""
         now = self.clock.now()
         async with self.sessions.begin() as session:
@@ -192,7 +204,7 @@ class Outbox:
                 )
             ).all()
             if not rows:
-                return [], {}
+                return [], {}, 0
             stale: dict[int, datetime] = {}
             ready: list[Row[Any]] = []
             groups: dict[tuple[str, str], list[Row[Any]]] = defaultdict(list)
@@ -242,7 +254,11 @@ class Outbox:
                 for row in ready
             )
             await add_events(session, events)
-            return [outgoing(row, self._language(row.person_id)) for row in ready], stale
+            return (
+                [outgoing(row, self._language(row.person_id)) for row in ready],
+                stale,
+                len(rows),
+            )
 
     async def _recent_sends(
         self, session: AsyncSession, people: set[str], now: datetime

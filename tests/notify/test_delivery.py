@@ -279,7 +279,7 @@ async def test_crash_between_sending_and_sent_is_reconciled(
     desk = await api_client(dutyd, Role.duty_officer)
     await desk.post("/api/v1/incidents", json=FLOOD)
     outbox = dutyd.engine.outbox
-    claimed, _ = await outbox._claim()
+    claimed, _, _ = await outbox._claim()
     await outbox.transports[claimed[0].channel].send(claimed[0])  # handed over; then the crash
     clock.advance(timedelta(seconds=dutyd.settings.send_lease_seconds + 1))
     await dutyd.tick()
