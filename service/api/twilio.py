@@ -40,7 +40,7 @@ SignedForm = Annotated[dict[str, str], Depends(signed_form)]
 
 
 @router.post("/status")
-async def status_callback(form: SignedForm, dutyd: DutydDep) -> Response:
+async def status_callback(form: SignedForm, dutyd: DutydDep, m: int | None = None) -> Response:
     """Delivery reports for messages and calls; undelivered or failed fails over."""
     sid = form.get("MessageSid") or form.get("CallSid") or ""
     status = form.get("MessageStatus") or form.get("CallStatus") or ""
@@ -48,6 +48,7 @@ async def status_callback(form: SignedForm, dutyd: DutydDep) -> Response:
         failed = await replies.record_status(
             session,
             provider_id=sid,
+            message_id=m,
             status=status,
             error_code=form.get("ErrorCode"),
             now=dutyd.clock.now(),

@@ -64,6 +64,7 @@ CLAIM_COLUMNS = (
     MessageRow.attempts,
     MessageRow.created_at,
     MessageRow.claimed_by,
+    MessageRow.provider_id,
 )
 
 
@@ -379,7 +380,9 @@ class Outbox:
                     .where(
                         MessageRow.id.in_([m.id for m in messages]),
                         MessageRow.claimed_by == self.worker,
-                        MessageRow.state == MessageState.sending,
+                        MessageRow.state.in_(
+                            [MessageState.sending, MessageState.delivered, MessageState.failed]
+                        ),
                     )
                     .with_for_update()
                 )
@@ -388,7 +391,13 @@ class Outbox:
             failed: list[tuple[int, Outcome]] = []
             for message, outcome in zip(messages, outcomes, strict=True):
                 row = held.get(message.id)
-                if row is None:
+                receipt = outcome.receipt
+                if row is not None and row.state != MessageState.sending:
+                    if receipt is not None and row.provider_id == receipt.provider_id:
+                        await self._record_reported_first(session, row, receipt, now)
+                    else:
+                        log.warning("message.claim_lost", message_id=message.id, worker=self.worker)
+                elif row is None:
                     log.warning("message.claim_lost", message_id=message.id, worker=self.worker)
                 elif outcome.receipt is not None:
                     accepted.append((row, outcome, outcome.receipt))
@@ -400,6 +409,29 @@ class Outbox:
                 row = await session.get(MessageRow, message_id)
                 assert row is not None  # locked above
                 await self._record_one(session, row, outcome, now)
+
+    async def _record_reported_first(
+        self, session: AsyncSession, row: Row[Any], receipt: Receipt, now: datetime
+    ) -> None:
+        """The provider's delivery report came before this answer and set the state (and did
+        any fail-over): keep that state, record only when and how it was handed over."""
+        await session.execute(
+            MESSAGES.update()
+            .where(MESSAGES.c.id == row.id)
+            .values(transport=receipt.transport, sent_at=now, lease_until=None, updated_at=now)
+        )
+        await add_events(
+            session,
+            [
+                event_values(
+                    row.id,
+                    MessageState.sent,
+                    now,
+                    f"{receipt.transport} {receipt.provider_id} "
+                    f"(its {row.state} report came first)",
+                )
+            ],
+        )
 
     async def _record_accepted(
         self,

@@ -155,11 +155,24 @@ async def record_status(
     status: str,
     error_code: str | None,
     now: datetime,
+    message_id: int | None = None,
 ) -> MessageRow | None:
-    """Apply a provider's delivery report; returns the message if it has now failed."""
+    """Apply a provider's delivery report; returns the message if it has now failed.
+
+    The report may come before the sender has recorded the provider's id (it is still
+    `sending`): then `message_id`, from the callback's address, finds it, and the id is
+    recorded here; the sender keeps the state this report set.
+    """
     message = await session.scalar(
         select(MessageRow).where(MessageRow.provider_id == provider_id).with_for_update()
     )
+    if message is None and message_id is not None and provider_id:
+        early = await session.scalar(
+            select(MessageRow).where(MessageRow.id == message_id).with_for_update()
+        )
+        if early is not None and early.provider_id is None and early.state == MessageState.sending:
+            early.provider_id = provider_id
+            message = early
     if message is None:
         return None
     detail = f"provider status {status}" + (f" (error {error_code})" if error_code else "")

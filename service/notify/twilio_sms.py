@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from contextvars import ContextVar
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
 from twilio.rest import Client
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
@@ -29,6 +31,36 @@ VOICE_PROMPT = {
 }
 
 
+# The headers of the response to the call running in this task (see TwilioClient.call):
+# the client's exceptions carry no headers, and a 429 says in Retry-After when to retry.
+_response_headers: ContextVar[dict[str, str] | None] = ContextVar(
+    "twilio_response_headers", default=None
+)
+
+
+class _HeaderKeepingHttpClient(AsyncTwilioHttpClient):
+    async def request(self, *args: Any, **kwargs: Any) -> Response:
+        response = await super().request(*args, **kwargs)
+        seen = _response_headers.get()
+        if seen is not None and response.headers:
+            seen.update({str(k).lower(): str(v) for k, v in response.headers.items()})
+        return response
+
+
+def with_message_id(callback: str | None, message: OutgoingMessage) -> str | None:
+    """The status callback names our message, so a report that arrives before we have
+    recorded Twilio's id for it can still be matched."""
+    return f"{callback}?m={message.id}" if callback else None
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After in seconds (Twilio sends seconds; an HTTP date is not expected)."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
 class TwilioClient:
     """One Twilio REST client (async HTTP) shared by the SMS and voice transports."""
 
@@ -36,7 +68,7 @@ class TwilioClient:
         self, *, account_sid: str, auth_token: str, api_base_url: str, timeout_seconds: float = 15
     ) -> None:
         # The aiohttp session behind the client must be made inside the running loop.
-        self.http = AsyncTwilioHttpClient()
+        self.http = _HeaderKeepingHttpClient()
         self.timeout = timeout_seconds
         self.client = Client(account_sid, auth_token, http_client=self.http)
         self.client.api.base_url = api_base_url.rstrip("/")
@@ -44,17 +76,25 @@ class TwilioClient:
     async def call(self, request: Awaitable[T]) -> T:
         """One API call, bounded in time: the client's own timeout never reaches aiohttp, and
         a provider that stops answering must not hold a warning for minutes."""
-        return await asyncio.wait_for(request, timeout=self.timeout)
+        headers: dict[str, str] = {}
+        token = _response_headers.set(headers)  # wait_for's task sees this same dict
+        try:
+            return await asyncio.wait_for(request, timeout=self.timeout)
+        except TwilioRestException as exc:
+            raise _failure(exc, retry_after_seconds(headers.get("retry-after"))) from exc
+        finally:
+            _response_headers.reset(token)
 
     async def close(self) -> None:
         await self.http.close()
 
 
-def _failure(exc: Exception) -> DeliveryFailed:
+def _failure(exc: Exception, retry_after: float | None = None) -> DeliveryFailed:
     if isinstance(exc, TwilioRestException):
         return DeliveryFailed(
             f"twilio refused: HTTP {exc.status} code {exc.code}: {exc.msg}",
             retryable=exc.status in RETRYABLE_STATUSES,
+            retry_after=retry_after,
         )
     return DeliveryFailed(f"twilio unreachable: {exc!r}", retryable=True)
 
@@ -84,7 +124,7 @@ class TwilioSmsTransport:
                 self._twilio.client.messages.create_async(
                     to=message.address,
                     body=fit_sms(message.body, DIGEST_SEGMENTS if message.subject else 4),
-                    status_callback=self._status_callback,
+                    status_callback=with_message_id(self._status_callback, message),
                     **self._sender,
                 )
             )
@@ -151,7 +191,7 @@ class TwilioVoiceTransport:
                     to=message.address,
                     from_=self._from,
                     twiml=twiml,
-                    status_callback=self._status_callback,
+                    status_callback=with_message_id(self._status_callback, message),
                 )
             )
         except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:

@@ -49,6 +49,7 @@ class FakeTwilio:
     sent: list[SentSms] = field(default_factory=list)
     calls: list[PlacedCall] = field(default_factory=list)
     fail_next: list[tuple[int, int, str]] = field(default_factory=list)
+    retry_after: int = 30  # seconds, sent with a queued 429
     failure_rate: float = 0.0
     stall_next: int = 0  # answer this many requests only after `stall_seconds`
     stall_seconds: float = 2.0
@@ -87,7 +88,9 @@ class FakeTwilio:
         if self.fail_next:
             status, code, message = self.fail_next.pop(0)
             return web.json_response(
-                {"code": code, "message": message, "status": status}, status=status
+                {"code": code, "message": message, "status": status},
+                status=status,
+                headers={"Retry-After": str(self.retry_after)} if status == 429 else None,
             )
         if self.failure_rate and self.rng.random() < self.failure_rate:
             status = self.rng.choice([500, 503, 429])

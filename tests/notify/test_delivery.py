@@ -14,7 +14,7 @@ from sqlalchemy import select
 from service.app import Dutyd
 from service.auth.tokens import Role
 from service.clock import FrozenClock
-from service.notify.outbox import DeliveryPolicy
+from service.notify.outbox import DeliveryPolicy, Outcome
 from service.notify.tables import MessageEventRow, MessageRow, MessageState
 from tests.api_helpers import api_client
 from tests.conftest import make_settings, provider_settings
@@ -119,8 +119,10 @@ async def run_until_quiet(
 async def test_transient_failures_are_retried_with_backoff(
     dutyd: Dutyd, clock: FrozenClock, fake_twilio: FakeTwilio
 ) -> None:
-    """A 500 and a 429 are retried after growing delays; the third try goes through."""
+    """A 500 and a 429 are retried after growing delays (at least the 429's Retry-After);
+    the third try goes through."""
     fake_twilio.fail_next += [(500, 20500, "down"), (429, 20429, "slow down")]
+    fake_twilio.retry_after = 40
     desk = await api_client(dutyd, Role.duty_officer)
     await desk.post("/api/v1/incidents", json=FLOOD)
     await dutyd.tick()
@@ -131,10 +133,9 @@ async def test_transient_failures_are_retried_with_backoff(
     clock.advance(first_retry)
     await dutyd.tick()
     [message] = await messages(dutyd)
-    assert message.attempts == 2 and timedelta(
-        seconds=5
-    ) <= message.due_at - clock.now() <= timedelta(seconds=10)
-    clock.advance(timedelta(seconds=10))
+    # The jittered backoff would be 5-10 s; Twilio asked for 40.
+    assert message.attempts == 2 and message.due_at - clock.now() == timedelta(seconds=40)
+    clock.advance(timedelta(seconds=40))
     await dutyd.tick()
     [message] = await messages(dutyd)
     assert message.state == MessageState.sent and len(fake_twilio.sent) == 1
@@ -192,7 +193,8 @@ async def test_status_callbacks_are_signed_and_update_delivery(
     await desk.post("/api/v1/incidents", json=FLOOD)
     await dutyd.tick()
     sid = fake_twilio.sent[0].sid
-    assert fake_twilio.sent[0].status_callback == PUBLIC + "/twilio/status"
+    message_id = (await messages(dutyd))[0].id
+    assert fake_twilio.sent[0].status_callback == f"{PUBLIC}/twilio/status?m={message_id}"
     forged = await desk.post(
         "/twilio/status",
         data={"MessageSid": sid, "MessageStatus": "failed"},
@@ -207,6 +209,31 @@ async def test_status_callbacks_are_signed_and_update_delivery(
     assert ok.status_code == 204
     [message] = await messages(dutyd)
     assert message.state == MessageState.delivered and message.delivered_at == clock.now()
+
+
+async def test_report_arriving_before_the_send_is_recorded_is_kept(
+    dutyd: Dutyd, fake_twilio: FakeTwilio, smtp_server: SmtpServer
+) -> None:
+    """Twilio says "undelivered" before dutyd has written down Twilio's id: not dropped."""
+    desk = await api_client(dutyd, Role.duty_officer)
+    await desk.post("/api/v1/incidents", json=FLOOD)
+    outbox = dutyd.engine.outbox
+    [sms], _, _ = await outbox._claim()
+    receipt = await outbox.transports[sms.channel].send(sms)
+    callback = fake_twilio.sent[0].status_callback
+    assert callback is not None
+    path = callback.removeprefix(PUBLIC)
+    params = {"MessageSid": receipt.provider_id or "", "MessageStatus": "undelivered"}
+    assert (await desk.post(path, **signed(path, params))).status_code == 204
+    await outbox._record([sms], [Outcome(receipt=receipt)])  # the sender's answer, later
+    [message, failover] = await messages(dutyd)
+    assert message.state == MessageState.failed and message.provider_id == receipt.provider_id
+    assert message.sent_at is not None and message.transport == "twilio"
+    assert failover.channel == "email" and failover.failover_of == message.id
+    assert any("report came first" in e for e in await events(dutyd, message.id))
+    await dutyd.tick()
+    assert [m.recipients for m in smtp_server.received] == [["sun.li@qingshan.example.gov.cn"]]
+    assert len(fake_twilio.sent) == 1
 
 
 async def test_undelivered_report_fails_over_to_email(

@@ -40,6 +40,7 @@ async def test_twilio_errors_are_classified(
             await transport.send(SMS)
         assert failure.value.retryable is retryable
         assert str(status) in failure.value.reason
+        assert failure.value.retry_after == (fake_twilio.retry_after if status == 429 else None)
         receipt = await transport.send(SMS)  # the next call goes through
         assert receipt.provider_id == fake_twilio.sent[0].sid
     finally:
