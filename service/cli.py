@@ -129,14 +129,25 @@ def serve(
     current = settings()
     configure_logging(current.log_level, current.log_format)
     try:
-        api = create_api(Dutyd(current))
-        uvicorn.run(
-            api,
-            host=host or current.http_host,
-            port=port or current.http_port,
-            log_level=current.log_level.lower(),
-            access_log=False,
-        )
+        listen = {
+            "host": host or current.http_host,
+            "port": port or current.http_port,
+            "log_level": current.log_level.lower(),
+            "access_log": False,
+        }
+        if current.http_workers > 1:
+            if not current.effective_database_url.startswith("postgresql"):
+                typer.echo(
+                    "warning: several http_workers on SQLite queue for its one writer", err=True
+                )
+            uvicorn.run(
+                "service.api.app:create_api_from_settings",
+                factory=True,
+                workers=current.http_workers,
+                **listen,
+            )
+        else:
+            uvicorn.run(create_api(Dutyd(current)), **listen)
     except DutydError as exc:
         raise fail(str(exc)) from None
 

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     # HTTP
     http_host: str = Field("127.0.0.1", description="Address the API listens on.")
     http_port: int = Field(8640, ge=1, le=65535, description="Port the API listens on.")
+    http_workers: int = Field(
+        1,
+        ge=1,
+        le=32,
+        description="Daemon processes serving the API, each with its own engine; more than "
+        "one is for PostgreSQL (on SQLite they would queue for the one writer).",
+    )
     public_base_url: str = Field(
         "http://127.0.0.1:8640",
         description="URL at which the outside world (Twilio webhooks, links in mail) reaches us.",

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from service.notify.tables import MessageEventRow, MessageRow
 from tests.cli_helpers import DUTYD, cli_env, run_cli
 from tests.fakes.smtp import free_port
 from tests.plan_helpers import copy_sample_plans
 
 STARTUP_SECONDS = 30
+FLOOD = {"category": "natural_disaster", "event_type": "flood", "level": "II"}
 
 
 def start_daemon(
@@ -141,3 +147,68 @@ def test_sighup_reloads_plans_and_refuses_a_broken_set(tmp_path: Path) -> None:
     finally:
         daemon.send_signal(signal.SIGINT)
         daemon.wait(timeout=15)
+
+
+async def test_several_processes_share_the_api_and_the_engine_on_postgres(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """`http_workers: 2` on PostgreSQL: two processes, every message handed over once."""
+    env = {
+        "DUTYD_DATABASE_URL": postgres_url,
+        "DUTYD_WORKER_NAME": "node1",
+        # Each message on its own, none held back: every one must be seen delivered.
+        "DUTYD_DIGEST_THRESHOLD": "100",
+        "DUTYD_RATE_LIMIT_PER_MINUTE": "600",
+    }
+    token = run_cli(tmp_path, "token", "create", "--role", "duty_officer", "desk", **env)
+    headers = {"Authorization": f"Bearer {token.stdout.strip()}"}
+    port = free_port()
+    daemon, _, err = start_daemon(tmp_path, port, "workers", DUTYD_HTTP_WORKERS="2", **env)
+    try:
+        for n in range(20):
+            # A new connection each time: the processes share the listening socket.
+            async with httpx.AsyncClient(timeout=10) as client:
+                created = await client.post(
+                    f"http://127.0.0.1:{port}/api/v1/incidents",
+                    headers=headers,
+                    json={**FLOOD, "title": f"水位{n}", "unit": "hexi" if n % 2 else "qingshan"},
+                )
+            assert created.status_code == 201, created.text
+        engine = create_async_engine(postgres_url)
+        try:
+
+            async def undelivered() -> int:
+                async with engine.connect() as connection:
+                    return int(
+                        await connection.scalar(
+                            select(func.count())
+                            .select_from(MessageRow)
+                            .where(MessageRow.state.not_in(["delivered", "bundled"]))
+                        )
+                        or 0
+                    )
+
+            for _ in range(150):  # up to 30 s
+                if not await undelivered():
+                    break
+                await asyncio.sleep(0.2)
+            assert await undelivered() == 0
+            async with engine.connect() as connection:
+                attempts = (
+                    await connection.execute(
+                        select(MessageEventRow.message_id, func.count())
+                        .where(MessageEventRow.state == "sending")
+                        .group_by(MessageEventRow.message_id)
+                    )
+                ).all()
+                workers = set(
+                    await connection.scalars(select(MessageRow.claimed_by).distinct())
+                ) - {None}
+        finally:
+            await engine.dispose()
+        assert attempts and all(count == 1 for _, count in attempts)
+        assert workers and all(w.startswith("node1:") for w in workers)
+        assert len(set(re.findall(r"Started server process \[(\d+)\]", err.read_text()))) == 2
+    finally:
+        daemon.send_signal(signal.SIGINT)
+        daemon.wait(timeout=20)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,8 @@ from service import __version__
 from service.api import ack, incidents, plans, reports, roster, silences, system, twilio
 from service.api.errors import install_error_handlers
 from service.app import Dutyd
+from service.config import load_settings
+from service.logs import configure_logging
 
 
 def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
@@ -43,3 +46,13 @@ def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
     app.include_router(twilio.router)
     app.include_router(ack.router)
     return app
+
+
+def create_api_from_settings() -> FastAPI:
+    """The app each process builds when `dutyd serve` runs several (`http_workers`)."""
+    current = load_settings()
+    configure_logging(current.log_level, current.log_format)
+    if current.worker_name:
+        # Claims are recorded under the worker's name: each process needs its own.
+        current = current.model_copy(update={"worker_name": f"{current.worker_name}:{os.getpid()}"})
+    return create_api(Dutyd(current))

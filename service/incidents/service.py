@@ -25,7 +25,7 @@ from service.incidents.models import (
 )
 from service.incidents.silences import active_silence
 from service.incidents.tables import IncidentRow, TimelineEntryRow
-from service.incidents.timeline import add_entry
+from service.incidents.timeline import add_entry, write_pending
 from service.notify.queue import queue_to_person
 from service.notify.render import render_plain
 from service.notify.tables import MessageRow
@@ -512,6 +512,7 @@ async def acknowledge(
 async def _tell_paged_people(
     session: AsyncSession, runtime: Runtime, incident: IncidentRow, *, actor: str, now: datetime
 ) -> None:
+    await write_pending(session)
     fired = await session.scalars(
         select(TimelineEntryRow.data).where(
             TimelineEntryRow.incident_id == incident.id, TimelineEntryRow.kind == "step_fired"
@@ -673,6 +674,7 @@ async def get_incident_detail(session: AsyncSession, *, incident_id: int) -> Inc
     row = await session.get(IncidentRow, incident_id)
     if row is None:
         raise NotFound("incident", incident_id)
+    await write_pending(session)
     entries = await session.scalars(
         select(TimelineEntryRow)
         .where(TimelineEntryRow.incident_id == incident_id)

@@ -34,8 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.catalog import Channel
 from service.clock import Clock
 from service.errors import DeliveryFailed
-from service.incidents.tables import TimelineEntryRow
-from service.incidents.timeline import SYSTEM_ACTOR
+from service.incidents.timeline import SYSTEM_ACTOR, TIMELINE
 from service.notify.failover import fail_over
 from service.notify.tables import MessageEventRow, MessageRow, MessageState
 from service.notify.transport import OutgoingMessage, Receipt, Transports
@@ -47,7 +46,6 @@ RATE_WINDOW = timedelta(minutes=1)
 # Batches are written through Core: the ORM's bulk paths cost more than the database here.
 MESSAGES = MessageRow.__table__
 EVENTS = MessageEventRow.__table__
-TIMELINE = TimelineEntryRow.__table__
 RECONCILED = "found already accepted by the provider after a crash"
 
 # What a pass reads of each message: plain rows, not ORM objects, so that a batch costs a
