@@ -36,6 +36,7 @@ from service.clock import Clock
 from service.errors import DeliveryFailed
 from service.incidents.timeline import SYSTEM_ACTOR, TIMELINE
 from service.notify.failover import fail_over
+from service.notify.sms_text import DIGEST_SEGMENTS, segments
 from service.notify.tables import MessageEventRow, MessageRow, MessageState
 from service.notify.transport import OutgoingMessage, Receipt, Transports
 from service.runtime import Runtime
@@ -43,6 +44,7 @@ from service.runtime import Runtime
 log = structlog.get_logger(__name__)
 
 RATE_WINDOW = timedelta(minutes=1)
+DIGEST_LINE_CHARS = 60
 # Batches are written through Core: the ORM's bulk paths cost more than the database here.
 MESSAGES = MessageRow.__table__
 EVENTS = MessageEventRow.__table__
@@ -290,28 +292,44 @@ class Outbox:
         now: datetime,
         events: list[dict[str, Any]],
     ) -> list[Row[Any]]:
-        """Apply the per-person rate limit and bundle many messages into one digest."""
+        """Apply the per-person rate limit and bundle many messages into digests."""
         sent, oldest = recent if recent is not None else (0, now)
         allowed = self.policy.rate_limit_per_minute - sent
-        ids = [row.id for row in items]
-        if allowed <= 0:
-            # All of them come due when the oldest recent send leaves the window, so a
-            # backlog goes out together (as one digest) instead of trickling for minutes.
-            free_at = max(oldest + RATE_WINDOW, now + timedelta(seconds=1))
+        if len(items) < self.policy.digest_threshold and len(items) <= max(allowed, 0):
+            return items
+        chunks = digest_chunks(items, Channel(channel)) if allowed > 0 else []
+        ready = [
+            await self._bundle(session, person_id, channel, chunk, now, events)
+            for chunk in chunks[:allowed]
+        ]
+        held = [row for chunk in chunks[allowed:] for row in chunk] if chunks else items
+        if held:
+            # They come due together when the oldest send in the window leaves it, so a
+            # backlog goes out in a few digests instead of trickling out for minutes.
+            free_at = max((oldest if sent else now) + RATE_WINDOW, now + timedelta(seconds=1))
             await session.execute(
                 update(MessageRow)
-                .where(MessageRow.id.in_(ids))
+                .where(MessageRow.id.in_([row.id for row in held]))
                 .values(due_at=free_at)
                 .execution_options(synchronize_session=False)
             )
             wait = int((free_at - now).total_seconds())
             events.extend(
-                event_values(i, MessageState.pending, now, f"rate limit: waits {wait}s")
-                for i in ids
+                event_values(row.id, MessageState.pending, now, f"rate limit: waits {wait}s")
+                for row in held
             )
-            return []
-        if len(items) < self.policy.digest_threshold and len(items) <= allowed:
-            return items
+        return ready
+
+    async def _bundle(
+        self,
+        session: AsyncSession,
+        person_id: str,
+        channel: str,
+        items: list[Row[Any]],
+        now: datetime,
+        events: list[dict[str, Any]],
+    ) -> Row[Any]:
+        """One digest message standing for `items`, which become `bundled`."""
         digest_id = await session.scalar(
             insert(MessageRow)
             .values(
@@ -330,6 +348,7 @@ class Outbox:
             .returning(MessageRow.id)
         )
         assert digest_id is not None
+        ids = [row.id for row in items]
         await session.execute(
             update(MessageRow)
             .where(MessageRow.id.in_(ids))
@@ -341,10 +360,8 @@ class Outbox:
             for i in ids
         )
         log.info("message.digest", person=person_id, channel=channel, messages=len(items))
-        digest = (
-            await session.execute(select(*CLAIM_COLUMNS).where(MessageRow.id == digest_id))
-        ).one()
-        return [digest]
+        digest = select(*CLAIM_COLUMNS).where(MessageRow.id == digest_id)
+        return (await session.execute(digest)).one()
 
     async def _send(self, message: OutgoingMessage, reconcile_since: datetime | None) -> Outcome:
         transport = self.transports.get(message.channel)
@@ -598,5 +615,18 @@ def digest_body(items: Sequence[_MessageText]) -> str:
     for n, row in enumerate(items, start=1):
         first = row.body.strip().splitlines()[0] if row.body.strip() else row.subject
         code = f"#{row.incident_id} " if row.incident_id is not None else ""
-        lines.append(f"{n}) {code}{first[:60]}")
+        lines.append(f"{n}) {code}{first[:DIGEST_LINE_CHARS]}")
     return "\n".join(lines)
+
+
+def digest_chunks(items: list[Row[Any]], channel: Channel) -> list[list[Row[Any]]]:
+    """Split into digests short enough to arrive whole: an SMS (or call) digest is at most
+    DIGEST_SEGMENTS long, so it is never cut; a mail digest carries everything."""
+    if channel is Channel.email:
+        return [items]
+    chunks: list[list[Row[Any]]] = [[]]
+    for row in items:
+        if chunks[-1] and segments(digest_body([*chunks[-1], row])) > DIGEST_SEGMENTS:
+            chunks.append([])
+        chunks[-1].append(row)
+    return chunks

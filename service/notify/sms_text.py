@@ -11,6 +11,9 @@ GSM7 = set(
     "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 SENTENCE_ENDS = "。！？；.!?;"
+# A digest SMS may run longer than one message (see notify.outbox.digest_chunks, which
+# splits digests so that none is ever cut).
+DIGEST_SEGMENTS = 12
 
 
 def is_gsm7(text: str) -> bool:

@@ -16,14 +16,11 @@ from twilio.rest import Client
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from service.errors import DeliveryFailed
-from service.notify.sms_text import fit_sms
+from service.notify.sms_text import DIGEST_SEGMENTS, fit_sms
 from service.notify.transport import OutgoingMessage, Receipt
 
 T = TypeVar("T")
 RETRYABLE_STATUSES = {408, 429, 500, 502, 503, 504}
-# An SMS has no subject, except a digest (see outbox): it may run longer, since cutting it
-# would drop incidents from it.
-DIGEST_SEGMENTS = 12
 VOICE_LANGUAGES = {"zh": "cmn-CN", "en": "en-US"}
 VOICE_PROMPT = {
     "zh": "按1确认收到，按2升级上报。",

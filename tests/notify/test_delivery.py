@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -15,6 +16,7 @@ from service.app import Dutyd
 from service.auth.tokens import Role
 from service.clock import FrozenClock
 from service.notify.outbox import DeliveryPolicy, Outcome
+from service.notify.sms_text import DIGEST_SEGMENTS, segments
 from service.notify.tables import MessageEventRow, MessageRow, MessageState
 from tests.api_helpers import api_client
 from tests.conftest import make_settings, provider_settings
@@ -363,6 +365,31 @@ async def test_rate_limited_backlog_goes_out_together_when_the_limit_frees(
     assert len(fake_twilio.sent) == 2
     digest = fake_twilio.sent[1].body
     assert "3条新通知" in digest and all(f"险情{n}" in digest for n in range(1, 4))
+
+
+async def test_big_digests_are_split_to_arrive_whole_and_drop_no_incident(
+    dutyd: Dutyd, clock: FrozenClock, fake_twilio: FakeTwilio
+) -> None:
+    """Thirty incidents at once for one officer: SMS digests short enough not to be cut,
+    two now (the rate limit), the rest a minute later, every incident in one of them."""
+    dutyd.engine.outbox.policy = DeliveryPolicy(digest_threshold=3, rate_limit_per_minute=2)
+    desk = await api_client(dutyd, Role.duty_officer)
+    ids = [
+        (await desk.post("/api/v1/incidents", json={**FLOOD, "title": f"第{n}号险情"})).json()["id"]
+        for n in range(30)
+    ]
+    await dutyd.tick()
+    assert len(fake_twilio.sent) == 2
+    clock.advance(timedelta(minutes=1))
+    await dutyd.tick()
+    clock.advance(timedelta(minutes=1))
+    await dutyd.tick()
+    bodies = [sms.body for sms in fake_twilio.sent]
+    assert len(bodies) >= 3
+    assert all(segments(body) <= DIGEST_SEGMENTS and not body.endswith("…") for body in bodies)
+    listed = [int(i) for body in bodies for i in re.findall(r"#(\d+) ", body)]
+    assert sorted(listed) == sorted(ids)  # each incident exactly once
+    assert Counter(r.state for r in await messages(dutyd))[MessageState.bundled] == 30
 
 
 async def test_thousand_messages_with_flaky_provider_all_arrive_once(
