@@ -173,7 +173,7 @@ class Dutyd:
             worker=self.worker,
             runtime=self.runtime,
             batch_size=self.settings.engine_batch_size,
-            lanes=self.settings.outbox_lanes or (3 if self.db and is_postgres(self.db) else 1),
+            lanes=self.settings.outbox_lanes or (4 if self.db and is_postgres(self.db) else 1),
             lease=timedelta(seconds=self.settings.send_lease_seconds),
             policy=DeliveryPolicy(
                 max_attempts=self.settings.delivery_max_attempts,

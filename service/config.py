@@ -85,7 +85,7 @@ class Settings(BaseSettings):
         0,
         ge=0,
         le=16,
-        description="Batches of messages one process sends at once; 0 picks 3 on PostgreSQL "
+        description="Batches of messages one process sends at once; 0 picks 4 on PostgreSQL "
         "and 1 on SQLite (one writer at a time).",
     )
     send_lease_seconds: int = Field(
