@@ -87,12 +87,14 @@ def free_port() -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU time a process has used so far (Linux)."""
+    """User and system CPU time a process and its live children have used so far (Linux)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 def daemon_environment(data_dir: Path, database_url: str | None) -> dict[str, str]:
@@ -288,7 +290,7 @@ async def watch_outbox(database_url: str, result: Result, since: datetime) -> No
 
 
 async def bench_backend(
-    backend: str, *, seconds: float, concurrency: int, postgres_url: str | None
+    backend: str, *, seconds: float, concurrency: int, postgres_url: str | None, workers: int = 1
 ) -> Result:
     result = Result(backend=backend, concurrency=concurrency)
     with tempfile.TemporaryDirectory(prefix="dutyd-api-bench-") as tmp_name:
@@ -297,17 +299,18 @@ async def bench_backend(
             if postgres_url is None:
                 raise SystemExit("no PostgreSQL server configured (see --help)")
             async with fresh_database(postgres_url, "dutyd_bench_api") as url:
-                await run_daemon(result, data_dir, url, url, seconds)
+                await run_daemon(result, data_dir, url, url, seconds, workers)
         else:
             url = f"sqlite+aiosqlite:///{data_dir / 'dutyd.db'}"
-            await run_daemon(result, data_dir, None, url, seconds)
+            await run_daemon(result, data_dir, None, url, seconds, workers)
     return result
 
 
 async def run_daemon(
-    result: Result, data_dir: Path, setting: str | None, url: str, seconds: float
+    result: Result, data_dir: Path, setting: str | None, url: str, seconds: float, workers: int
 ) -> None:
     env = daemon_environment(data_dir, setting)
+    env["DUTYD_HTTP_WORKERS"] = str(workers)
     token = await create_token(env)
     port = free_port()
     log = data_dir / "dutyd.log"
@@ -394,13 +397,17 @@ async def main_async(args: argparse.Namespace) -> None:
         print("no PostgreSQL server configured: SQLite only")
         backends = ["sqlite"]
     print(f"machine: {machine()}; {source_state()}")
-    print(f"{args.seconds:.0f} s of load per backend, {args.concurrency} workers, keep-alive")
+    print(
+        f"{args.seconds:.0f} s of load per backend, {args.concurrency} clients with keep-alive, "
+        f"http_workers={args.workers}"
+    )
     for backend in backends:
         result = await bench_backend(
             backend,
             seconds=args.seconds,
             concurrency=args.concurrency,
             postgres_url=postgres_url,
+            workers=args.workers,
         )
         report(result)
 
@@ -410,6 +417,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1, help="http_workers of the daemon")
     parser.add_argument("--postgres-url", default=None, help="server to create a database in")
     args = parser.parse_args()
     if args.seconds <= 0 or args.seconds > 600 or args.concurrency < 1:
