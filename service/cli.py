@@ -757,6 +757,41 @@ def roster_override(
         raise fail(str(exc)) from None
 
 
+@roster_app.command("approve")
+def roster_approve(
+    override_id: Annotated[str, typer.Argument(help="The pending override's id.")],
+    approved_by: Annotated[str | None, typer.Option(help="Who approves (default: login).")] = None,
+) -> None:
+    """Approve a pending override; from then on it changes who is on duty."""
+    from service.roster import service as roster_service
+
+    approver = approved_by or getpass.getuser()
+
+    async def work(dutyd: Dutyd) -> str:
+        now = dutyd.clock.now()
+        data = roster_service.with_approval(
+            dutyd.runtime.roster, override_id, approver=approver, now=now
+        )
+        async with dutyd.sessions.begin() as session:
+            version = await roster_service.replace_roster(
+                session,
+                dutyd.runtime,
+                data,
+                actor=approver,
+                comment=f"approved {override_id}",
+                now=now,
+                plans_dir=dutyd.settings.plans_dir,
+                rules_file=dutyd.settings.duty_rules_file,
+                source="approval",
+            )
+        return f"override {override_id} approved by {approver}; roster version {version}"
+
+    try:
+        typer.echo(with_store(work))
+    except (DutydError, ValueError) as exc:
+        raise fail(str(exc)) from None
+
+
 @roster_app.command("feed")
 def roster_feed(
     person: Annotated[str | None, typer.Option(help="A person's shifts.")] = None,

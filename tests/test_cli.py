@@ -190,3 +190,37 @@ def test_roster_commands(tmp_path: Path) -> None:
     bad.write_text("date,unit,role,person\n2026-12-05,hexi,duty_officer,ghost\n", encoding="utf-8")
     refused = run_cli(tmp_path, "roster", "import", str(bad))
     assert refused.returncode == 2 and "bad.csv:2: unknown person 'ghost'" in refused.stderr
+
+
+def test_pending_override_is_approved_from_the_cli(tmp_path: Path) -> None:
+    """A pending override changes nothing until `roster approve`; approving twice is refused."""
+    added = run_cli(
+        tmp_path,
+        "roster",
+        "override",
+        "--unit",
+        "hexi",
+        "--role",
+        "leader_on_shift",
+        "--from",
+        "2026-12-02T09:00:00+08:00",
+        "--to",
+        "2026-12-03T09:00:00+08:00",
+        "--person",
+        "he_jing",
+        "--requested-by",
+        "he_jing",
+    )
+    assert added.returncode == 0 and "pending approval" in added.stdout, added.stderr
+    override_id = added.stdout.split()[1]
+    week = ("roster", "check", "--from", "2026-12-01", "--to", "2026-12-08")
+    assert run_cli(tmp_path, *week).returncode == 0  # pending: the roster is unchanged
+    approved = run_cli(tmp_path, "roster", "approve", override_id, "--approved-by", "ma_lin")
+    assert approved.returncode == 0, approved.stderr
+    assert f"override {override_id} approved by ma_lin" in approved.stdout
+    flagged = run_cli(tmp_path, *week)
+    assert flagged.returncode == 1 and "leader_rank" in flagged.stdout
+    again = run_cli(tmp_path, "roster", "approve", override_id, "--approved-by", "ma_lin")
+    assert again.returncode == 2 and "already approved by ma_lin" in again.stderr
+    unknown = run_cli(tmp_path, "roster", "approve", "ovr-nope")
+    assert unknown.returncode == 2 and "ovr-nope" in unknown.stderr

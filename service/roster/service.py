@@ -67,6 +67,10 @@ def with_approval(
     data = _document_data(roster)
     for item in data["overrides"]:
         if item["id"] == override_id:
+            if item.get("approved_by"):
+                raise InvalidInput(
+                    f"override {override_id} was already approved by {item['approved_by']}"
+                )
             item["approved_by"], item["approved_at"] = approver, now.isoformat()
             return data
     raise NotFound("override", override_id)
