@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -92,6 +94,7 @@ class Throughput:
     backend: str
     batch_size: int
     messages: int
+    processes: int = 1
     attempted: int = 0
     seconds: float = 0.0
     handed_over: int = 0
@@ -177,8 +180,11 @@ async def throughput_run(
     standalone: bool,
     max_seconds: float,
     postgres_url: str | None,
+    processes: int = 1,
 ) -> Throughput:
-    result = Throughput(backend=backend, batch_size=batch_size, messages=messages)
+    result = Throughput(
+        backend=backend, batch_size=batch_size, messages=messages, processes=processes
+    )
     with tempfile.TemporaryDirectory(prefix="dutyd-delivery-bench-") as tmp_name:
         tmp = Path(tmp_name)
         async with database_for(backend, tmp, postgres_url, "dutyd_bench_delivery") as url:
@@ -207,17 +213,28 @@ async def throughput_run(
                 await insert_messages(dutyd, messages, incident_id)
                 transport.sent.clear()
                 label = f"{backend}, batch {batch_size}"
+                helpers = [await start_helper(url, batch_size) for _ in range(processes - 1)]
                 progress = asyncio.create_task(show_progress(transport, label))
                 began = time.perf_counter()
                 try:
                     async with asyncio.timeout(max_seconds):
-                        result.attempted = await outbox.deliver_due()
+                        for helper in helpers:  # all at once: each waits for this line
+                            assert helper.stdin is not None
+                            helper.stdin.write(b"go\n")
+                        attempted, helped = await asyncio.gather(
+                            outbox.deliver_due(), gather_helpers(helpers)
+                        )
+                        result.attempted = attempted + sum(n for n, _ in helped)
+                        extra_handed_over = sum(n for _, n in helped)
                 except TimeoutError:
                     result.timed_out = True
+                    extra_handed_over = 0
+                    for helper in helpers:
+                        helper.kill()
                 finally:
                     result.seconds = time.perf_counter() - began
                     progress.cancel()
-                result.handed_over = len(transport.sent)
+                result.handed_over = len(transport.sent) + extra_handed_over
                 async with dutyd.sessions() as session:
                     result.delivered = int(
                         await session.scalar(
@@ -243,6 +260,59 @@ async def throughput_run(
     return result
 
 
+async def start_helper(url: str, batch_size: int) -> asyncio.subprocess.Process:
+    """Another dutyd process on the same database, ready to drain the outbox on "go"."""
+    helper = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "benchmarks.delivery_bench",
+        "--helper-of",
+        url,
+        "--batch-sizes",
+        str(batch_size),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert helper.stdout is not None
+    line = await helper.stdout.readline()
+    if line.strip() != b"ready":
+        raise SystemExit(f"a helper process did not start: {line!r}")
+    return helper
+
+
+async def gather_helpers(helpers: list[asyncio.subprocess.Process]) -> list[tuple[int, int]]:
+    """(attempted, handed over) of each helper, once it has drained what it could."""
+    counts = []
+    for helper in helpers:
+        out, _ = await helper.communicate()
+        attempted, handed_over = out.split()
+        counts.append((int(attempted), int(handed_over)))
+    return counts
+
+
+async def helper_main(url: str, batch_size: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="dutyd-delivery-helper-") as tmp_name:
+        transport = RecordingTransport()
+        settings = make_settings(
+            Path(tmp_name),
+            database_url=url,
+            worker_name=f"helper-{os.getpid()}",
+            engine_batch_size=batch_size,
+            shift_reminder_hours=0,
+        )
+        channels = {Channel.sms: transport, Channel.email: transport, Channel.voice: transport}
+        dutyd = Dutyd(settings, clock=SystemClock(), transports=channels)
+        await dutyd.start()
+        try:
+            dutyd.engine.outbox.policy = WIDE_OPEN
+            print("ready", flush=True)
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+            attempted = await dutyd.engine.outbox.deliver_due()
+            print(attempted, len(transport.sent), flush=True)
+        finally:
+            await dutyd.stop()
+
+
 def report_throughput(results: Sequence[Throughput], standalone: bool) -> None:
     what = "about no incident" if standalone else "about one incident (a timeline entry each)"
     print(f"\n== outbox throughput: pending SMS {what}, recording transport ==")
@@ -258,7 +328,8 @@ def report_throughput(results: Sequence[Throughput], standalone: bool) -> None:
                 f"delivered {r.delivered} of {r.messages} **"
             )
             print(
-                f"  {backend:8} engine_batch_size={r.batch_size:<5} {r.messages} messages in "
+                f"  {backend:8} engine_batch_size={r.batch_size:<5} processes={r.processes} "
+                f"{r.messages} messages in "
                 f"{r.seconds:6.2f} s = {r.rate:7.0f} messages/s  ({check}; "
                 f"{r.timeline_entries} timeline entries)"
             )
@@ -523,6 +594,7 @@ async def main_async(args: argparse.Namespace) -> None:
                     standalone=args.standalone,
                     max_seconds=args.max_seconds,
                     postgres_url=postgres_url,
+                    processes=args.processes if backend == "postgres" else 1,
                 )
                 print(f"  [{backend}, batch {batch_size}] {run.rate:.0f} messages/s", flush=True)
                 results.append(run)
@@ -557,6 +629,13 @@ def main() -> None:
         default=900.0,
         help="throughput: give up on a run after this long (the rate so far is reported)",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="throughput, PostgreSQL: dutyd processes draining the one outbox together",
+    )
+    parser.add_argument("--helper-of", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--incidents", type=int, default=300, help="latency: incidents POSTed")
     parser.add_argument("--rate", type=float, default=5.0, help="latency: incidents per second")
     parser.add_argument("--concurrency", type=int, default=4, help="latency: concurrent clients")
@@ -572,6 +651,9 @@ def main() -> None:
         raise SystemExit("--rate in (0, 1000], --wait in (0, 600], --concurrency >= 1")
     isolate_environment()
     configure_logging(args.log_level)
+    if args.helper_of:
+        asyncio.run(helper_main(args.helper_of, int(args.batch_sizes.split(",")[0])))
+        return
     asyncio.run(main_async(args))
 
 

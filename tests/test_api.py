@@ -162,3 +162,45 @@ async def test_plan_reload_needs_admin_and_show_gives_origins(
         "/api/v1/plans/reload", headers={"Authorization": f"Bearer {token}"}
     )
     assert response.status_code == 200 and response.json()["applied"] is True
+
+
+async def test_answer_to_a_new_report_equals_what_is_read_back(
+    tmp_path: Path, database_url: str, clock: FrozenClock
+) -> None:
+    """The POST answer is built from what was written; it must be what a GET reads."""
+    dutyd, _ = await start_dutyd(tmp_path, database_url, clock)
+    try:
+        async with dutyd.sessions.begin() as session:
+            token = await create_token(
+                session, name="desk", role=Role.duty_officer, now=clock.now()
+            )
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_api(dutyd, manage_lifecycle=False)),
+            base_url="http://dutyd.test",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as http:
+            full = {
+                **GOOD,
+                "level": "II",
+                "description": "三车追尾，一车起火",
+                "location": "G318国道K1234",
+                "latitude": 30.1,
+                "longitude": 104.2,
+                "occurred_at": "2026-07-15T09:40:00+08:00",
+                "learned_at": "2026-07-15T09:50:00+08:00",
+                "casualties": {"deaths": 1, "injured": 4},
+                "losses": "约50万元",
+                "attachments": ["photo-1.jpg"],
+                "source": "phone",
+                "dedup_key": "g318-k1234",
+            }
+            posted = await http.post("/api/v1/incidents", json=full)
+            assert posted.status_code == 201, posted.text
+            answer = posted.json()
+            assert answer["messages"] and answer["reports"] and len(answer["timeline"]) >= 3
+            read = (await http.get(f"/api/v1/incidents/{answer['id']}")).json()
+            assert answer == read
+            again = await http.post("/api/v1/incidents", json=full)  # deduplicated: read back
+            assert again.status_code == 200 and again.json()["deduplicated"] is True
+    finally:
+        await dutyd.stop()

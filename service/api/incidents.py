@@ -64,14 +64,16 @@ async def report_incident(
             now=dutyd.clock.now(),
             worker=dutyd.worker,
         )
-    if deduplicated:
+        # A new incident's answer is built from what was just written, without a read.
+        detail = None if deduplicated else await service.new_incident_detail(session, incident)
+    dutyd.wake()
+    if detail is None:
         response.status_code = status.HTTP_200_OK
+        async with dutyd.reads() as session:
+            detail = await service.get_incident_detail(session, incident_id=incident.id)
+        detail.deduplicated = True
     else:
         INCIDENTS_REPORTED.labels(level=report.level.value).inc()
-    dutyd.wake()
-    async with dutyd.reads() as session:
-        detail = await service.get_incident_detail(session, incident_id=incident.id)
-    detail.deduplicated = deduplicated
     return detail
 
 

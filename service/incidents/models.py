@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from service.catalog import Category, Level
 from service.plans.models import Source
@@ -79,6 +79,12 @@ class IncidentReport(BaseModel):
         max_length=200,
         description="A report with the key of an open incident updates it instead of opening one.",
     )
+
+    @field_validator("occurred_at", "learned_at")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        """Instants are kept in UTC (the stored form), whatever offset they were given in."""
+        return value.astimezone(UTC) if value is not None else None
 
 
 class StatusChange(BaseModel):

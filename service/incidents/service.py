@@ -25,7 +25,7 @@ from service.incidents.models import (
 )
 from service.incidents.silences import active_silence
 from service.incidents.tables import IncidentRow, TimelineEntryRow
-from service.incidents.timeline import add_entry, write_pending
+from service.incidents.timeline import add_entry, pending_entries, write_pending
 from service.notify.queue import queue_to_person
 from service.notify.render import render_plain
 from service.notify.tables import MessageRow
@@ -688,12 +688,52 @@ async def get_incident_detail(session: AsyncSession, *, incident_id: int) -> Inc
         .where(ReportDutyRow.incident_id == incident_id)
         .order_by(ReportDutyRow.due_at, ReportDutyRow.id)
     )
-    return IncidentDetail(
-        **incident_view(row).model_dump(),
-        timeline=[
+    return _detail(
+        row,
+        [
             TimelineEntry(at=e.at, kind=e.kind, actor=e.actor, summary=e.summary, data=e.data)
             for e in entries
         ],
+        list(messages),
+        list(duties),
+    )
+
+
+async def new_incident_detail(session: AsyncSession, incident: IncidentRow) -> IncidentDetail:
+    """The detail of an incident logged in this very transaction (what `get_incident_detail`
+    would read back after the commit), in the same transaction: its timeline entries are
+    still pending, and its messages and duties are read from the write connection."""
+    await session.flush()
+    entries = [
+        TimelineEntry(**{k: v for k, v in entry.items() if k != "incident_id"})
+        for entry in pending_entries(session)
+        if entry["incident_id"] == incident.id
+    ]
+    messages = await session.scalars(
+        select(MessageRow).where(MessageRow.incident_id == incident.id).order_by(MessageRow.id)
+    )
+    duties = await session.scalars(
+        select(ReportDutyRow)
+        .where(ReportDutyRow.incident_id == incident.id)
+        .order_by(ReportDutyRow.due_at, ReportDutyRow.id)
+    )
+    return _detail(
+        incident,
+        sorted(entries, key=lambda e: e.at),  # stable: ties keep the order of writing
+        list(messages),
+        list(duties),
+    )
+
+
+def _detail(
+    row: IncidentRow,
+    timeline: list[TimelineEntry],
+    messages: list[MessageRow],
+    duties: list[ReportDutyRow],
+) -> IncidentDetail:
+    return IncidentDetail(
+        **incident_view(row).model_dump(),
+        timeline=timeline,
         messages=[
             MessageView(
                 id=m.id,

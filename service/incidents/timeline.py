@@ -47,6 +47,11 @@ def add_entry(
     session.info.setdefault(_PENDING, []).append(values)
 
 
+def pending_entries(session: AsyncSession) -> list[dict[str, Any]]:
+    """Entries gathered in this transaction and not yet written."""
+    return list(session.info.get(_PENDING, []))
+
+
 async def write_pending(session: AsyncSession) -> None:
     """Write the entries gathered so far; call before reading the timeline."""
     pending = session.info.pop(_PENDING, None)

@@ -130,18 +130,18 @@ class TwilioSmsTransport:
         return Receipt(transport=self.name, provider_id=sent.sid, state="sent")
 
     async def find_sent(self, message: OutgoingMessage, since: datetime) -> Receipt | None:
-        """Twilio keeps what it accepted: look for this text to this number since the claim."""
+        """Twilio keeps what it accepted: look for this text to this number created since
+        the claim. Not filtered by DateSent: a message Twilio still has queued has none."""
         try:
             found = await self._twilio.call(
-                self._twilio.client.messages.list_async(
-                    to=message.address, date_sent_after=since, limit=50
-                )
+                self._twilio.client.messages.list_async(to=message.address, limit=50)
             )
         except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
             raise _failure(exc) from exc
         body = fit_sms(message.body, DIGEST_SEGMENTS if message.subject else 4)
         for item in found:
-            if item.body == body:
+            created = item.date_created
+            if item.body == body and (created is None or created >= since):
                 return Receipt(transport=self.name, provider_id=item.sid, state="sent")
         return None
 

@@ -32,7 +32,9 @@ class SentSms:
     sender: str | None
     messaging_service_sid: str | None
     status_callback: str | None = None
-    date_sent: datetime = field(default_factory=lambda: datetime.now(UTC))
+    date_created: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # None while Twilio still has it queued (as real Twilio reports it), else when sent.
+    date_sent: datetime | None = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass
@@ -50,6 +52,7 @@ class FakeTwilio:
     calls: list[PlacedCall] = field(default_factory=list)
     fail_next: list[tuple[int, int, str]] = field(default_factory=list)
     retry_after: int = 30  # seconds, sent with a queued 429
+    hold_in_queue: bool = False  # accepted messages stay "queued", with no DateSent yet
     failure_rate: float = 0.0
     stall_next: int = 0  # answer this many requests only after `stall_seconds`
     stall_seconds: float = 2.0
@@ -106,11 +109,12 @@ class FakeTwilio:
             "to": sms.to,
             "from": sms.sender,
             "body": sms.body,
-            "status": "queued",
+            "status": "queued" if sms.date_sent is None else "sent",
             "num_segments": "1",
             "direction": "outbound-api",
             "api_version": "2010-04-01",
-            "date_sent": format_datetime(sms.date_sent),
+            "date_created": format_datetime(sms.date_created),
+            "date_sent": format_datetime(sms.date_sent) if sms.date_sent else None,
             "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sms.sid}.json",
         }
 
@@ -132,6 +136,8 @@ class FakeTwilio:
             ),
             status_callback=str(form["StatusCallback"]) if "StatusCallback" in form else None,
         )
+        if self.hold_in_queue:
+            sms.date_sent = None
         self.sent.append(sms)
         return web.json_response(self._resource(sms), status=201)
 
@@ -145,7 +151,8 @@ class FakeTwilio:
         found = [
             s
             for s in self.sent
-            if (to is None or s.to == to) and (since is None or s.date_sent >= since)
+            if (to is None or s.to == to)
+            and (since is None or (s.date_sent is not None and s.date_sent >= since))
         ]
         return web.json_response(
             {

@@ -301,10 +301,13 @@ async def test_voice_call_reads_the_message_and_takes_keys(
         await dutyd.stop()
 
 
+@pytest.mark.parametrize("still_queued", [False, True])
 async def test_crash_between_sending_and_sent_is_reconciled(
-    dutyd: Dutyd, clock: FrozenClock, fake_twilio: FakeTwilio
+    dutyd: Dutyd, clock: FrozenClock, fake_twilio: FakeTwilio, still_queued: bool
 ) -> None:
-    """Twilio accepted the SMS, then the process died: the next one finds it, sends nothing."""
+    """Twilio accepted the SMS, then the process died: the next one finds it, sends nothing,
+    also while Twilio still has it queued (no DateSent yet)."""
+    fake_twilio.hold_in_queue = still_queued
     desk = await api_client(dutyd, Role.duty_officer)
     await desk.post("/api/v1/incidents", json=FLOOD)
     outbox = dutyd.engine.outbox
