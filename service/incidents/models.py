@@ -128,6 +128,9 @@ class MessageView(BaseModel):
     error: str | None
     created_at: datetime
     sent_at: datetime | None
+    digest_of: int | None = Field(
+        None, description="The digest message that carried this one (state `bundled`)."
+    )
 
 
 class DutyView(BaseModel):

@@ -746,6 +746,7 @@ def _detail(
                 error=m.error,
                 created_at=m.created_at,
                 sent_at=m.sent_at,
+                digest_of=m.digest_of,
             )
             for m in messages
         ],

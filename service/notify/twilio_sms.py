@@ -150,9 +150,16 @@ class TwilioSmsTransport:
 
 
 def call_twiml(message: OutgoingMessage, gather_url: str, repeat: int = 2) -> str:
-    """The call: the message read aloud, repeated; 1 acknowledges, 2 escalates."""
+    """The call: the message read aloud, repeated; 1 acknowledges, 2 escalates.
+
+    A digest (about several incidents, so about none in particular) is only read: keys
+    could not say which incident they answer."""
     language = VOICE_LANGUAGES.get(message.language, "cmn-CN")
     response = VoiceResponse()
+    if message.incident_id is None:
+        for _ in range(repeat):
+            response.say(message.body, language=language)
+        return str(response)
     gather = Gather(num_digits=1, action=gather_url, method="POST", timeout=8)
     for _ in range(repeat):
         gather.say(message.body, language=language)

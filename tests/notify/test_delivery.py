@@ -393,6 +393,10 @@ async def test_big_digests_are_split_to_arrive_whole_and_drop_no_incident(
     listed = [int(i) for body in bodies for i in re.findall(r"#(\d+) ", body)]
     assert sorted(listed) == sorted(ids)  # each incident exactly once
     assert Counter(r.state for r in await messages(dutyd))[MessageState.bundled] == 30
+    detail = (await desk.get(f"/api/v1/incidents/{ids[0]}")).json()
+    [carried] = detail["messages"]
+    assert carried["state"] == "bundled" and carried["digest_of"] is not None
+    assert any("(digest)" in entry["summary"] for entry in detail["timeline"])
 
 
 async def test_thousand_messages_with_flaky_provider_all_arrive_once(

@@ -10,7 +10,7 @@ from service.config import SmtpSecurity
 from service.errors import DeliveryFailed
 from service.notify.smtp_email import SmtpEmailTransport
 from service.notify.transport import OutgoingMessage
-from service.notify.twilio_sms import TwilioClient, TwilioSmsTransport
+from service.notify.twilio_sms import TwilioClient, TwilioSmsTransport, call_twiml
 from tests.fakes.smtp import SmtpServer, free_port
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio
 
@@ -108,3 +108,27 @@ async def test_twilio_timeout_is_retryable(fake_twilio: FakeTwilio) -> None:
         assert failure.value.retryable is True
     finally:
         await transport.close()
+
+
+def test_a_voice_digest_is_read_without_asking_for_keys() -> None:
+    """Keys answer one incident; a digest is about several, so its call only reads it."""
+    about_one = OutgoingMessage(
+        id=9,
+        channel=Channel.voice,
+        address="+8613800000101",
+        subject="",
+        body="河水漫堤",
+        incident_id=3,
+    )
+    digest = OutgoingMessage(
+        id=10,
+        channel=Channel.voice,
+        address="+8613800000101",
+        subject="2条新通知",
+        body="2条新通知：1) #3 河水漫堤 2) #4 山体滑坡",
+    )
+    incident_call = call_twiml(about_one, "https://dutyd.example/twilio/voice/9")
+    assert "<Gather" in incident_call and "按1确认" in incident_call
+    digest_call = call_twiml(digest, "https://dutyd.example/twilio/voice/10")
+    assert "<Gather" not in digest_call and "按1" not in digest_call
+    assert digest_call.count("山体滑坡") == 2
