@@ -61,7 +61,7 @@ from benchmarks.engine_bench import (
     source_state,
     summary_ms,
 )
-from service.app import Dutyd
+from service.app import Dutyd, tune_garbage_collector
 from service.catalog import Category, Channel, Level
 from service.clock import SystemClock
 from service.incidents.models import IncidentReport
@@ -206,6 +206,7 @@ async def throughput_run(
                 },
             )
             await dutyd.start()
+            tune_garbage_collector()  # as `dutyd serve` does once started
             try:
                 outbox = dutyd.engine.outbox
                 outbox.policy = WIDE_OPEN  # settings cap these below what is wanted here
@@ -303,6 +304,7 @@ async def helper_main(url: str, batch_size: int) -> None:
         channels = {Channel.sms: transport, Channel.email: transport, Channel.voice: transport}
         dutyd = Dutyd(settings, clock=SystemClock(), transports=channels)
         await dutyd.start()
+        tune_garbage_collector()  # as `dutyd serve` does once started
         try:
             dutyd.engine.outbox.policy = WIDE_OPEN
             print("ready", flush=True)

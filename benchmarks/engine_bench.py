@@ -50,7 +50,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import aliased
 
-from service.app import Dutyd
+from service.app import Dutyd, tune_garbage_collector
 from service.catalog import EVENT_TYPES, Category, Channel, Level
 from service.clock import SystemClock
 from service.escalation.tables import EscalationStepRow, StepState
@@ -540,6 +540,7 @@ async def bench_backend(
                 },
             )
             await dutyd.start()
+            tune_garbage_collector()  # as `dutyd serve` does once started
             if not pacing:
                 dutyd.engine.outbox.policy = replace(
                     dutyd.engine.outbox.policy,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import socket
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,17 @@ log = structlog.get_logger(__name__)
 WAKE_JOB_ID = "wake"
 # Wake-ups never wait in APScheduler's queue or get skipped by it: `_woken` coalesces them.
 WAKE_INSTANCES = 1000
+GC_GENERATION0_THRESHOLD = 50_000  # Python's default, 700, collects many times a batch
+
+
+def tune_garbage_collector() -> None:
+    """For a long-running daemon, once started: what exists now (plans, roster, SQLAlchemy's
+    compiled statements) lives as long as the process, so the cyclic collector stops
+    walking it again and again, and runs less often. The outbox sends 15-25 % more a
+    second with this (docs/performance.md)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GENERATION0_THRESHOLD, 20, 20)
 
 
 def default_worker_name() -> str:

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from service import __version__
 from service.api import ack, incidents, plans, reports, roster, silences, system, twilio
 from service.api.errors import install_error_handlers
-from service.app import Dutyd
+from service.app import Dutyd, tune_garbage_collector
 from service.config import load_settings
 from service.logs import configure_logging
 
@@ -25,6 +25,7 @@ def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if manage_lifecycle:
             await dutyd.start()
+            tune_garbage_collector()
             await dutyd.run_scheduler()
             # SIGHUP reloads plans, as daemons do; the admin API does the same.
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, dutyd.reload_plans)
