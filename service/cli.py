@@ -817,6 +817,34 @@ def roster_feed(
     typer.echo(with_store(work))
 
 
+@roster_app.command("feed-revoke")
+def roster_feed_revoke(
+    person: Annotated[str | None, typer.Option(help="A person's feed links.")] = None,
+    unit: Annotated[str | None, typer.Option(help="A unit's feed links.")] = None,
+) -> None:
+    """Revoke every secret iCal link of a person or unit (a lost phone, someone who left)."""
+    from service.roster.feeds import revoke_feeds
+
+    if (person is None) == (unit is None):
+        raise fail("give exactly one of --person or --unit")
+
+    async def work(dutyd: Dutyd) -> str:
+        async with dutyd.sessions.begin() as session:
+            revoked = await revoke_feeds(
+                session,
+                dutyd.runtime.roster,
+                kind="person" if person else "unit",
+                subject=person or unit or "",
+                now=dutyd.clock.now(),
+            )
+        return f"revoked {revoked} calendar link(s) of {person or unit}"
+
+    try:
+        typer.echo(with_store(work))
+    except DutydError as exc:
+        raise fail(str(exc)) from None
+
+
 @handover_app.command("start")
 def handover_start(
     unit: Annotated[str, typer.Option(help="Unit id.")],

@@ -224,3 +224,14 @@ def test_pending_override_is_approved_from_the_cli(tmp_path: Path) -> None:
     assert again.returncode == 2 and "already approved by ma_lin" in again.stderr
     unknown = run_cli(tmp_path, "roster", "approve", "ovr-nope")
     assert unknown.returncode == 2 and "ovr-nope" in unknown.stderr
+
+
+def test_calendar_links_are_revoked_from_the_cli(tmp_path: Path) -> None:
+    made = [run_cli(tmp_path, "roster", "feed", "--person", "sun_li") for _ in range(2)]
+    assert all(m.returncode == 0 and "/calendar/" in m.stdout for m in made)
+    revoked = run_cli(tmp_path, "roster", "feed-revoke", "--person", "sun_li")
+    assert revoked.returncode == 0 and "revoked 2 calendar link(s) of sun_li" in revoked.stdout
+    again = run_cli(tmp_path, "roster", "feed-revoke", "--person", "sun_li")
+    assert "revoked 0" in again.stdout
+    ghost = run_cli(tmp_path, "roster", "feed-revoke", "--person", "ghost")
+    assert ghost.returncode == 2 and "ghost" in ghost.stderr

@@ -210,6 +210,18 @@ async def create_feed(
     return {"url": f"{dutyd.settings.public_base_url.rstrip('/')}/calendar/{token}.ics"}
 
 
+@router.post("/api/v1/roster/feeds/revoke")
+async def revoke_feeds(
+    body: FeedRequest, caller: Caller, dutyd: DutydDep, session: SessionDep
+) -> dict[str, int]:
+    """Revoke every link to a person's or unit's feed; they answer 404 from then on."""
+    require_role(caller, Role.leader, Role.admin)
+    revoked = await feeds.revoke_feeds(
+        session, dutyd.runtime.roster, kind=body.kind, subject=body.subject, now=dutyd.clock.now()
+    )
+    return {"revoked": revoked}
+
+
 @router.get("/calendar/{token}.ics", include_in_schema=False)
 async def calendar_feed(token: str, dutyd: DutydDep, session: SessionDep) -> Response:
     row = await feeds.resolve_feed(session, token)

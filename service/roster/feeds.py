@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.roster.roster import Roster
@@ -38,3 +38,24 @@ async def resolve_feed(session: AsyncSession, token: str) -> CalendarFeedRow | N
         select(CalendarFeedRow).where(CalendarFeedRow.token_hash == _digest(token))
     )
     return None if row is None or row.revoked_at is not None else row
+
+
+async def revoke_feeds(
+    session: AsyncSession, roster: Roster, *, kind: str, subject: str, now: datetime
+) -> int:
+    """Revoke every live link to a person's or unit's feed (a lost phone, someone who
+    left); returns how many. A new link can be made afterwards."""
+    if kind == "person":
+        roster.person(subject)
+    else:
+        roster.unit(subject)
+    result = await session.execute(
+        update(CalendarFeedRow)
+        .where(
+            CalendarFeedRow.kind == kind,
+            CalendarFeedRow.subject == subject,
+            CalendarFeedRow.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

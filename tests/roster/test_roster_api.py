@@ -168,6 +168,13 @@ async def test_ical_feed_by_secret_link(dutyd: Dutyd) -> None:
     assert (await anonymous.get("/calendar/not-a-real-token.ics")).status_code == 404
     unknown = await leader.post("/api/v1/roster/feeds", json={"kind": "person", "subject": "ghost"})
     assert unknown.status_code == 422
+    sun_li = {"kind": "person", "subject": "sun_li"}
+    revoked = await leader.post("/api/v1/roster/feeds/revoke", json=sun_li)
+    assert revoked.json() == {"revoked": 1}
+    assert (await anonymous.get("/" + path)).status_code == 404
+    assert (await leader.post("/api/v1/roster/feeds/revoke", json=sun_li)).json() == {"revoked": 0}
+    fresh = (await leader.post("/api/v1/roster/feeds", json=sun_li)).json()["url"]
+    assert (await anonymous.get("/" + fresh.split("://", 1)[1].split("/", 1)[1])).status_code == 200
 
 
 async def test_handover_lists_open_incidents_and_is_confirmed_once(dutyd: Dutyd) -> None:
