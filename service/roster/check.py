@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -116,9 +118,15 @@ def _check_unit(
                 for rule, people, detail in findings
             )
     merged = _merge(raw)
-    normal = effective[False]
+    change_at = [as_utc(instant) for instant, _ in changes]
+
+    def rules_at(instant: datetime, role: str) -> EffectiveRoleRules:
+        """The role's rules in force at `instant`: normal or enhanced duty."""
+        index = bisect_right(change_at, as_utc(instant)) - 1
+        return getattr(effective[changes[max(index, 0)][1]], role)
+
     for role, items in (("duty_officer", officers), ("leader_on_shift", leaders)):
-        merged.extend(_check_stretches(unit_id, role, items, getattr(normal, role)))
+        merged.extend(_check_stretches(unit_id, role, items, lambda t, r=role: rules_at(t, r)))
     return sorted(merged, key=lambda v: (v.start, v.rule))
 
 
@@ -201,9 +209,14 @@ def _merge(violations: list[Violation]) -> list[Violation]:
 
 
 def _check_stretches(
-    unit_id: str, role: str, items: list[Assignment], rules: EffectiveRoleRules
+    unit_id: str,
+    role: str,
+    items: list[Assignment],
+    rules_at: Callable[[datetime], EffectiveRoleRules],
 ) -> list[Violation]:
-    """Consecutive shifts and rest between shifts, person by person."""
+    """Consecutive shifts and rest between shifts, person by person: a stretch of duty is
+    judged by the rules in force where it begins, a rest by those where the rest begins
+    (so enhanced duty's limits apply to what starts on an enhanced-duty day)."""
     found: list[Violation] = []
     by_person: dict[str, list[Assignment]] = {}
     for a in items:
@@ -219,8 +232,8 @@ def _check_stretches(
                 stretches.append((stretch_start, stretch_end, count))
                 stretch_start, stretch_end, count = a.start, a.end, 1
         stretches.append((stretch_start, stretch_end, count))
-        limit = rules.max_consecutive_shifts
         for s, e, n in stretches:
+            limit = rules_at(s).max_consecutive_shifts
             if limit is not None and n > limit:
                 found.append(
                     Violation(
@@ -232,19 +245,18 @@ def _check_stretches(
                         f"{n} consecutive shifts as {role}, at most {limit}",
                     )
                 )
-        if rules.min_rest is not None:
-            for (_, prev_end, _), (nxt_start, _, _) in pairwise(stretches):
-                if nxt_start - prev_end < rules.min_rest:
-                    rest = nxt_start - prev_end
-                    found.append(
-                        Violation(
-                            unit_id,
-                            prev_end,
-                            nxt_start,
-                            f"{role}_rest",
-                            (person,),
-                            f"rests {rest} between shifts as {role}, "
-                            f"at least {rules.min_rest} required",
-                        )
+        for (_, prev_end, _), (nxt_start, _, _) in pairwise(stretches):
+            min_rest = rules_at(prev_end).min_rest
+            if min_rest is not None and nxt_start - prev_end < min_rest:
+                rest = nxt_start - prev_end
+                found.append(
+                    Violation(
+                        unit_id,
+                        prev_end,
+                        nxt_start,
+                        f"{role}_rest",
+                        (person,),
+                        f"rests {rest} between shifts as {role}, at least {min_rest} required",
                     )
+                )
     return found

@@ -174,6 +174,44 @@ def test_sensitive_period_needs_enhanced_duty() -> None:
     assert (v.start, v.end) == (datetime(2026, 5, 6, tzinfo=SH), datetime(2026, 5, 7, tzinfo=SH))
 
 
+def test_enhanced_duty_limits_apply_to_stretches_and_rests_that_begin_in_it() -> None:
+    """Enhanced duty may set its own consecutive-shift and rest limits: a stretch is judged
+    by the rules where it begins, a rest by the rules where the rest begins."""
+    solo = roster(
+        rotations=[rotation("duty_officer", ["a"]), rotation("leader_on_shift", ["boss", "vice"])]
+    )
+    doc = {
+        **BASIC,
+        "defaults": {"duty_officer": {"max_consecutive_shifts": 2}},
+        "enhanced": {"duty_officer": {"max_consecutive_shifts": 10}},
+    }
+    assert "duty_officer_consecutive_shifts" in by_rule(check(solo, doc))
+    monday = SensitivePeriod(name="会议", starts_on=START.date(), ends_on=START.date())
+    assert "duty_officer_consecutive_shifts" not in by_rule(
+        check(solo, doc, calendar(periods=[monday]))
+    )
+    table = [
+        {
+            "date": "2026-05-05",
+            "unit": "u",
+            "role": "duty_officer",
+            "person": "a",
+            "shift_start": start,
+            "shift_length": "8h",
+        }
+        for start in ("08:00", "22:00")
+    ]
+    doubled = roster(duty_table=table)
+    rest_doc = {
+        "defaults": {"duty_officer": {"min_rest": "12h", "min_count": 0}},
+        "enhanced": {"duty_officer": {"min_rest": "4h"}},
+    }
+    [short] = by_rule(check(doubled, rest_doc))["duty_officer_rest"]
+    assert "at least 12:00:00 required" in short.detail
+    tuesday = SensitivePeriod(name="防汛", starts_on=date(2026, 5, 5), ends_on=date(2026, 5, 5))
+    assert "duty_officer_rest" not in by_rule(check(doubled, rest_doc, calendar(periods=[tuesday])))
+
+
 def test_sample_roster_is_clean_in_the_coming_weeks() -> None:
     """The shipped roster and rules pass the check for the demo period."""
     from service.roster.calendar import DutyCalendar
