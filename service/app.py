@@ -285,6 +285,11 @@ class Dutyd:
         if self.scheduler is None:
             return
         delay = max(timedelta(0), (at - self.clock.now()) if at else timedelta(0))
+        if self._pass_running and not delay:
+            # The running pass goes round once more; a job here could be replaced by the
+            # pass's own wake-up for its next due time before it ever ran.
+            self._pass_again = True
+            return
         self.scheduler.add_job(
             self._woken,
             "date",

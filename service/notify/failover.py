@@ -56,7 +56,11 @@ async def fail_over(
             channel=contact.channel,
             address=contact.address,
             body=failed.body,
-            subject=subject if contact.channel is Channel.email else "",
+            # A digest (about no one incident) keeps its subject on any channel: it marks
+            # the longer SMS limit, so failing over does not cut incidents from it.
+            subject=subject
+            if contact.channel is Channel.email or (failed.incident_id is None and failed.subject)
+            else "",
             now=now,
             incident_id=failed.incident_id,
             step_id=failed.escalation_step_id,

@@ -80,7 +80,9 @@ class DeliveryPolicy:
         base = min(self.backoff * 2 ** (attempt - 1), self.backoff_max)
         delay = base * rng.uniform(0.5, 1.0)  # jitter: retries of many messages spread out
         if retry_after is not None:
-            delay = max(delay, timedelta(seconds=retry_after))
+            # At least what the provider asked for, but no longer than any backoff: a
+            # warning must not wait an hour because a provider said so.
+            delay = max(delay, min(timedelta(seconds=retry_after), self.backoff_max))
         return delay
 
 
@@ -155,16 +157,21 @@ class Outbox:
         gives each its own rows), so the database works on one while Python prepares the
         next. Bounding the batches lets the engine fire due steps between rounds.
         """
-        lanes = await asyncio.gather(*(self._deliver_lane(max_batches) for _ in range(self.lanes)))
-        return sum(attempted for attempted, _ in lanes), any(seen for _, seen in lanes)
+        async with asyncio.TaskGroup() as group:  # a failing lane stops the others
+            lanes = [
+                group.create_task(self._deliver_lane(max_batches, lane))
+                for lane in range(self.lanes)
+            ]
+        results = [lane.result() for lane in lanes]
+        return sum(attempted for attempted, _ in results), any(seen for _, seen in results)
 
-    async def _deliver_lane(self, max_batches: int | None) -> tuple[int, bool]:
+    async def _deliver_lane(self, max_batches: int | None, lane: int = 0) -> tuple[int, bool]:
         attempted = batches = 0
         seen_any = False
         while max_batches is None or batches < max_batches:
             # A batch held back whole by the rate limit still counts as seen: there may
             # be due rows after it.
-            claimed, stale, seen = await self._claim()
+            claimed, stale, seen = await self._claim(lane)
             if not seen:
                 break
             seen_any, batches = True, batches + 1
@@ -181,14 +188,21 @@ class Outbox:
             return self.runtime.roster.people[person_id].language
         return "zh"
 
-    async def _claim(self) -> tuple[list[OutgoingMessage], dict[int, datetime], int]:
+    async def _claim(self, lane: int = 0) -> tuple[list[OutgoingMessage], dict[int, datetime], int]:
         """Lease a batch of due messages in a few set-based statements, not a few per row."""
         now = self.clock.now()
         async with self.sessions.begin() as session:
+            query = select(*CLAIM_COLUMNS)
+            if self.lanes > 1 and session.get_bind().dialect.name == "postgresql":
+                # Each person's messages go through one lane, so that lanes do not split a
+                # person's digest or each spend the person's rate limit. (SQLite has one
+                # writer: its lanes take turns anyway.)
+                query = query.where(
+                    func.abs(func.hashtext(MessageRow.person_id)) % self.lanes == lane
+                )
             rows = (
                 await session.execute(
-                    select(*CLAIM_COLUMNS)
-                    .where(
+                    query.where(
                         or_(
                             and_(
                                 MessageRow.state == MessageState.pending, MessageRow.due_at <= now
@@ -209,8 +223,11 @@ class Outbox:
             stale: dict[int, datetime] = {}
             ready: list[Row[Any]] = []
             groups: dict[tuple[str, str], list[Row[Any]]] = defaultdict(list)
+            digests = await self._digests_among(session, rows)
             for row in rows:
-                if row.state == MessageState.sending:
+                if row.id in digests:
+                    ready.append(row)  # a digest being retried: never bundled again
+                elif row.state == MessageState.sending:
                     # Its sender died mid-send: ask the provider before sending again.
                     log.warning("message.lease_expired", message_id=row.id, previous=row.claimed_by)
                     # It cannot have been handed over before it was created.
@@ -264,23 +281,43 @@ class Outbox:
     async def _recent_sends(
         self, session: AsyncSession, people: set[str], now: datetime
     ) -> dict[tuple[str, str], tuple[int, datetime]]:
-        """How many messages went to each person on each channel in the last minute."""
+        """How many messages went to each person on each channel in the last minute,
+        counting those another lane or process is sending right now."""
         if not people:
             return {}
-        rows = await session.execute(
-            select(
-                MessageRow.person_id,
-                MessageRow.channel,
-                func.count(),
-                func.min(MessageRow.sent_at),
+        window = now - RATE_WINDOW
+        counted: dict[tuple[str, str], tuple[int, datetime]] = {}
+        for when, condition in (
+            (MessageRow.sent_at, MessageRow.sent_at > window),
+            (
+                MessageRow.updated_at,
+                and_(MessageRow.state == MessageState.sending, MessageRow.updated_at > window),
+            ),
+        ):
+            rows = await session.execute(
+                select(MessageRow.person_id, MessageRow.channel, func.count(), func.min(when))
+                .where(MessageRow.person_id.in_(people), condition)
+                .group_by(MessageRow.person_id, MessageRow.channel)
             )
-            .where(
-                MessageRow.person_id.in_(people),
-                MessageRow.sent_at > now - RATE_WINDOW,
+            for person, channel, count, oldest in rows:
+                before = counted.get((person, channel))
+                counted[(person, channel)] = (
+                    (count, oldest)
+                    if before is None
+                    else (before[0] + count, min(before[1], oldest))
+                )
+        return counted
+
+    async def _digests_among(self, session: AsyncSession, rows: Sequence[Row[Any]]) -> set[int]:
+        """Which of these rows are digests (some message was bundled into them)."""
+        candidates = [row.id for row in rows if row.incident_id is None]
+        if not candidates:
+            return set()
+        return set(
+            await session.scalars(
+                select(MessageRow.digest_of).where(MessageRow.digest_of.in_(candidates)).distinct()
             )
-            .group_by(MessageRow.person_id, MessageRow.channel)
         )
-        return {(person, channel): (count, oldest) for person, channel, count, oldest in rows}
 
     async def _pace(
         self,
@@ -447,6 +484,18 @@ class Outbox:
                 )
             ],
         )
+        if row.state == MessageState.delivered:  # a failure was put on the timeline already
+            bundled = await self._bundled_incidents(
+                session, [row.id] if row.incident_id is None else []
+            )
+            entries = result_entries(
+                row,
+                bundled.get(row.id, []),
+                now,
+                f"delivered via {receipt.transport} ({receipt.provider_id})",
+            )
+            if entries:
+                await session.execute(TIMELINE.insert(), entries)
 
     async def _record_accepted(
         self,

@@ -163,16 +163,23 @@ async def record_status(
     `sending`): then `message_id`, from the callback's address, finds it, and the id is
     recorded here; the sender keeps the state this report set.
     """
-    message = await session.scalar(
-        select(MessageRow).where(MessageRow.provider_id == provider_id).with_for_update()
-    )
-    if message is None and message_id is not None and provider_id:
-        early = await session.scalar(
+    message: MessageRow | None = None
+    if message_id is not None and provider_id:
+        # By id first: the sender may be recording this very row; once it commits, the
+        # row carries the provider's id (and the lookup by id waited for that).
+        by_id = await session.scalar(
             select(MessageRow).where(MessageRow.id == message_id).with_for_update()
         )
-        if early is not None and early.provider_id is None and early.state == MessageState.sending:
-            early.provider_id = provider_id
-            message = early
+        if by_id is not None and by_id.provider_id == provider_id:
+            message = by_id
+        elif by_id is not None and by_id.provider_id is None:
+            if by_id.state == MessageState.sending:
+                by_id.provider_id = provider_id
+                message = by_id
+    if message is None:
+        message = await session.scalar(
+            select(MessageRow).where(MessageRow.provider_id == provider_id).with_for_update()
+        )
     if message is None:
         return None
     detail = f"provider status {status}" + (f" (error {error_code})" if error_code else "")

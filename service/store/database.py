@@ -25,7 +25,8 @@ def create_engine(url: str, *, reads: bool = False, **kwargs: Any) -> AsyncEngin
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    if not reads:
+    in_memory = not parsed.database or parsed.database == ":memory:"
+    if not reads and not in_memory:
         # SQLite has one writer at a time. With one connection for all of this process's
         # writes, writers queue in order for it (an asyncio wait) instead of polling the
         # file lock in SQLite's busy handler, which sleeps up to 100 ms a try.
@@ -59,8 +60,9 @@ def create_engine(url: str, *, reads: bool = False, **kwargs: Any) -> AsyncEngin
 
 def read_engine(engine: AsyncEngine) -> AsyncEngine:
     """The engine for read-only sessions: on SQLite a second pool that begins deferred."""
-    if engine.dialect.name != "sqlite":
-        return engine
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return engine  # an in-memory database exists only on its own connection
     return create_engine(engine.url.render_as_string(hide_password=False), reads=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -397,6 +398,38 @@ async def test_big_digests_are_split_to_arrive_whole_and_drop_no_incident(
     [carried] = detail["messages"]
     assert carried["state"] == "bundled" and carried["digest_of"] is not None
     assert any("(digest)" in entry["summary"] for entry in detail["timeline"])
+
+
+async def test_a_digest_being_retried_is_never_bundled_again(
+    dutyd: Dutyd, clock: FrozenClock, fake_twilio: FakeTwilio
+) -> None:
+    """A digest refused once and retried among newer messages keeps its own incidents."""
+    dutyd.engine.outbox.policy = DeliveryPolicy(
+        digest_threshold=3, rate_limit_per_minute=600, backoff=timedelta(seconds=10)
+    )
+    desk = await api_client(dutyd, Role.duty_officer)
+    first = [f"旧险情{n}" for n in range(4)]
+    for title in first:
+        await desk.post("/api/v1/incidents", json={**FLOOD, "title": title})
+    fake_twilio.fail_next.append((500, 20500, "down"))
+    await dutyd.tick()
+    assert fake_twilio.sent == []
+    later = [f"新险情{n}" for n in range(3)]
+    for title in later:
+        await desk.post("/api/v1/incidents", json={**FLOOD, "title": title})
+    clock.advance(timedelta(seconds=30))
+    await dutyd.tick()
+    bodies = [sms.body for sms in fake_twilio.sent]
+    assert any(all(t in body for t in first) for body in bodies)
+    assert any(all(t in body for t in later) for body in bodies)
+    assert all("4条新通知" not in body.splitlines()[1:] for body in bodies)
+
+
+def test_retry_after_is_honoured_up_to_the_longest_backoff() -> None:
+    policy = DeliveryPolicy(backoff=timedelta(seconds=10), backoff_max=timedelta(minutes=10))
+    rng = random.Random(1)
+    assert policy.retry_delay(1, 30, rng) == timedelta(seconds=30)
+    assert policy.retry_delay(1, 3600, rng) == timedelta(minutes=10)
 
 
 async def test_thousand_messages_with_flaky_provider_all_arrive_once(
