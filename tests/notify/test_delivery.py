@@ -239,6 +239,28 @@ async def test_report_arriving_before_the_send_is_recorded_is_kept(
     assert len(fake_twilio.sent) == 1
 
 
+async def test_delivered_report_arriving_first_keeps_the_state_and_the_timeline(
+    dutyd: Dutyd, fake_twilio: FakeTwilio
+) -> None:
+    """ "delivered" before dutyd wrote down Twilio's id: delivered, and on the timeline."""
+    desk = await api_client(dutyd, Role.duty_officer)
+    incident = (await desk.post("/api/v1/incidents", json=FLOOD)).json()
+    outbox = dutyd.engine.outbox
+    [sms], _, _ = await outbox._claim()
+    receipt = await outbox.transports[sms.channel].send(sms)
+    path = (fake_twilio.sent[0].status_callback or "").removeprefix(PUBLIC)
+    params = {"MessageSid": receipt.provider_id or "", "MessageStatus": "delivered"}
+    assert (await desk.post(path, **signed(path, params))).status_code == 204
+    await outbox._record([sms], [Outcome(receipt=receipt)])
+    [message] = await messages(dutyd)
+    assert message.state == MessageState.delivered and message.sent_at is not None
+    detail = (await desk.get(f"/api/v1/incidents/{incident['id']}")).json()
+    assert any(
+        e["kind"] == "message_sent" and "delivered via twilio" in e["summary"]
+        for e in detail["timeline"]
+    )
+
+
 async def test_undelivered_report_fails_over_to_email(
     dutyd: Dutyd, fake_twilio: FakeTwilio, smtp_server: SmtpServer
 ) -> None:
