@@ -786,10 +786,7 @@ def roster_approve(
             )
         return f"override {override_id} approved by {approver}; roster version {version}"
 
-    try:
-        typer.echo(with_store(work))
-    except (DutydError, ValueError) as exc:
-        raise fail(str(exc)) from None
+    typer.echo(with_store(work))
 
 
 @roster_app.command("feed")
@@ -800,17 +797,12 @@ def roster_feed(
     """Create a secret iCal link (RFC 5545) for a person's or a unit's shifts."""
     from service.roster.feeds import create_feed
 
-    if (person is None) == (unit is None):
-        raise fail("give exactly one of --person or --unit")
+    kind, subject = feed_subject(person, unit)
 
     async def work(dutyd: Dutyd) -> str:
         async with dutyd.sessions.begin() as session:
             token = await create_feed(
-                session,
-                dutyd.runtime.roster,
-                kind="person" if person else "unit",
-                subject=person or unit or "",
-                now=dutyd.clock.now(),
+                session, dutyd.runtime.roster, kind=kind, subject=subject, now=dutyd.clock.now()
             )
         return f"{dutyd.settings.public_base_url.rstrip('/')}/calendar/{token}.ics"
 
@@ -825,24 +817,25 @@ def roster_feed_revoke(
     """Revoke every secret iCal link of a person or unit (a lost phone, someone who left)."""
     from service.roster.feeds import revoke_feeds
 
-    if (person is None) == (unit is None):
-        raise fail("give exactly one of --person or --unit")
+    kind, subject = feed_subject(person, unit)
 
     async def work(dutyd: Dutyd) -> str:
         async with dutyd.sessions.begin() as session:
             revoked = await revoke_feeds(
-                session,
-                dutyd.runtime.roster,
-                kind="person" if person else "unit",
-                subject=person or unit or "",
-                now=dutyd.clock.now(),
+                session, dutyd.runtime.roster, kind=kind, subject=subject, now=dutyd.clock.now()
             )
-        return f"revoked {revoked} calendar link(s) of {person or unit}"
+        return f"revoked {revoked} calendar link(s) of {subject}"
 
-    try:
-        typer.echo(with_store(work))
-    except DutydError as exc:
-        raise fail(str(exc)) from None
+    typer.echo(with_store(work))
+
+
+def feed_subject(person: str | None, unit: str | None) -> tuple[str, str]:
+    """("person", id) or ("unit", id) from the --person/--unit options, exactly one given."""
+    if person is not None and unit is None:
+        return "person", person
+    if unit is not None and person is None:
+        return "unit", unit
+    raise fail("give exactly one of --person or --unit")
 
 
 @handover_app.command("start")

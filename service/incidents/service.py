@@ -680,22 +680,13 @@ async def get_incident_detail(session: AsyncSession, *, incident_id: int) -> Inc
         .where(TimelineEntryRow.incident_id == incident_id)
         .order_by(TimelineEntryRow.at, TimelineEntryRow.id)
     )
-    messages = await session.scalars(
-        select(MessageRow).where(MessageRow.incident_id == incident_id).order_by(MessageRow.id)
-    )
-    duties = await session.scalars(
-        select(ReportDutyRow)
-        .where(ReportDutyRow.incident_id == incident_id)
-        .order_by(ReportDutyRow.due_at, ReportDutyRow.id)
-    )
     return _detail(
         row,
         [
             TimelineEntry(at=e.at, kind=e.kind, actor=e.actor, summary=e.summary, data=e.data)
             for e in entries
         ],
-        list(messages),
-        list(duties),
+        *await _messages_and_duties(session, incident_id),
     )
 
 
@@ -709,20 +700,25 @@ async def new_incident_detail(session: AsyncSession, incident: IncidentRow) -> I
         for entry in pending_entries(session)
         if entry["incident_id"] == incident.id
     ]
-    messages = await session.scalars(
-        select(MessageRow).where(MessageRow.incident_id == incident.id).order_by(MessageRow.id)
-    )
-    duties = await session.scalars(
-        select(ReportDutyRow)
-        .where(ReportDutyRow.incident_id == incident.id)
-        .order_by(ReportDutyRow.due_at, ReportDutyRow.id)
-    )
     return _detail(
         incident,
         sorted(entries, key=lambda e: e.at),  # stable: ties keep the order of writing
-        list(messages),
-        list(duties),
+        *await _messages_and_duties(session, incident.id),
     )
+
+
+async def _messages_and_duties(
+    session: AsyncSession, incident_id: int
+) -> tuple[list[MessageRow], list[ReportDutyRow]]:
+    messages = await session.scalars(
+        select(MessageRow).where(MessageRow.incident_id == incident_id).order_by(MessageRow.id)
+    )
+    duties = await session.scalars(
+        select(ReportDutyRow)
+        .where(ReportDutyRow.incident_id == incident_id)
+        .order_by(ReportDutyRow.due_at, ReportDutyRow.id)
+    )
+    return list(messages), list(duties)
 
 
 def _detail(

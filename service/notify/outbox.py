@@ -367,38 +367,38 @@ class Outbox:
         events: list[dict[str, Any]],
     ) -> Row[Any]:
         """One digest message standing for `items`, which become `bundled`."""
-        digest_id = await session.scalar(
-            insert(MessageRow)
-            .values(
-                incident_id=None,
-                person_id=person_id,
-                channel=channel,
-                address=items[0].address,
-                subject=f"{len(items)}条新通知 / {len(items)} new notifications",
-                body=digest_body(items),
-                state=MessageState.pending,
-                due_at=now,
-                created_at=now,
-                updated_at=now,
-                attempts=0,
+        digest = (
+            await session.execute(
+                insert(MessageRow)
+                .values(
+                    incident_id=None,
+                    person_id=person_id,
+                    channel=channel,
+                    address=items[0].address,
+                    subject=f"{len(items)}条新通知 / {len(items)} new notifications",
+                    body=digest_body(items),
+                    state=MessageState.pending,
+                    due_at=now,
+                    created_at=now,
+                    updated_at=now,
+                    attempts=0,
+                )
+                .returning(*CLAIM_COLUMNS)
             )
-            .returning(MessageRow.id)
-        )
-        assert digest_id is not None
+        ).one()
         ids = [row.id for row in items]
         await session.execute(
             update(MessageRow)
             .where(MessageRow.id.in_(ids))
-            .values(state=MessageState.bundled, digest_of=digest_id, updated_at=now)
+            .values(state=MessageState.bundled, digest_of=digest.id, updated_at=now)
             .execution_options(synchronize_session=False)
         )
         events.extend(
-            event_values(i, MessageState.bundled, now, f"bundled into digest #{digest_id}")
+            event_values(i, MessageState.bundled, now, f"bundled into digest #{digest.id}")
             for i in ids
         )
         log.info("message.digest", person=person_id, channel=channel, messages=len(items))
-        digest = select(*CLAIM_COLUMNS).where(MessageRow.id == digest_id)
-        return (await session.execute(digest)).one()
+        return digest
 
     async def _send(self, message: OutgoingMessage, reconcile_since: datetime | None) -> Outcome:
         transport = self.transports.get(message.channel)
@@ -444,15 +444,19 @@ class Outbox:
             for message, outcome in zip(messages, outcomes, strict=True):
                 row = held.get(message.id)
                 receipt = outcome.receipt
-                if row is not None and row.state != MessageState.sending:
-                    if receipt is not None and row.provider_id == receipt.provider_id:
-                        await self._record_reported_first(session, row, receipt, now)
-                    else:
-                        log.warning("message.claim_lost", message_id=message.id, worker=self.worker)
-                elif row is None:
+                reported_first = (
+                    row is not None
+                    and row.state != MessageState.sending
+                    and receipt is not None
+                    and row.provider_id == receipt.provider_id
+                )
+                if row is None or (row.state != MessageState.sending and not reported_first):
                     log.warning("message.claim_lost", message_id=message.id, worker=self.worker)
-                elif outcome.receipt is not None:
-                    accepted.append((row, outcome, outcome.receipt))
+                elif reported_first:
+                    assert receipt is not None
+                    await self._record_reported_first(session, row, receipt, now)
+                elif receipt is not None:
+                    accepted.append((row, outcome, receipt))
                 else:
                     failed.append((row.id, outcome))
             if accepted:
@@ -485,17 +489,9 @@ class Outbox:
             ],
         )
         if row.state == MessageState.delivered:  # a failure was put on the timeline already
-            bundled = await self._bundled_incidents(
-                session, [row.id] if row.incident_id is None else []
+            await self._note_result(
+                session, row, now, f"delivered via {receipt.transport} ({receipt.provider_id})"
             )
-            entries = result_entries(
-                row,
-                bundled.get(row.id, []),
-                now,
-                f"delivered via {receipt.transport} ({receipt.provider_id})",
-            )
-            if entries:
-                await session.execute(TIMELINE.insert(), entries)
 
     async def _record_accepted(
         self,
@@ -621,7 +617,7 @@ class Outbox:
             await fail_over(session, self.runtime.roster, row, now)
 
     async def _note_result(
-        self, session: AsyncSession, row: MessageRow, now: datetime, what: str
+        self, session: AsyncSession, row: _MessageText, now: datetime, what: str
     ) -> None:
         """Put the result on the timeline of each incident the message was about."""
         bundled = await self._bundled_incidents(
@@ -632,15 +628,8 @@ class Outbox:
             await session.execute(TIMELINE.insert(), entries)
 
 
-class _MessageFacts(Protocol):
-    id: int
-    incident_id: int | None
-    channel: str
-    address: str
-
-
 def result_entries(
-    message: _MessageFacts, bundled: list[int], now: datetime, what: str
+    message: _MessageText, bundled: list[int], now: datetime, what: str
 ) -> list[dict[str, Any]]:
     """Timeline entries for a message's result: its incident's, or each bundled incident's."""
     incidents = [message.incident_id] if message.incident_id is not None else bundled

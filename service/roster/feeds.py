@@ -13,6 +13,14 @@ from service.roster.roster import Roster
 from service.roster.tables import CalendarFeedRow
 
 
+def _check_subject(roster: Roster, kind: str, subject: str) -> None:
+    """Raises, naming it, if the person or unit is not in the roster."""
+    if kind == "person":
+        roster.person(subject)
+    else:
+        roster.unit(subject)
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -21,10 +29,7 @@ async def create_feed(
     session: AsyncSession, roster: Roster, *, kind: str, subject: str, now: datetime
 ) -> str:
     """A new secret feed token for a person or unit (the subject must exist)."""
-    if kind == "person":
-        roster.person(subject)
-    else:
-        roster.unit(subject)
+    _check_subject(roster, kind, subject)
     token = secrets.token_urlsafe(24)
     session.add(
         CalendarFeedRow(token_hash=_digest(token), kind=kind, subject=subject, created_at=now)
@@ -45,10 +50,7 @@ async def revoke_feeds(
 ) -> int:
     """Revoke every live link to a person's or unit's feed (a lost phone, someone who
     left); returns how many. A new link can be made afterwards."""
-    if kind == "person":
-        roster.person(subject)
-    else:
-        roster.unit(subject)
+    _check_subject(roster, kind, subject)
     result = await session.execute(
         update(CalendarFeedRow)
         .where(
