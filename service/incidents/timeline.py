@@ -2,8 +2,8 @@
 
 Entries are gathered in the session and written with one multi-row INSERT when the
 transaction commits (or before a read of the timeline in the same transaction, see
-`write_pending`): an ORM object per entry would cost one INSERT each on SQLite, which
-cannot return the ids of a multi-row INSERT in order.
+`write_pending`) in one statement (`service.store.bulk`): an ORM object per entry would
+cost one INSERT each on SQLite, which cannot return the ids of a multi-row INSERT in order.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from service.incidents.tables import TimelineEntryRow
+from service.store.bulk import insert_rows, insert_statement
 
 SYSTEM_ACTOR = "dutyd"
 TIMELINE = TimelineEntryRow.__table__
@@ -57,7 +58,7 @@ async def write_pending(session: AsyncSession) -> None:
     pending = session.info.pop(_PENDING, None)
     if pending:
         await session.flush()  # the incidents they belong to first
-        await session.execute(TIMELINE.insert(), pending)
+        await insert_rows(session, TIMELINE, pending)
 
 
 @event.listens_for(Session, "before_commit")
@@ -65,7 +66,7 @@ def _write_at_commit(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if pending:
         session.flush()
-        session.execute(TIMELINE.insert(), pending)
+        session.execute(*insert_statement(session, TIMELINE, pending))
 
 
 @event.listens_for(Session, "after_transaction_end")

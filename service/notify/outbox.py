@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Row, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.catalog import Channel
@@ -40,6 +40,7 @@ from service.notify.sms_text import DIGEST_SEGMENTS, segments
 from service.notify.tables import MessageEventRow, MessageRow, MessageState
 from service.notify.transport import OutgoingMessage, Receipt, Transports
 from service.runtime import Runtime
+from service.store.bulk import among, insert_rows, update_rows
 
 log = structlog.get_logger(__name__)
 
@@ -105,8 +106,7 @@ def event_values(message_id: int, state: str, at: datetime, detail: str = "") ->
 
 
 async def add_events(session: AsyncSession, events: list[dict[str, Any]]) -> None:
-    if events:
-        await session.execute(EVENTS.insert(), events)
+    await insert_rows(session, EVENTS, events)
 
 
 def outgoing(row: _MessageText, language: str = "zh") -> OutgoingMessage:
@@ -252,7 +252,7 @@ class Outbox:
             if ready:
                 await session.execute(
                     update(MessageRow)
-                    .where(MessageRow.id.in_([row.id for row in ready]))
+                    .where(among(session, MessageRow.id, [row.id for row in ready]))
                     .values(
                         state=MessageState.sending,
                         claimed_by=self.worker,
@@ -296,7 +296,7 @@ class Outbox:
         ):
             rows = await session.execute(
                 select(MessageRow.person_id, MessageRow.channel, func.count(), func.min(when))
-                .where(MessageRow.person_id.in_(people), condition)
+                .where(among(session, MessageRow.person_id, people), condition)
                 .group_by(MessageRow.person_id, MessageRow.channel)
             )
             for person, channel, count, oldest in rows:
@@ -315,7 +315,9 @@ class Outbox:
             return set()
         return set(
             await session.scalars(
-                select(MessageRow.digest_of).where(MessageRow.digest_of.in_(candidates)).distinct()
+                select(MessageRow.digest_of)
+                .where(among(session, MessageRow.digest_of, candidates))
+                .distinct()
             )
         )
 
@@ -346,7 +348,7 @@ class Outbox:
             free_at = max((oldest if sent else now) + RATE_WINDOW, now + timedelta(seconds=1))
             await session.execute(
                 update(MessageRow)
-                .where(MessageRow.id.in_([row.id for row in held]))
+                .where(among(session, MessageRow.id, [row.id for row in held]))
                 .values(due_at=free_at)
                 .execution_options(synchronize_session=False)
             )
@@ -389,7 +391,7 @@ class Outbox:
         ids = [row.id for row in items]
         await session.execute(
             update(MessageRow)
-            .where(MessageRow.id.in_(ids))
+            .where(among(session, MessageRow.id, ids))
             .values(state=MessageState.bundled, digest_of=digest.id, updated_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -430,7 +432,7 @@ class Outbox:
                 for row in await session.execute(
                     select(*CLAIM_COLUMNS)
                     .where(
-                        MessageRow.id.in_([m.id for m in messages]),
+                        among(session, MessageRow.id, [m.id for m in messages]),
                         MessageRow.claimed_by == self.worker,
                         MessageRow.state.in_(
                             [MessageState.sending, MessageState.delivered, MessageState.failed]
@@ -499,30 +501,20 @@ class Outbox:
         accepted: list[tuple[Row[Any], Outcome, Receipt]],
         now: datetime,
     ) -> None:
-        await session.execute(
-            MESSAGES.update()
-            .where(MESSAGES.c.id == bindparam("message_id"))
-            .values(
-                state=bindparam("state"),
-                transport=bindparam("transport"),
-                provider_id=bindparam("provider_id"),
-                sent_at=bindparam("sent_at"),
-                delivered_at=bindparam("delivered_at"),
-                error=None,
-                lease_until=None,
-                updated_at=now,
-            ),
+        await update_rows(
+            session,
+            MESSAGES,
             [
                 {
-                    "message_id": row.id,
+                    "id": row.id,
                     "state": receipt.state,
                     "transport": receipt.transport,
                     "provider_id": receipt.provider_id,
-                    "sent_at": now,
                     "delivered_at": now if receipt.state == MessageState.delivered else None,
                 }
                 for row, _, receipt in accepted
             ],
+            same={"sent_at": now, "error": None, "lease_until": None, "updated_at": now},
         )
         digests = [row.id for row, _, _ in accepted if row.incident_id is None]
         bundled = await self._bundled_incidents(session, digests)
@@ -553,8 +545,7 @@ class Outbox:
                 "message.sent", message_id=row.id, channel=row.channel, transport=receipt.transport
             )
         await add_events(session, events)
-        if entries:
-            await session.execute(TIMELINE.insert(), entries)
+        await insert_rows(session, TIMELINE, entries)
 
     async def _bundled_incidents(
         self, session: AsyncSession, digest_ids: list[int]
@@ -565,7 +556,10 @@ class Outbox:
         about: dict[int, list[int]] = defaultdict(list)
         for digest_id, incident_id in await session.execute(
             select(MessageRow.digest_of, MessageRow.incident_id)
-            .where(MessageRow.digest_of.in_(digest_ids), MessageRow.incident_id.is_not(None))
+            .where(
+                among(session, MessageRow.digest_of, digest_ids),
+                MessageRow.incident_id.is_not(None),
+            )
             .order_by(MessageRow.id)
         ):
             if incident_id not in about[digest_id]:
@@ -623,9 +617,9 @@ class Outbox:
         bundled = await self._bundled_incidents(
             session, [row.id] if row.incident_id is None else []
         )
-        entries = result_entries(row, bundled.get(row.id, []), now, what)
-        if entries:
-            await session.execute(TIMELINE.insert(), entries)
+        await insert_rows(
+            session, TIMELINE, result_entries(row, bundled.get(row.id, []), now, what)
+        )
 
 
 def result_entries(
