@@ -111,3 +111,19 @@ async def test_among_matches_any_number_of_values_and_none(
             select(ITEMS.c.id).where(among(session, ITEMS.c.name, {"第3条 item", "nobody"}))
         )
         assert list(names) == [3]
+
+
+async def test_columns_the_same_in_every_row_are_written_to_each(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Sent once instead of as an array on PostgreSQL; every row still gets them."""
+    rows = [{**item(n), "at": AT, "data": {"same": True}, "count": None} for n in range(1, 4)]
+    async with sessions.begin() as session:
+        await insert_rows(session, ITEMS, rows)
+    async with sessions.begin() as session:
+        await update_rows(session, ITEMS, [{"id": n, "count": 5} for n in (1, 3)])
+    assert await stored(sessions) == [
+        {**rows[0], "count": 5},
+        rows[1],
+        {**rows[2], "count": 5},
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.store.base import Base
@@ -19,12 +19,29 @@ class MessageState:
     bundled = "bundled"  # went out inside a digest message (see digest_of)
 
 
+def _partial(predicate: str) -> dict[str, object]:
+    return {"postgresql_where": text(predicate), "sqlite_where": text(predicate)}
+
+
+# The indexes are partial: a message's row is rewritten at each change of state, and each
+# index a row version is in costs an entry, so an index leaves out the rows it never finds.
+IN_PLAY = "state IN ('pending', 'sending')"
+
+
 class MessageRow(Base):
     __tablename__ = "messages"
     __table_args__ = (
-        Index("ix_messages_due", "state", "due_at"),
+        # What is due or being sent: the only states the senders look for.
+        Index("ix_messages_due", "state", "due_at", **_partial(IN_PLAY)),
         # The per-person rate limit counts what went to one person recently.
-        Index("ix_messages_recent", "person_id", "channel", "sent_at"),
+        Index(
+            "ix_messages_recent",
+            "person_id",
+            "channel",
+            "sent_at",
+            **_partial("sent_at IS NOT NULL"),
+        ),
+        Index("ix_messages_digest_of", "digest_of", **_partial("digest_of IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -47,7 +64,7 @@ class MessageRow(Base):
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     failover_of: Mapped[int | None]
-    digest_of: Mapped[int | None] = mapped_column(index=True)
+    digest_of: Mapped[int | None]
     updated_at: Mapped[datetime]
 
 

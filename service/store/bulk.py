@@ -30,6 +30,26 @@ def _unnest(table: Table, columns: list[str], rows: Rows) -> TableValuedAlias:
     return func.unnest(*arrays).table_valued(*columns).render_derived(name="bulk")
 
 
+def _split_same(rows: Rows, columns: list[str], keep: str) -> tuple[list[str], dict[str, Any]]:
+    """Columns whose value is the same in every row are sent once, not as an array (asyncpg
+    checks each array element in Python); `keep` stays an array so that there is one."""
+    varying: list[str] = []
+    same: dict[str, Any] = {}
+    for name in columns:
+        first = rows[0][name]
+        if name != keep and all(
+            type(row[name]) is type(first) and row[name] == first for row in rows
+        ):
+            same[name] = first
+        else:
+            varying.append(name)
+    return varying, same
+
+
+def _value(table: Table, name: str, value: Any) -> ColumnElement[Any]:
+    return bindparam(f"bulk_same_{name}", value, type_=table.c[name].type)
+
+
 def _is_postgres(session: AsyncSession | Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
@@ -51,8 +71,10 @@ def insert_statement(
     if not _is_postgres(session) or len(rows) < 2:
         return table.insert(), rows
     columns = list(rows[0])
-    values = _unnest(table, columns, rows)
-    return table.insert().from_select(columns, select(*(values.c[c] for c in columns))), None
+    varying, same = _split_same(rows, columns, keep=columns[0])
+    values = _unnest(table, varying, rows)
+    selected = (values.c[c] if c in varying else _value(table, c, same[c]) for c in columns)
+    return table.insert().from_select(columns, select(*selected)), None
 
 
 async def insert_rows(session: AsyncSession, table: Table, rows: Rows) -> None:
@@ -82,9 +104,14 @@ async def update_rows(
             [{f"bulk_{name}": value for name, value in row.items()} for row in rows],
         )
         return
-    values = _unnest(table, [key, *columns], rows)
+    varying, constant = _split_same(rows, [key, *columns], keep=key)
+    values = _unnest(table, varying, rows)
     await session.execute(
         table.update()
         .where(table.c[key] == values.c[key], *where)
-        .values({name: values.c[name] for name in columns} | dict(same or {}))
+        .values(
+            {name: values.c[name] for name in varying if name != key}
+            | {name: _value(table, name, value) for name, value in constant.items()}
+            | dict(same or {})
+        )
     )
