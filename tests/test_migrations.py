@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
+from service.clock import FrozenClock
+from service.notify.tables import MessageRow, MessageState, state_is
 from service.store import migrate
+from service.store.bulk import among
 from service.store.database import create_engine
 from service.store.tables import Base
+from tests.engine_helpers import start_dutyd
 
 
 async def test_migrations_match_models(database_url: str) -> None:
@@ -25,3 +31,43 @@ async def test_migrations_match_models(database_url: str) -> None:
             assert await connection.run_sync(differences) == []
     finally:
         await engine.dispose()
+
+
+async def test_the_outbox_queries_use_the_partial_indexes(
+    tmp_path: Path, database_url: str, clock: FrozenClock
+) -> None:
+    """The messages' indexes leave out what the senders never look for; the senders'
+    queries must still be able to use them, or each pass reads every message ever sent."""
+    dutyd, _ = await start_dutyd(tmp_path, database_url, clock, outbox_lanes=1)
+    try:
+        outbox = dutyd.engine.outbox
+        async with dutyd.sessions() as session:
+            dialect = session.get_bind().dialect
+            queries = {
+                "ix_messages_due": [
+                    outbox.due_query(session, clock.now()),
+                    select(func.min(MessageRow.due_at)).where(state_is(MessageState.pending)),
+                ],
+                "ix_messages_recent": [
+                    select(func.count()).where(
+                        among(session, MessageRow.person_id, ["a", "b"]),
+                        MessageRow.sent_at > clock.now(),
+                    )
+                ],
+                "ix_messages_digest_of": [
+                    select(MessageRow.id).where(among(session, MessageRow.digest_of, [1, 2]))
+                ],
+            }
+            connection = await session.connection()
+            if dialect.name == "postgresql":
+                await connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            explain = "EXPLAIN" if dialect.name == "postgresql" else "EXPLAIN QUERY PLAN"
+            for index, statements in queries.items():
+                for statement in statements:
+                    sql = str(
+                        statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+                    )
+                    plan = (await connection.exec_driver_sql(f"{explain} {sql}")).all()
+                    assert index in str(plan), (sql, plan)
+    finally:
+        await dutyd.stop()

@@ -24,7 +24,7 @@ from service.escalation.tables import EscalationStepRow, StepKind, StepState
 from service.incidents.tables import IncidentRow
 from service.incidents.timeline import add_entry
 from service.notify.outbox import Outbox
-from service.notify.tables import MessageRow, MessageState
+from service.notify.tables import MessageRow, MessageState, state_is
 from service.plans.archive import plan_by_digest
 from service.plans.models import ResolvedPlan
 from service.reports.service import advance_duty
@@ -166,7 +166,7 @@ class Engine:
                 )
             )
             message_due = await session.scalar(
-                select(func.min(MessageRow.due_at)).where(MessageRow.state == MessageState.pending)
+                select(func.min(MessageRow.due_at)).where(state_is(MessageState.pending))
             )
             duty_due = await session.scalar(
                 select(func.min(ReportDutyRow.next_at)).where(ReportDutyRow.state == DutyState.open)

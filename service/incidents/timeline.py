@@ -2,8 +2,9 @@
 
 Entries are gathered in the session and written with one multi-row INSERT when the
 transaction commits (or before a read of the timeline in the same transaction, see
-`write_pending`) in one statement (`service.store.bulk`): an ORM object per entry would
-cost one INSERT each on SQLite, which cannot return the ids of a multi-row INSERT in order.
+`write_pending`), all at once (`service.store.bulk`: one statement on PostgreSQL, an
+executemany on SQLite): as ORM objects each entry would cost an INSERT of its own, since
+SQLite cannot return the ids of a multi-row INSERT in order.
 """
 
 from __future__ import annotations

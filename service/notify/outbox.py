@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import Row, and_, func, insert, or_, select, update
+from sqlalchemy import Row, Select, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.catalog import Channel
@@ -37,7 +37,7 @@ from service.errors import DeliveryFailed
 from service.incidents.timeline import SYSTEM_ACTOR, TIMELINE
 from service.notify.failover import fail_over
 from service.notify.sms_text import DIGEST_SEGMENTS, segments
-from service.notify.tables import MessageEventRow, MessageRow, MessageState
+from service.notify.tables import MessageEventRow, MessageRow, MessageState, state_is
 from service.notify.transport import OutgoingMessage, Receipt, Transports
 from service.runtime import Runtime
 from service.store.bulk import among, insert_rows, update_rows
@@ -188,36 +188,31 @@ class Outbox:
             return self.runtime.roster.people[person_id].language
         return "zh"
 
+    def due_query(self, session: AsyncSession, now: datetime, lane: int = 0) -> Select[Any]:
+        """The next batch due in `lane`: pending and due, or sending with an expired lease."""
+        query = select(*CLAIM_COLUMNS)
+        if self.lanes > 1 and session.get_bind().dialect.name == "postgresql":
+            # Each person's messages go through one lane, so that lanes do not split a
+            # person's digest or each spend the person's rate limit. (SQLite has one
+            # writer: its lanes take turns anyway.)
+            query = query.where(func.abs(func.hashtext(MessageRow.person_id)) % self.lanes == lane)
+        return (
+            query.where(
+                or_(
+                    and_(state_is(MessageState.pending), MessageRow.due_at <= now),
+                    and_(state_is(MessageState.sending), MessageRow.lease_until < now),
+                )
+            )
+            .order_by(MessageRow.due_at, MessageRow.id)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+        )
+
     async def _claim(self, lane: int = 0) -> tuple[list[OutgoingMessage], dict[int, datetime], int]:
         """Lease a batch of due messages in a few set-based statements, not a few per row."""
         now = self.clock.now()
         async with self.sessions.begin() as session:
-            query = select(*CLAIM_COLUMNS)
-            if self.lanes > 1 and session.get_bind().dialect.name == "postgresql":
-                # Each person's messages go through one lane, so that lanes do not split a
-                # person's digest or each spend the person's rate limit. (SQLite has one
-                # writer: its lanes take turns anyway.)
-                query = query.where(
-                    func.abs(func.hashtext(MessageRow.person_id)) % self.lanes == lane
-                )
-            rows = (
-                await session.execute(
-                    query.where(
-                        or_(
-                            and_(
-                                MessageRow.state == MessageState.pending, MessageRow.due_at <= now
-                            ),
-                            and_(
-                                MessageRow.state == MessageState.sending,
-                                MessageRow.lease_until < now,
-                            ),
-                        )
-                    )
-                    .order_by(MessageRow.due_at, MessageRow.id)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows = (await session.execute(self.due_query(session, now, lane))).all()
             if not rows:
                 return [], {}, 0
             stale: dict[int, datetime] = {}
@@ -291,7 +286,7 @@ class Outbox:
             (MessageRow.sent_at, MessageRow.sent_at > window),
             (
                 MessageRow.updated_at,
-                and_(MessageRow.state == MessageState.sending, MessageRow.updated_at > window),
+                and_(state_is(MessageState.sending), MessageRow.updated_at > window),
             ),
         ):
             rows = await session.execute(

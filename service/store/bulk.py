@@ -3,31 +3,52 @@
 asyncpg runs an executemany as one server-side execution per row (about 50 µs each on
 PostgreSQL, plus SQLAlchemy's per-row parameter handling in Python). On PostgreSQL these
 helpers send each column as one array and let `unnest` turn the arrays back into rows, so
-a batch of a thousand rows is one statement with a handful of parameters. SQLite runs an
-executemany in-process at no such cost, so there they are a plain executemany.
+a batch of a thousand rows is one statement with a handful of parameters. A few rows, and
+anything on SQLite (which runs an executemany in-process at no such cost), go as a plain
+executemany.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, any_, bindparam, func, select
+from sqlalchemy import ColumnElement, String, Table, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.types import TypeEngine
 
 Rows = Sequence[Mapping[str, Any]]
+# Below this many rows building the array statement costs Python more than the executions
+# it saves (an incident's handful of timeline entries, say).
+ARRAYS_FROM_ROWS = 20
+# Values sent once for all rows when every row has the same one. Not containers: JSON
+# {"a": True} == {"a": 1}, yet they are different values.
+_SCALARS = (str, int, float, bool, datetime, type(None))
+
+
+def _array_of(column_type: TypeEngine[Any]) -> ARRAY[Any]:
+    # A string array is cast without the column's length: PostgreSQL's explicit cast to
+    # varchar(n) would cut a longer value silently, where the INSERT or UPDATE refuses it.
+    element = String() if isinstance(column_type, String) else column_type
+    return ARRAY(element, dimensions=1)  # one dimension even if a value is a JSON list
 
 
 def _unnest(table: Table, columns: list[str], rows: Rows) -> TableValuedAlias:
     arrays = [
-        bindparam(f"bulk_{name}", [row[name] for row in rows], type_=ARRAY(table.c[name].type))
+        bindparam(None, [row[name] for row in rows], type_=_array_of(table.c[name].type))
         for name in columns
     ]
-    return func.unnest(*arrays).table_valued(*columns).render_derived(name="bulk")
+    # The ordinality keeps the rows in the order given, and with them the ids they get.
+    return (
+        func.unnest(*arrays)
+        .table_valued(*columns, with_ordinality="bulk_ordinality")
+        .render_derived(name="bulk")
+    )
 
 
 def _split_same(rows: Rows, columns: list[str], keep: str) -> tuple[list[str], dict[str, Any]]:
@@ -37,8 +58,10 @@ def _split_same(rows: Rows, columns: list[str], keep: str) -> tuple[list[str], d
     same: dict[str, Any] = {}
     for name in columns:
         first = rows[0][name]
-        if name != keep and all(
-            type(row[name]) is type(first) and row[name] == first for row in rows
+        if (
+            name != keep
+            and isinstance(first, _SCALARS)
+            and all(type(row[name]) is type(first) and row[name] == first for row in rows)
         ):
             same[name] = first
         else:
@@ -47,7 +70,7 @@ def _split_same(rows: Rows, columns: list[str], keep: str) -> tuple[list[str], d
 
 
 def _value(table: Table, name: str, value: Any) -> ColumnElement[Any]:
-    return bindparam(f"bulk_same_{name}", value, type_=table.c[name].type)
+    return bindparam(None, value, type_=table.c[name].type)
 
 
 def _is_postgres(session: AsyncSession | Session) -> bool:
@@ -60,7 +83,7 @@ def among(
     """`column IN values`. On PostgreSQL `= ANY(array)`: one parameter, not one per value,
     and the same SQL text for any number of values, so its prepared statement is reused."""
     if _is_postgres(session):
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+        return column == any_(bindparam(None, list(values), type_=_array_of(column.type)))
     return column.in_(values)
 
 
@@ -68,13 +91,14 @@ def insert_statement(
     session: AsyncSession | Session, table: Table, rows: Rows
 ) -> tuple[Executable, Rows | None]:
     """An INSERT of `rows` (dicts with the same keys) and its parameters, for either session."""
-    if not _is_postgres(session) or len(rows) < 2:
+    if not _is_postgres(session) or len(rows) < ARRAYS_FROM_ROWS:
         return table.insert(), rows
     columns = list(rows[0])
     varying, same = _split_same(rows, columns, keep=columns[0])
     values = _unnest(table, varying, rows)
     selected = (values.c[c] if c in varying else _value(table, c, same[c]) for c in columns)
-    return table.insert().from_select(columns, select(*selected)), None
+    query = select(*selected).order_by(values.c.bulk_ordinality)
+    return table.insert().from_select(columns, query), None
 
 
 async def insert_rows(session: AsyncSession, table: Table, rows: Rows) -> None:
@@ -95,8 +119,10 @@ async def update_rows(
     """Set each row's values on the row whose `key` matches, and `same` on all of them."""
     if not rows:
         return
+    if len({row[key] for row in rows}) != len(rows):
+        raise ValueError(f"update_rows: the same {key} twice in one batch of {table.name}")
     columns = [name for name in rows[0] if name != key]
-    if not _is_postgres(session):
+    if not _is_postgres(session) or len(rows) < ARRAYS_FROM_ROWS:
         await session.execute(
             table.update()
             .where(table.c[key] == bindparam(f"bulk_{key}"), *where)

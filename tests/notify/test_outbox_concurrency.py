@@ -73,8 +73,9 @@ async def test_delivery_report_racing_the_senders_record_is_applied(
     tmp_path: Path, database_url: str, clock: FrozenClock
 ) -> None:
     """Twilio reports "undelivered" while the sender is writing down Twilio's id: the report
-    waits for that write and is then applied, not dropped (seen on PostgreSQL, where a
-    lookup by provider id alone found nothing while the sender's transaction was open)."""
+    waits for that write and is then applied, not dropped. On PostgreSQL it waits for the
+    row's lock (a lookup by provider id alone found nothing while the sender's transaction
+    was open); on SQLite for the one write connection."""
     dutyd, _ = await start_dutyd(tmp_path, database_url, clock, outbox_lanes=1)
     try:
         outbox = dutyd.engine.outbox
