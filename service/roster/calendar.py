@@ -53,6 +53,17 @@ class DutyCalendar:
     def has_official_data(self, day: date) -> bool:
         return self.settings.source != "chinese" or _official_holiday(day) is not None
 
+    def unknown_from(self, first: date, last: date) -> date | None:
+        """The first day in [first, last] of a year with no holiday calendar at all: no
+        official data, and no extra holidays listed for it. Its holidays would get no
+        enhanced duty, silently."""
+        listed = {day.year for day in self._extra_holidays}
+        for year in range(first.year, last.year + 1):
+            day = max(first, date(year, 1, 1))
+            if year not in listed and not self.has_official_data(day):
+                return day
+        return None
+
     def sensitive_period(self, day: date, unit_id: str) -> SensitivePeriod | None:
         for period in self.periods:
             if period.starts_on <= day <= period.ends_on and (

@@ -35,8 +35,46 @@ def check_roster(
     """Every violation in [start, end), unit by unit, in time order."""
     found: list[Violation] = []
     for unit_id in units or sorted(roster.units):
+        missing = _calendar_missing(roster, calendar, unit_id, start, end, asked=bool(units))
+        found.extend(missing)
         found.extend(_check_unit(roster, rules, calendar, unit_id, start, end))
     return found
+
+
+CALENDAR_MISSING = "holiday_calendar_missing"
+
+
+def _calendar_missing(
+    roster: Roster,
+    calendar: DutyCalendar,
+    unit_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    asked: bool,
+) -> list[Violation]:
+    """A period with no holiday calendar, told once: for the top units, or the unit asked for."""
+    unit = roster.unit(unit_id)
+    if unit.parent is not None and not asked:
+        return []
+    first = start.astimezone(unit.zone).date()
+    last = (end - timedelta(microseconds=1)).astimezone(unit.zone).date()
+    day = calendar.unknown_from(first, last)
+    if day is None:
+        return []
+    begins = max(start, wall_to_utc(datetime.combine(day, datetime.min.time()), unit.zone))
+    return [
+        Violation(
+            unit_id,
+            begins,
+            end,
+            CALENDAR_MISSING,
+            (),
+            f"no public holiday calendar for {day.year}: its holidays get no enhanced duty "
+            f"until they are listed in calendar.extra_holidays (or chinesecalendar is "
+            f"upgraded to a release with {day.year})",
+        )
+    ]
 
 
 def _enhanced_changes(

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from service.errors import RosterInvalid
-from service.roster.check import Violation, check_roster
+from service.roster.check import CALENDAR_MISSING, Violation, check_roster
 from service.roster.models import SensitivePeriod
 from service.roster.roster import Roster
 from service.roster.rules import load_rules
@@ -157,6 +157,39 @@ def test_holiday_needs_enhanced_duty() -> None:
     assert counts[0].start == datetime(2026, 10, 1, tzinfo=SH)
     assert counts[-1].end == datetime(2026, 10, 8, tzinfo=SH)  # 10-08 back to normal duty
     assert found["leader_rank"][0].start == datetime(2026, 10, 1, tzinfo=SH)
+
+
+def test_a_year_without_a_holiday_calendar_is_told_not_silently_treated_as_ordinary() -> None:
+    """chinesecalendar 1.11 knows holidays up to 2026: a check reaching into 2027 says that
+    2027's holidays would get no enhanced duty, until the office lists them."""
+    start = datetime(2026, 12, 28, tzinfo=SH)
+    end = datetime(2027, 1, 4, tzinfo=SH)
+    [missing] = check(roster(), cal=calendar(source="chinese"), start=start, end=end)
+    assert missing.rule == CALENDAR_MISSING and missing.unit == "u"
+    assert missing.start == datetime(2027, 1, 1, tzinfo=SH) and missing.end == end
+    assert "2027" in missing.detail and "extra_holidays" in missing.detail
+    # Listed by the office (元旦 2027): told no more, and the day gets enhanced duty.
+    listed = calendar(holidays=[date(2027, 1, 1)], source="chinese")
+    assert check(roster(), cal=listed, start=start, end=end) == []
+    assert listed.is_enhanced(date(2027, 1, 1), "u")
+    # Within the known years, and with no calendar asked for, there is nothing to tell.
+    assert check(roster(), cal=calendar(source="chinese")) == []
+    assert check(roster(), cal=calendar(source="none"), start=start, end=end) == []
+
+
+def test_a_missing_holiday_calendar_is_told_for_the_top_unit_or_the_unit_asked_for() -> None:
+    units = [
+        {"id": "u", "name": "City", "timezone": "Asia/Shanghai"},
+        {"id": "county", "name": "County", "timezone": "Asia/Shanghai", "parent": "u"},
+    ]
+    r = roster(units=units)
+    start, end = datetime(2026, 12, 30, tzinfo=SH), datetime(2027, 1, 2, tzinfo=SH)
+    rule_set, cal = rules(**BASIC), calendar(source="chinese")
+    everything = check_roster(r, rule_set, cal, start, end)
+    told = [v.unit for v in everything if v.rule == CALENDAR_MISSING]
+    assert told == ["u"]
+    asked = check_roster(r, rule_set, cal, start, end, ["county"])
+    assert [v.unit for v in asked if v.rule == CALENDAR_MISSING] == ["county"]
 
 
 def test_sensitive_period_needs_enhanced_duty() -> None:
