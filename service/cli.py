@@ -789,6 +789,53 @@ def roster_approve(
     typer.echo(with_store(work))
 
 
+@roster_app.command("versions")
+def roster_versions(
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 20,
+) -> None:
+    """List the stored versions of the roster: when, by whom, why; * marks the one in force."""
+    from service.roster import store as roster_store
+
+    async def work(dutyd: Dutyd) -> list[str]:
+        zone = ZoneInfo(dutyd.settings.timezone)
+        async with dutyd.reads() as session:
+            rows = await roster_store.list_versions(session, limit)
+        return [
+            f"{'*' if row.id == dutyd.runtime.roster_version else ' '} {row.id:>5}  "
+            f"{row.created_at.astimezone(zone):%Y-%m-%d %H:%M}  {row.created_by:<20} {row.comment}"
+            for row in rows
+        ]
+
+    for line in with_store(work):
+        typer.echo(line)
+
+
+@roster_app.command("restore")
+def roster_restore(
+    version: Annotated[int, typer.Argument(help="The version to put back in force.")],
+    actor: Annotated[str | None, typer.Option(help="Who restores (default: login).")] = None,
+) -> None:
+    """Put an earlier roster version back in force, as a new version (later ones stay listed)."""
+    from service.roster import service as roster_service
+
+    who = actor or getpass.getuser()
+
+    async def work(dutyd: Dutyd) -> str:
+        async with dutyd.sessions.begin() as session:
+            new = await roster_service.restore_version(
+                session,
+                dutyd.runtime,
+                version,
+                actor=who,
+                now=dutyd.clock.now(),
+                plans_dir=dutyd.settings.plans_dir,
+                rules_file=dutyd.settings.duty_rules_file,
+            )
+        return f"roster version {version} restored by {who} as version {new}"
+
+    typer.echo(with_store(work))
+
+
 @roster_app.command("feed")
 def roster_feed(
     person: Annotated[str | None, typer.Option(help="A person's shifts.")] = None,

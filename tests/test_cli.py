@@ -226,6 +226,45 @@ def test_pending_override_is_approved_from_the_cli(tmp_path: Path) -> None:
     assert unknown.returncode == 2 and "ovr-nope" in unknown.stderr
 
 
+def test_roster_versions_are_listed_and_an_earlier_one_restored(tmp_path: Path) -> None:
+    """A wrongly approved override is undone by restoring version 1, as version 3."""
+    added = run_cli(
+        tmp_path,
+        "roster",
+        "override",
+        "--unit",
+        "hexi",
+        "--role",
+        "leader_on_shift",
+        "--from",
+        "2026-12-02T09:00:00+08:00",
+        "--to",
+        "2026-12-03T09:00:00+08:00",
+        "--person",
+        "he_jing",
+        "--requested-by",
+        "he_jing",
+        "--approved-by",
+        "ma_lin",
+    )
+    assert added.returncode == 0, added.stderr
+    week = ("roster", "check", "--from", "2026-12-01", "--to", "2026-12-08")
+    assert run_cli(tmp_path, *week).returncode == 1  # the override breaks a rule
+    listed = run_cli(tmp_path, "roster", "versions")
+    assert listed.returncode == 0, listed.stderr
+    newest, first = listed.stdout.splitlines()
+    assert newest.split()[:2] == ["*", "2"] and "override ovr-" in newest
+    assert first.split()[0] == "1" and "seeded from" in first
+    restored = run_cli(tmp_path, "roster", "restore", "1", "--actor", "ma_lin")
+    assert restored.returncode == 0, restored.stderr
+    assert "roster version 1 restored by ma_lin as version 3" in restored.stdout
+    assert run_cli(tmp_path, *week).returncode == 0
+    again = run_cli(tmp_path, "roster", "restore", "3")
+    assert again.returncode == 2 and "is the one in force" in again.stderr
+    unknown = run_cli(tmp_path, "roster", "restore", "99")
+    assert unknown.returncode == 2 and "roster version 99 not found" in unknown.stderr
+
+
 def test_calendar_links_are_revoked_from_the_cli(tmp_path: Path) -> None:
     made = [run_cli(tmp_path, "roster", "feed", "--person", "sun_li") for _ in range(2)]
     assert all(m.returncode == 0 and "/calendar/" in m.stdout for m in made)

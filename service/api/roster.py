@@ -80,6 +80,58 @@ async def put_roster(
     return {"version": version}
 
 
+class RosterVersionView(BaseModel):
+    version: int
+    created_at: datetime
+    created_by: str
+    comment: str
+    in_force: bool
+
+
+@router.get("/api/v1/roster/versions", response_model=list[RosterVersionView])
+async def list_versions(
+    caller: Caller, dutyd: DutydDep, session: SessionDep, limit: int = 50
+) -> list[RosterVersionView]:
+    """Every stored version of the roster (newest first): when, by whom, why."""
+    rows = await roster_store.list_versions(session, min(max(limit, 1), 1000))
+    return [
+        RosterVersionView(
+            version=row.id,
+            created_at=row.created_at,
+            created_by=row.created_by,
+            comment=row.comment,
+            in_force=row.id == dutyd.runtime.roster_version,
+        )
+        for row in rows
+    ]
+
+
+@router.get("/api/v1/roster/versions/{version_id}")
+async def get_version(caller: Caller, session: SessionDep, version_id: int) -> dict[str, Any]:
+    """One stored version, whole."""
+    row = await roster_store.get_version(session, version_id)
+    document = roster_store.version_document(row).model_dump(mode="json")
+    return {"version": row.id, "roster": document}
+
+
+@router.post("/api/v1/roster/versions/{version_id}/restore")
+async def restore_version(
+    version_id: int, caller: Caller, dutyd: DutydDep, session: SessionDep
+) -> dict[str, int]:
+    """Put an earlier version back in force as a new version (admin), checked like any edit."""
+    require_role(caller, Role.admin)
+    version = await roster_service.restore_version(
+        session,
+        dutyd.runtime,
+        version_id,
+        actor=caller.name,
+        now=dutyd.clock.now(),
+        plans_dir=dutyd.settings.plans_dir,
+        rules_file=dutyd.settings.duty_rules_file,
+    )
+    return {"version": version, "restored": version_id}
+
+
 @router.get("/api/v1/roster/export.yaml")
 async def export_yaml(caller: Caller, dutyd: DutydDep) -> Response:
     text = roster_store.to_yaml(dutyd.runtime.roster.document)

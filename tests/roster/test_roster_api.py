@@ -102,6 +102,56 @@ async def test_override_takes_effect_once_approved(dutyd: Dutyd) -> None:
     assert stored["approved_by"] == "leader-desk" and stored["reason"] == "sick child"
 
 
+async def test_an_earlier_roster_version_is_listed_and_restored(dutyd: Dutyd) -> None:
+    """An approved swap turns out wrong: the admin puts version 1 back, as version 3."""
+    admin = await api_client(dutyd, Role.admin)
+    leader = await api_client(dutyd, Role.leader)
+    start = datetime(2026, 7, 15, 9, tzinfo=SH)
+    swap = {
+        "unit": "qingshan",
+        "role": "duty_officer",
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=6)).isoformat(),
+        "person": "liu_yang",
+        "replaces": "sun_li",
+        "approve": True,
+    }
+    assert (await leader.post("/api/v1/roster/overrides", json=swap)).status_code == 201
+    dutyd.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+
+    async def officer() -> str:
+        holders = (await admin.get("/api/v1/roster/now", params={"unit": "qingshan"})).json()
+        return next(h["person_id"] for h in holders if h["role"] == "duty_officer")
+
+    assert await officer() == "liu_yang"
+    listed = (await admin.get("/api/v1/roster/versions")).json()
+    assert [(v["version"], v["in_force"], v["created_by"]) for v in listed] == [
+        (2, True, "leader-desk"),
+        (1, False, "dutyd"),
+    ]
+    assert listed[0]["comment"].startswith("override ovr-")
+    first = (await admin.get("/api/v1/roster/versions/1")).json()
+    assert first["version"] == 1 and first["roster"]["overrides"] == []
+
+    assert (await leader.post("/api/v1/roster/versions/1/restore")).status_code == 403
+    missing = await admin.post("/api/v1/roster/versions/99/restore")
+    assert missing.status_code == 404 and "roster version 99 not found" in missing.text
+    restored = await admin.post("/api/v1/roster/versions/1/restore")
+    assert restored.status_code == 200 and restored.json() == {"version": 3, "restored": 1}
+    assert await officer() == "sun_li"
+    assert (await admin.get("/api/v1/roster")).json()["roster"]["overrides"] == []
+    listed = (await admin.get("/api/v1/roster/versions")).json()
+    newest = listed[0]
+    assert (newest["version"], newest["in_force"], newest["comment"]) == (
+        3,
+        True,
+        "restored version 1",
+    )
+    assert len(listed) == 3  # the swap's version stays on record
+    again = await admin.post("/api/v1/roster/versions/3/restore")
+    assert again.status_code == 422 and "is the one in force" in again.text
+
+
 async def test_duty_table_csv_through_the_api(dutyd: Dutyd) -> None:
     """A CSV duty table replaces the rotation for its days and exports back the same."""
     leader = await api_client(dutyd, Role.leader)
