@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -110,8 +111,7 @@ async def list_versions(
 async def get_version(caller: Caller, session: SessionDep, version_id: int) -> dict[str, Any]:
     """One stored version, whole."""
     row = await roster_store.get_version(session, version_id)
-    document = roster_store.version_document(row).model_dump(mode="json")
-    return {"version": row.id, "roster": document}
+    return {"version": row.id, "roster": json.loads(row.content)}  # as stored
 
 
 @router.post("/api/v1/roster/versions/{version_id}/restore")

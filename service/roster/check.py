@@ -55,7 +55,7 @@ def _calendar_missing(
 ) -> list[Violation]:
     """A period with no holiday calendar, told once: for the top units, or the unit asked for."""
     unit = roster.unit(unit_id)
-    if unit.parent is not None and not asked:
+    if (unit.parent is not None and not asked) or end <= start:
         return []
     first = start.astimezone(unit.zone).date()
     last = (end - timedelta(microseconds=1)).astimezone(unit.zone).date()

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.notify.queue import queue_to_person
 from service.notify.render import render_plain
-from service.roster.check import check_roster
+from service.roster.check import CALENDAR_MISSING, check_roster
 from service.roster.ical import ROLE_NAMES
 from service.roster.tables import JobRunRow
 from service.runtime import Runtime
@@ -77,7 +77,12 @@ async def warn_of_gaps(
     if not violations:
         return 0
     roster = runtime.roster
-    first = violations[0]
+    # The earliest real gap leads; a missing holiday calendar only when there is nothing else.
+    first = min(
+        (v for v in violations if v.rule != CALENDAR_MISSING),
+        key=lambda v: v.start,
+        default=violations[0],
+    )
     zone = roster.units[first.unit].zone
     summary = f"{first.unit} {first.start.astimezone(zone):%m-%d %H:%M} {first.detail}"
     tops = [u for u in roster.units.values() if u.parent is None]

@@ -175,6 +175,10 @@ def test_a_year_without_a_holiday_calendar_is_told_not_silently_treated_as_ordin
     # Within the known years, and with no calendar asked for, there is nothing to tell.
     assert check(roster(), cal=calendar(source="chinese")) == []
     assert check(roster(), cal=calendar(source="none"), start=start, end=end) == []
+    # A period ending at the new year's midnight, or empty, does not reach into it.
+    new_year = datetime(2027, 1, 1, tzinfo=SH)
+    assert check(roster(), cal=calendar(source="chinese"), start=start, end=new_year) == []
+    assert check(roster(), cal=calendar(source="chinese"), start=end, end=end) == []
 
 
 def test_a_missing_holiday_calendar_is_told_for_the_top_unit_or_the_unit_asked_for() -> None:

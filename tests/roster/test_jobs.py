@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from service.clock import FrozenClock
@@ -62,3 +62,31 @@ async def test_daily_check_warns_the_duty_office_once(tmp_path: Path, clock: Fro
         assert await count(dutyd, MessageRow) == 4
     finally:
         await dutyd.stop()
+
+
+async def test_daily_check_tells_of_a_missing_holiday_calendar_after_real_gaps(
+    tmp_path: Path,
+) -> None:
+    """On 30 December, with no 2027 calendar: told, but a real gap ahead is named first."""
+    clock = FrozenClock(datetime(2026, 12, 30, 1, 0, tzinfo=UTC))
+    clean, told = await start_dutyd(
+        tmp_path / "a", f"sqlite+aiosqlite:///{tmp_path / 'a.db'}", clock
+    )
+    try:
+        assert await clean.check_roster_ahead() == 2  # the sample roster has no other gap
+        await clean.tick()
+        assert "no public holiday calendar for 2027" in told.sent[0].body
+    finally:
+        await clean.stop()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("defaults:\n  leader_on_shift: {min_rank: 9}\n", encoding="utf-8")
+    gappy, transport = await start_dutyd(
+        tmp_path / "b", f"sqlite+aiosqlite:///{tmp_path / 'b.db'}", clock, duty_rules_file=rules
+    )
+    try:
+        assert await gappy.check_roster_ahead() == 2
+        await gappy.tick()
+        body = transport.sent[0].body
+        assert "leader" in body and "holiday calendar" not in body
+    finally:
+        await gappy.stop()

@@ -132,6 +132,9 @@ async def test_an_earlier_roster_version_is_listed_and_restored(dutyd: Dutyd) ->
     assert listed[0]["comment"].startswith("override ovr-")
     first = (await admin.get("/api/v1/roster/versions/1")).json()
     assert first["version"] == 1 and first["roster"]["overrides"] == []
+    desk = await api_client(dutyd, Role.duty_officer)  # any role may look
+    assert len((await desk.get("/api/v1/roster/versions")).json()) == 2
+    assert (await desk.get("/api/v1/roster/versions/99")).status_code == 404
 
     assert (await leader.post("/api/v1/roster/versions/1/restore")).status_code == 403
     missing = await admin.post("/api/v1/roster/versions/99/restore")
