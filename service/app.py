@@ -7,6 +7,7 @@ import gc
 import os
 import socket
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -25,6 +26,7 @@ from service.notify.console import ConsoleTransport
 from service.notify.outbox import DeliveryPolicy, Outbox
 from service.notify.transport import Transports
 from service.roster import jobs as roster_jobs
+from service.roster import service as roster_service
 from service.roster import store as roster_store
 from service.roster.roster import Roster
 from service.runtime import ReloadOutcome, Runtime
@@ -163,6 +165,30 @@ class Dutyd:
         )
         self.runtime.roster_version = version
         metrics.PLANS_LOADED.set(len(self.runtime.plans.plans))
+
+    async def store_roster(
+        self,
+        session: AsyncSession,
+        data: Any,
+        *,
+        actor: str,
+        comment: str,
+        source: str,
+        now: datetime | None = None,
+    ) -> int:
+        """Check an edit of the roster in force against plans and rules, store it as a new
+        version and put it in force here (see `roster.service.replace_roster`)."""
+        return await roster_service.replace_roster(
+            session,
+            self.runtime,
+            data,
+            actor=actor,
+            comment=comment,
+            now=now or self.clock.now(),
+            plans_dir=self.settings.plans_dir,
+            rules_file=self.settings.duty_rules_file,
+            source=source,
+        )
 
     async def start(self) -> None:
         """Everything `open_store` does, plus transports and the engine."""

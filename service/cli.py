@@ -679,16 +679,8 @@ def roster_import(
         else:
             data, comment = read_yaml(path), f"imported from {path}"
         async with dutyd.sessions.begin() as session:
-            version = await roster_service.replace_roster(
-                session,
-                dutyd.runtime,
-                data,
-                actor=by or getpass.getuser(),
-                comment=comment,
-                now=dutyd.clock.now(),
-                plans_dir=dutyd.settings.plans_dir,
-                rules_file=dutyd.settings.duty_rules_file,
-                source=str(path),
+            version = await dutyd.store_roster(
+                session, data, actor=by or getpass.getuser(), comment=comment, source=str(path)
             )
         return f"roster version {version}: {comment}"
 
@@ -737,16 +729,13 @@ def roster_override(
         )
         data = roster_service.with_override(dutyd.runtime.roster, override)
         async with dutyd.sessions.begin() as session:
-            version = await roster_service.replace_roster(
+            version = await dutyd.store_roster(
                 session,
-                dutyd.runtime,
                 data,
                 actor=requested_by or getpass.getuser(),
                 comment=f"override {override.id}",
-                now=now,
-                plans_dir=dutyd.settings.plans_dir,
-                rules_file=dutyd.settings.duty_rules_file,
                 source="override",
+                now=now,
             )
         state = "approved" if approved_by else "pending approval"
         return f"override {override.id} recorded ({state}); roster version {version}"
@@ -773,16 +762,13 @@ def roster_approve(
             dutyd.runtime.roster, override_id, approver=approver, now=now
         )
         async with dutyd.sessions.begin() as session:
-            version = await roster_service.replace_roster(
+            version = await dutyd.store_roster(
                 session,
-                dutyd.runtime,
                 data,
                 actor=approver,
                 comment=f"approved {override_id}",
-                now=now,
-                plans_dir=dutyd.settings.plans_dir,
-                rules_file=dutyd.settings.duty_rules_file,
                 source="approval",
+                now=now,
             )
         return f"override {override_id} approved by {approver}; roster version {version}"
 
@@ -822,14 +808,13 @@ def roster_restore(
 
     async def work(dutyd: Dutyd) -> str:
         async with dutyd.sessions.begin() as session:
-            new = await roster_service.restore_version(
+            data = await roster_service.restore_version(session, dutyd.runtime, version)
+            new = await dutyd.store_roster(
                 session,
-                dutyd.runtime,
-                version,
+                data,
                 actor=who,
-                now=dutyd.clock.now(),
-                plans_dir=dutyd.settings.plans_dir,
-                rules_file=dutyd.settings.duty_rules_file,
+                comment=f"restored version {version}",
+                source=f"roster version {version}",
             )
         return f"roster version {version} restored by {who} as version {new}"
 

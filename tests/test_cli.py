@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 from tests.cli_helpers import run_cli
@@ -192,9 +193,9 @@ def test_roster_commands(tmp_path: Path) -> None:
     assert refused.returncode == 2 and "bad.csv:2: unknown person 'ghost'" in refused.stderr
 
 
-def test_pending_override_is_approved_from_the_cli(tmp_path: Path) -> None:
-    """A pending override changes nothing until `roster approve`; approving twice is refused."""
-    added = run_cli(
+def junior_leader_override(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """he_jing (too junior to lead) covers hexi's leader shift of 2 December."""
+    return run_cli(
         tmp_path,
         "roster",
         "override",
@@ -210,7 +211,13 @@ def test_pending_override_is_approved_from_the_cli(tmp_path: Path) -> None:
         "he_jing",
         "--requested-by",
         "he_jing",
+        *extra,
     )
+
+
+def test_pending_override_is_approved_from_the_cli(tmp_path: Path) -> None:
+    """A pending override changes nothing until `roster approve`; approving twice is refused."""
+    added = junior_leader_override(tmp_path)
     assert added.returncode == 0 and "pending approval" in added.stdout, added.stderr
     override_id = added.stdout.split()[1]
     week = ("roster", "check", "--from", "2026-12-01", "--to", "2026-12-08")
@@ -228,25 +235,7 @@ def test_pending_override_is_approved_from_the_cli(tmp_path: Path) -> None:
 
 def test_roster_versions_are_listed_and_an_earlier_one_restored(tmp_path: Path) -> None:
     """A wrongly approved override is undone by restoring version 1, as version 3."""
-    added = run_cli(
-        tmp_path,
-        "roster",
-        "override",
-        "--unit",
-        "hexi",
-        "--role",
-        "leader_on_shift",
-        "--from",
-        "2026-12-02T09:00:00+08:00",
-        "--to",
-        "2026-12-03T09:00:00+08:00",
-        "--person",
-        "he_jing",
-        "--requested-by",
-        "he_jing",
-        "--approved-by",
-        "ma_lin",
-    )
+    added = junior_leader_override(tmp_path, "--approved-by", "ma_lin")
     assert added.returncode == 0, added.stderr
     week = ("roster", "check", "--from", "2026-12-01", "--to", "2026-12-08")
     assert run_cli(tmp_path, *week).returncode == 1  # the override breaks a rule

@@ -51,20 +51,6 @@ async def get_roster(caller: Caller, dutyd: DutydDep) -> dict[str, Any]:
     return {"version": dutyd.runtime.roster_version, "roster": document}
 
 
-async def _store(dutyd: Any, session: Any, data: Any, actor: str, comment: str, source: str) -> int:
-    return await roster_service.replace_roster(
-        session,
-        dutyd.runtime,
-        data,
-        actor=actor,
-        comment=comment,
-        now=dutyd.clock.now(),
-        plans_dir=dutyd.settings.plans_dir,
-        rules_file=dutyd.settings.duty_rules_file,
-        source=source,
-    )
-
-
 @router.put("/api/v1/roster")
 async def put_roster(
     caller: Caller,
@@ -75,8 +61,12 @@ async def put_roster(
 ) -> dict[str, int]:
     """Replace the whole roster (admin). Refused with every problem if it breaks a plan or rule."""
     require_role(caller, Role.admin)
-    version = await _store(
-        dutyd, session, roster, caller.name, comment or "replaced by API", "request"
+    version = await dutyd.store_roster(
+        session,
+        roster,
+        actor=caller.name,
+        comment=comment or "replaced by API",
+        source="request",
     )
     return {"version": version}
 
@@ -120,14 +110,13 @@ async def restore_version(
 ) -> dict[str, int]:
     """Put an earlier version back in force as a new version (admin), checked like any edit."""
     require_role(caller, Role.admin)
-    version = await roster_service.restore_version(
+    data = await roster_service.restore_version(session, dutyd.runtime, version_id)
+    version = await dutyd.store_roster(
         session,
-        dutyd.runtime,
-        version_id,
+        data,
         actor=caller.name,
-        now=dutyd.clock.now(),
-        plans_dir=dutyd.settings.plans_dir,
-        rules_file=dutyd.settings.duty_rules_file,
+        comment=f"restored version {version_id}",
+        source=f"roster version {version_id}",
     )
     return {"version": version, "restored": version_id}
 
@@ -154,13 +143,12 @@ async def import_csv(
     roster = dutyd.runtime.roster
     lines = parse_duty_table(text, roster, "duty-table.csv")
     data = roster_service.with_duty_table(roster, lines)
-    version = await _store(
-        dutyd,
+    version = await dutyd.store_roster(
         session,
         data,
-        caller.name,
-        f"imported {len(lines)} duty table lines",
-        "duty-table.csv",
+        actor=caller.name,
+        comment=f"imported {len(lines)} duty table lines",
+        source="duty-table.csv",
     )
     return {"version": version, "lines": len(lines)}
 
@@ -200,7 +188,9 @@ async def add_override(
         approved_at=now if body.approve else None,
     )
     data = roster_service.with_override(dutyd.runtime.roster, override)
-    version = await _store(dutyd, session, data, caller.name, f"override {override.id}", "override")
+    version = await dutyd.store_roster(
+        session, data, actor=caller.name, comment=f"override {override.id}", source="override"
+    )
     return {"version": version, "override": override.model_dump(mode="json")}
 
 
@@ -212,7 +202,9 @@ async def approve_override(
     data = roster_service.with_approval(
         dutyd.runtime.roster, override_id, approver=caller.name, now=dutyd.clock.now()
     )
-    version = await _store(dutyd, session, data, caller.name, f"approved {override_id}", "approval")
+    version = await dutyd.store_roster(
+        session, data, actor=caller.name, comment=f"approved {override_id}", source="approval"
+    )
     return {"version": version}
 
 

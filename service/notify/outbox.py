@@ -41,6 +41,7 @@ from service.notify.tables import MessageEventRow, MessageRow, MessageState, sta
 from service.notify.transport import OutgoingMessage, Receipt, Transports
 from service.runtime import Runtime
 from service.store.bulk import among, insert_rows, update_rows
+from service.store.database import is_postgres
 
 log = structlog.get_logger(__name__)
 
@@ -191,7 +192,7 @@ class Outbox:
     def due_query(self, session: AsyncSession, now: datetime, lane: int = 0) -> Select[Any]:
         """The next batch due in `lane`: pending and due, or sending with an expired lease."""
         query = select(*CLAIM_COLUMNS)
-        if self.lanes > 1 and session.get_bind().dialect.name == "postgresql":
+        if self.lanes > 1 and is_postgres(session):
             # Each person's messages go through one lane, so that lanes do not split a
             # person's digest or each spend the person's rate limit. (SQLite has one
             # writer: its lanes take turns anyway.)

@@ -52,34 +52,14 @@ async def replace_roster(
     return row.id
 
 
-async def restore_version(
-    session: AsyncSession,
-    runtime: Runtime,
-    version_id: int,
-    *,
-    actor: str,
-    now: datetime,
-    plans_dir: Path,
-    rules_file: Path,
-) -> int:
-    """Put an earlier version back in force, as a new version: the ones after it stay listed.
-
-    It is checked like any edit: if a plan or rule now names what it lacks, it is refused.
-    """
+async def restore_version(session: AsyncSession, runtime: Runtime, version_id: int) -> Any:
+    """An earlier version's roster, to be stored again as a new version (the ones after it
+    stay listed) and checked like any edit: as stored, so that a field the model no longer
+    has is listed as a problem, not a crash."""
     row = await store.get_version(session, version_id)
     if version_id == runtime.roster_version:
         raise InvalidInput(f"roster version {version_id} is the one in force")
-    return await replace_roster(
-        session,
-        runtime,
-        json.loads(row.content),  # validated like an import: a stale field is listed, not a crash
-        actor=actor,
-        comment=f"restored version {version_id}",
-        now=now,
-        plans_dir=plans_dir,
-        rules_file=rules_file,
-        source=f"roster version {version_id}",
-    )
+    return json.loads(row.content)
 
 
 def _document_data(roster: Roster) -> dict[str, Any]:

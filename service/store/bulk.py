@@ -22,6 +22,8 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlalchemy.types import TypeEngine
 
+from service.store.database import is_postgres
+
 Rows = Sequence[Mapping[str, Any]]
 # Below this many rows building the array statement costs Python more than the executions
 # it saves (an incident's handful of timeline entries, say).
@@ -73,16 +75,12 @@ def _value(table: Table, name: str, value: Any) -> ColumnElement[Any]:
     return bindparam(None, value, type_=table.c[name].type)
 
 
-def _is_postgres(session: AsyncSession | Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def among(
     session: AsyncSession | Session, column: ColumnElement[Any], values: Collection[Any]
 ) -> ColumnElement[bool]:
     """`column IN values`. On PostgreSQL `= ANY(array)`: one parameter, not one per value,
     and the same SQL text for any number of values, so its prepared statement is reused."""
-    if _is_postgres(session):
+    if is_postgres(session):
         return column == any_(bindparam(None, list(values), type_=_array_of(column.type)))
     return column.in_(values)
 
@@ -91,7 +89,7 @@ def insert_statement(
     session: AsyncSession | Session, table: Table, rows: Rows
 ) -> tuple[Executable, Rows | None]:
     """An INSERT of `rows` (dicts with the same keys) and its parameters, for either session."""
-    if not _is_postgres(session) or len(rows) < ARRAYS_FROM_ROWS:
+    if not is_postgres(session) or len(rows) < ARRAYS_FROM_ROWS:
         return table.insert(), rows
     columns = list(rows[0])
     varying, same = _split_same(rows, columns, keep=columns[0])
@@ -122,7 +120,7 @@ async def update_rows(
     if len({row[key] for row in rows}) != len(rows):
         raise ValueError(f"update_rows: the same {key} twice in one batch of {table.name}")
     columns = [name for name in rows[0] if name != key]
-    if not _is_postgres(session) or len(rows) < ARRAYS_FROM_ROWS:
+    if not is_postgres(session) or len(rows) < ARRAYS_FROM_ROWS:
         await session.execute(
             table.update()
             .where(table.c[key] == bindparam(f"bulk_{key}"), *where)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
@@ -70,5 +71,7 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def is_postgres(engine: AsyncEngine) -> bool:
+def is_postgres(bind: AsyncEngine | AsyncSession | Session) -> bool:
+    """Whether `bind`, an engine or a session's, is PostgreSQL."""
+    engine = bind.get_bind() if isinstance(bind, AsyncSession | Session) else bind
     return engine.dialect.name == "postgresql"
