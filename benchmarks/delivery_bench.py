@@ -65,7 +65,7 @@ from service.app import Dutyd, tune_garbage_collector
 from service.catalog import Category, Channel, Level
 from service.clock import SystemClock
 from service.incidents.models import IncidentReport
-from service.incidents.service import report_incident
+from service.flows.incidents import report_incident
 from service.incidents.tables import TimelineEntryRow
 from service.logs import configure_logging
 from service.notify.outbox import DeliveryPolicy

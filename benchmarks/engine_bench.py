@@ -55,7 +55,7 @@ from service.catalog import EVENT_TYPES, Category, Channel, Level
 from service.clock import SystemClock
 from service.escalation.tables import EscalationStepRow, StepState
 from service.incidents.models import IncidentReport
-from service.incidents.service import report_incident
+from service.flows.incidents import report_incident
 from service.incidents.tables import IncidentRow, TimelineEntryRow
 from service.logs import configure_logging
 from service.notify.tables import MessageEventRow, MessageRow, MessageState
@@ -264,8 +264,9 @@ async def load(dutyd: Dutyd, reports: Sequence[IncidentReport]) -> None:
             for report in reports[start : start + LOAD_BATCH]:
                 await report_incident(
                     session,
-                    dutyd.runtime,
                     report,
+                    roster=dutyd.runtime.roster,
+                    plans=dutyd.runtime.plans,
                     reporter="bench",
                     now=dutyd.clock.now(),
                     worker=dutyd.worker,

@@ -16,21 +16,22 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service import metrics
-from service.catalog import Channel
 from service.clock import Clock, SystemClock
 from service.config import Settings
 from service.errors import PlanInvalid, RosterInvalid
-from service.escalation.engine import Engine, RunResult
+from service.flows.delivery import TimelineObserver
+from service.flows.engine import Engine, RunResult
 from service.notify.ack_links import AckLinks, load_or_create_secret
-from service.notify.console import ConsoleTransport
 from service.notify.outbox import DeliveryPolicy, Outbox
+from service.notify.providers import announce, build_transports
 from service.notify.transport import Transports
-from service.roster import jobs as roster_jobs
-from service.roster import service as roster_service
+from service.office import jobs as office_jobs
+from service.office.roster_edits import store_roster
 from service.roster import store as roster_store
 from service.roster.roster import Roster
 from service.runtime import ReloadOutcome, Runtime
 from service.store import migrate
+from service.store.after_commit import after_commit
 from service.store.database import create_engine, is_postgres, read_engine, session_factory
 
 log = structlog.get_logger(__name__)
@@ -55,68 +56,6 @@ def default_worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def build_transports(
-    settings: Settings, clock: Clock, ack_links: AckLinks | None = None
-) -> Transports:
-    """Real providers where configured; the console for the rest, said loudly at start-up."""
-    console = ConsoleTransport()
-    transports: Transports = {Channel.sms: console, Channel.email: console, Channel.voice: console}
-    if settings.twilio_configured:
-        from service.notify.twilio_sms import (  # aiohttp: only when used
-            TwilioClient,
-            TwilioSmsTransport,
-            TwilioVoiceTransport,
-        )
-
-        assert settings.twilio_account_sid and settings.twilio_auth_token
-        twilio = TwilioClient(
-            account_sid=settings.twilio_account_sid,
-            auth_token=settings.twilio_auth_token.get_secret_value(),
-            api_base_url=settings.twilio_api_base_url,
-        )
-        callback = f"{settings.public_base_url.rstrip('/')}/twilio/status"
-        transports[Channel.sms] = TwilioSmsTransport(
-            twilio,
-            from_number=settings.twilio_from_number,
-            messaging_service_sid=settings.twilio_messaging_service_sid,
-            status_callback=callback,
-        )
-        if settings.twilio_from_number:
-            transports[Channel.voice] = TwilioVoiceTransport(
-                twilio,
-                from_number=settings.twilio_from_number,
-                public_base_url=settings.public_base_url,
-                status_callback=callback,
-            )
-    if settings.smtp_configured:
-        from service.notify.smtp_email import SmtpEmailTransport
-
-        assert settings.smtp_host
-        transports[Channel.email] = SmtpEmailTransport(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            security=settings.smtp_security,
-            username=settings.smtp_username,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-            sender=settings.smtp_from,
-            timeout_seconds=settings.smtp_timeout_seconds,
-            clock=clock,
-            ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
-            ack_link=(
-                (
-                    lambda m: (
-                        ack_links.url(m.incident_id, m.person_id, clock.now())
-                        if m.incident_id and m.person_id
-                        else None
-                    )
-                )
-                if ack_links
-                else None
-            ),
-        )
-    return transports
-
-
 class Dutyd:
     """One dutyd process. `start()` connects and migrates; `run_scheduler()` begins work."""
 
@@ -136,7 +75,8 @@ class Dutyd:
         self.sessions: async_sessionmaker[AsyncSession]
         # Sessions that only read: on SQLite they do not queue behind writers.
         self.reads: async_sessionmaker[AsyncSession]
-        self.runtime: Runtime
+        self.runtime: Runtime  # what is in force; replaced whole, never changed in place
+        self.last_reload: ReloadOutcome | None = None
         self.transports: Transports
         self.engine: Engine
         self.scheduler: AsyncIOScheduler | None = None
@@ -160,10 +100,7 @@ class Dutyd:
     async def open_store(self) -> None:
         """Open the database, then check plans and duty rules against the roster."""
         roster, version = await self.open_database()
-        self.runtime = Runtime.build(
-            roster, plans_dir=self.settings.plans_dir, rules_file=self.settings.duty_rules_file
-        )
-        self.runtime.roster_version = version
+        self.runtime = self._build(roster, version)
         metrics.PLANS_LOADED.set(len(self.runtime.plans.plans))
 
     async def store_roster(
@@ -176,9 +113,10 @@ class Dutyd:
         source: str,
         now: datetime | None = None,
     ) -> int:
-        """Check an edit of the roster in force against plans and rules, store it as a new
-        version and put it in force here (see `roster.service.replace_roster`)."""
-        return await roster_service.replace_roster(
+        """Check an edit of the roster in force against plans and rules and store it as a
+        new version (`office.roster_edits`); it is put in force here once `session`'s
+        transaction commits, and not at all if it fails."""
+        fresh = await store_roster(
             session,
             self.runtime,
             data,
@@ -189,6 +127,21 @@ class Dutyd:
             rules_file=self.settings.duty_rules_file,
             source=source,
         )
+        after_commit(session, lambda: self._put_in_force(fresh))
+        return fresh.roster_version
+
+    def _build(self, roster: Roster, version: int) -> Runtime:
+        return Runtime.build(
+            roster,
+            plans_dir=self.settings.plans_dir,
+            rules_file=self.settings.duty_rules_file,
+            roster_version=version,
+        )
+
+    def _put_in_force(self, fresh: Runtime) -> None:
+        # A newer version may have been picked up meanwhile (refresh_roster): keep it.
+        if fresh.roster_version >= self.runtime.roster_version:
+            self.runtime = fresh
 
     async def start(self) -> None:
         """Everything `open_store` does, plus transports and the engine."""
@@ -209,7 +162,8 @@ class Dutyd:
             transports=self.transports,
             clock=self.clock,
             worker=self.worker,
-            runtime=self.runtime,
+            roster=lambda: self.runtime.roster,
+            observer=TimelineObserver(lambda: self.runtime.roster),
             batch_size=self.settings.engine_batch_size,
             lanes=self.settings.outbox_lanes or (4 if self.db and is_postgres(self.db) else 1),
             lease=timedelta(seconds=self.settings.send_lease_seconds),
@@ -223,35 +177,27 @@ class Dutyd:
         )
         self.engine = Engine(
             sessions=self.sessions,
-            runtime=self.runtime,
+            roster=lambda: self.runtime.roster,
+            plans=lambda: self.runtime.plans,
             outbox=outbox,
             clock=self.clock,
             worker=self.worker,
             batch_size=self.settings.engine_batch_size,
             reads=self.reads,
         )
-        self._announce_transports()
-
-    def _announce_transports(self) -> None:
-        for channel, transport in self.transports.items():
-            if transport.name == "console":
-                log.warning(
-                    "transport.console",
-                    channel=channel.value,
-                    note=f"NO {channel.value.upper()} PROVIDER CONFIGURED: "
-                    f"{channel.value} messages "
-                    "are printed to the console and NOT sent to anyone",
-                )
-            else:
-                log.info("transport.ready", channel=channel.value, transport=transport.name)
+        announce(self.transports)
 
     def reload_plans(self) -> ReloadOutcome:
-        """Reload roster and plans (SIGHUP, admin API); a bad set is refused whole."""
-        outcome = self.runtime.reload(
-            rules_file=self.settings.duty_rules_file,
-            plans_dir=self.settings.plans_dir,
-            now=self.clock.now(),
-        )
+        """Reload plans and duty rules (SIGHUP, admin API); a bad set is refused whole."""
+        now = self.clock.now()
+        try:
+            fresh = self._build(self.runtime.roster, self.runtime.roster_version)
+        except (PlanInvalid, RosterInvalid) as exc:
+            outcome = ReloadOutcome(now, False, self.runtime.plans.digest, list(exc.problems))
+        else:
+            self.runtime = fresh
+            outcome = ReloadOutcome(now, True, fresh.plans.digest)
+        self.last_reload = outcome
         if outcome.applied:
             metrics.PLAN_RELOADS.labels(result="applied").inc()
             metrics.PLAN_RELOAD_OK.set(1)
@@ -353,8 +299,8 @@ class Dutyd:
             return 0
         ahead = timedelta(hours=self.settings.shift_reminder_hours)
         async with self.sessions.begin() as session:
-            queued = await roster_jobs.remind_upcoming_shifts(
-                session, self.runtime, now=self.clock.now(), ahead=ahead
+            queued = await office_jobs.remind_upcoming_shifts(
+                session, self.runtime.roster, now=self.clock.now(), ahead=ahead
             )
         if queued:
             self.wake()
@@ -365,8 +311,14 @@ class Dutyd:
         now = self.clock.now()
         local_day = now.astimezone(ZoneInfo(self.settings.timezone)).date().isoformat()
         async with self.sessions.begin() as session:
-            told = await roster_jobs.warn_of_gaps(
-                session, self.runtime, now=now, local_day=local_day
+            in_force = self.runtime
+            told = await office_jobs.warn_of_gaps(
+                session,
+                in_force.roster,
+                in_force.rules,
+                in_force.calendar,
+                now=now,
+                local_day=local_day,
             )
         if told:
             self.wake()
@@ -381,9 +333,7 @@ class Dutyd:
             roster = await roster_store.load_current(session)
         assert roster is not None
         try:
-            fresh = Runtime.build(
-                roster, plans_dir=self.settings.plans_dir, rules_file=self.settings.duty_rules_file
-            )
+            fresh = self._build(roster, newest)
         except (PlanInvalid, RosterInvalid) as exc:
             # Keep the roster in force and its version number, so edits made here are
             # refused rather than built on a roster that is no longer the newest.
@@ -391,8 +341,7 @@ class Dutyd:
                 log.error("roster.refresh_rejected", version=newest, problems=exc.problems)
                 self._rejected_roster_version = newest
             return
-        fresh.roster_version = newest
-        self.runtime.adopt(fresh)
+        self.runtime = fresh
         log.info("roster.refreshed", version=newest)
 
     async def tick(self) -> RunResult:

@@ -18,6 +18,8 @@ message and exits non-zero.
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 
 class DutydError(Exception):
     """Base of every error dutyd raises on purpose."""
@@ -34,6 +36,21 @@ class InvalidInput(DutydError):
         super().__init__(message)
         self.field = field
         self.message = message
+
+
+def invalid_from(exc: ValidationError, what: str) -> InvalidInput:
+    """A pydantic ValidationError raised while building `what` from a request's values,
+    as InvalidInput naming the field and saying what is wrong with it (a 422, not a 500)."""
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"{where}: {message}" if where else message)
+    first = exc.errors()[0]["loc"] if exc.errors() else ()
+    return InvalidInput(
+        f"invalid {what}: " + "; ".join(problems),
+        field=".".join(str(part) for part in first) or None,
+    )
 
 
 class UnknownValue(InvalidInput):

@@ -10,7 +10,7 @@ from service.app import Dutyd
 from service.catalog import Category, Channel, Level
 from service.clock import FrozenClock
 from service.incidents.models import IncidentReport
-from service.incidents.service import report_incident
+from service.flows.incidents import report_incident
 from tests.conftest import make_settings
 from tests.fakes.recording import RecordingTransport
 
@@ -47,8 +47,9 @@ async def report(dutyd: Dutyd, incident: IncidentReport | None = None) -> int:
     async with dutyd.sessions.begin() as session:
         row, _ = await report_incident(
             session,
-            dutyd.runtime,
             incident or flood_report(),
+            roster=dutyd.runtime.roster,
+            plans=dutyd.runtime.plans,
             reporter="tester",
             now=dutyd.clock.now(),
             worker=dutyd.worker,

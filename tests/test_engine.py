@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from service.clock import FrozenClock
-from service.escalation.engine import RunResult
+from service.flows.engine import RunResult
 from service.escalation.tables import EscalationStepRow, StepState
 from service.notify.outbox import DeliveryPolicy
 from service.notify.tables import MessageRow, MessageState
@@ -95,7 +95,7 @@ async def test_message_left_sending_by_a_dead_process_is_taken_over(
         await report(dutyd)
         outbox = dutyd.engine.outbox
         claimed = [  # every lane claims its share; then the process "dies"
-            message for lane in range(outbox.lanes) for message in (await outbox._claim(lane))[0]
+            message for lane in range(outbox.lanes) for message in (await outbox.claim(lane))[0]
         ]
         assert len(claimed) == 4
         await dutyd.tick()
@@ -150,7 +150,7 @@ async def test_acknowledgement_cancels_pending_steps(
     tmp_path: Path, database_url: str, clock: FrozenClock
 ) -> None:
     """After an ack no step fires, however long we wait; those paged are told who acknowledged."""
-    from service.incidents.service import acknowledge
+    from service.flows.incidents import acknowledge
 
     dutyd, transport = await start_dutyd(tmp_path, database_url, clock, plans_dir=PAGING_ONLY)
     try:
@@ -158,7 +158,12 @@ async def test_acknowledgement_cancels_pending_steps(
         await dutyd.tick()
         async with dutyd.sessions.begin() as session:
             await acknowledge(
-                session, dutyd.runtime, incident_id=incident_id, actor="wu_hua", now=clock.now()
+                session,
+                roster=dutyd.runtime.roster,
+                plans=dutyd.runtime.plans,
+                incident_id=incident_id,
+                actor="wu_hua",
+                now=clock.now(),
             )
         clock.advance(timedelta(hours=5))
         await dutyd.tick()

@@ -13,7 +13,8 @@ from service.notify.tables import MessageRow, MessageState, state_is
 from service.store import migrate
 from service.store.bulk import among
 from service.store.database import create_engine
-from service.store.tables import Base
+from service.notify.claim import Lease, due_query
+from service.schema import Base
 from tests.engine_helpers import start_dutyd
 
 
@@ -45,7 +46,9 @@ async def test_the_outbox_queries_use_the_partial_indexes(
             dialect = session.get_bind().dialect
             queries = {
                 "ix_messages_due": [
-                    outbox.due_query(session, clock.now()),
+                    due_query(
+                        session, clock.now(), Lease(outbox.worker, outbox.lease), outbox.batch_size
+                    ),
                     select(func.min(MessageRow.due_at)).where(state_is(MessageState.pending)),
                 ],
                 "ix_messages_recent": [

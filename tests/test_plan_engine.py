@@ -8,7 +8,8 @@ from pathlib import Path
 from prometheus_client import REGISTRY
 
 from service.clock import FrozenClock
-from service.incidents.service import get_incident_detail, replan
+from service.flows.incident_detail import get_incident_detail
+from service.flows.incidents import replan
 from tests.engine_helpers import report, start_dutyd
 from tests.plan_helpers import copy_sample_plans, write_plan
 
@@ -118,7 +119,12 @@ async def test_edited_plan_applies_to_new_incidents_and_after_replan(
         transport.sent.clear()
         async with dutyd.sessions.begin() as session:
             await replan(
-                session, dutyd.runtime, incident_id=old_incident, actor="admin", now=clock.now()
+                session,
+                roster=dutyd.runtime.roster,
+                plans=dutyd.runtime.plans,
+                incident_id=old_incident,
+                actor="admin",
+                now=clock.now(),
             )
         clock.advance(timedelta(minutes=10))
         await dutyd.tick()
@@ -150,6 +156,6 @@ async def test_invalid_reload_is_refused_whole(tmp_path: Path, clock: FrozenCloc
         assert dutyd.runtime.plans.digest == before
         assert dutyd.runtime.plans.get("repeating") is None
         assert rejected_reloads() == rejected + 1
-        assert dutyd.runtime.last_reload == outcome
+        assert dutyd.last_reload == outcome
     finally:
         await dutyd.stop()

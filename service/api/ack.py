@@ -13,7 +13,8 @@ from fastapi.responses import HTMLResponse
 
 from service.api.deps import DutydDep
 from service.errors import AuthError
-from service.incidents import service as incidents
+from service.flows import incidents
+from service.flows.incident_detail import get_incident_detail
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,7 +35,7 @@ async def show(token: str, dutyd: DutydDep) -> HTMLResponse:
     except AuthError as exc:
         return page("链接无效 / Invalid link", f"<p>{html.escape(str(exc))}</p>", 403)
     async with dutyd.reads() as session:
-        detail = await incidents.get_incident_detail(session, incident_id=incident_id)
+        detail = await get_incident_detail(session, incident_id=incident_id)
     state = (
         f"<p>已由 {html.escape(detail.acknowledged_by or '')} 确认 / already acknowledged.</p>"
         if detail.acknowledged_at
@@ -57,7 +58,12 @@ async def confirm(token: str, dutyd: DutydDep) -> HTMLResponse:
         return page("链接无效 / Invalid link", f"<p>{html.escape(str(exc))}</p>", 403)
     async with dutyd.sessions.begin() as session:
         row = await incidents.acknowledge(
-            session, dutyd.runtime, incident_id=incident_id, actor=person_id, now=dutyd.clock.now()
+            session,
+            roster=dutyd.runtime.roster,
+            plans=dutyd.runtime.plans,
+            incident_id=incident_id,
+            actor=person_id,
+            now=dutyd.clock.now(),
         )
         who = row.acknowledged_by
     dutyd.wake()

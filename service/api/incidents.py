@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.api.deps import Caller, DutydDep, ReadSessionDep
 from service.app import Dutyd
 from service.auth.tokens import Role, require_role
+from service.flows import incident_detail, incidents
 from service.incidents import service
 from service.incidents.models import (
     CategoryChange,
@@ -25,6 +26,7 @@ from service.incidents.models import (
 from service.incidents.tables import IncidentRow
 from service.metrics import INCIDENTS_REPORTED
 from service.reports.duties import ReportKind
+from service.reports.service import duty_view
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 ANYONE = (Role.duty_officer, Role.leader, Role.admin)
@@ -56,21 +58,24 @@ async def report_incident(
     """
     require_role(caller, *ANYONE)
     async with dutyd.sessions.begin() as session:
-        incident, deduplicated = await service.report_incident(
+        incident, deduplicated = await incidents.report_incident(
             session,
-            dutyd.runtime,
             report,
+            roster=dutyd.runtime.roster,
+            plans=dutyd.runtime.plans,
             reporter=caller.name,
             now=dutyd.clock.now(),
             worker=dutyd.worker,
         )
         # A new incident's answer is built from what was just written, without a read.
-        detail = None if deduplicated else await service.new_incident_detail(session, incident)
+        detail = (
+            None if deduplicated else await incident_detail.new_incident_detail(session, incident)
+        )
     dutyd.wake()
     if detail is None:
         response.status_code = status.HTTP_200_OK
         async with dutyd.reads() as session:
-            detail = await service.get_incident_detail(session, incident_id=incident.id)
+            detail = await incident_detail.get_incident_detail(session, incident_id=incident.id)
         detail.deduplicated = True
     else:
         INCIDENTS_REPORTED.labels(level=report.level.value).inc()
@@ -89,7 +94,7 @@ async def show_incident(
     incident_id: int, caller: Caller, session: ReadSessionDep
 ) -> IncidentDetail:
     """The incident with its timeline, every message with its state, and its report duties."""
-    return await service.get_incident_detail(session, incident_id=incident_id)
+    return await incident_detail.get_incident_detail(session, incident_id=incident_id)
 
 
 @router.post("/{incident_id}/ack", response_model=IncidentView)
@@ -97,9 +102,10 @@ async def acknowledge(incident_id: int, caller: Caller, dutyd: DutydDep) -> Inci
     """Acknowledge: stops the escalation and tells everyone paged so far."""
     return await _change(
         dutyd,
-        lambda session: service.acknowledge(
+        lambda session: incidents.acknowledge(
             session,
-            dutyd.runtime,
+            roster=dutyd.runtime.roster,
+            plans=dutyd.runtime.plans,
             incident_id=incident_id,
             actor=caller.name,
             now=dutyd.clock.now(),
@@ -115,9 +121,10 @@ async def change_status(
     require_role(caller, *ANYONE)
     return await _change(
         dutyd,
-        lambda session: service.set_status(
+        lambda session: incidents.set_status(
             session,
-            dutyd.runtime,
+            roster=dutyd.runtime.roster,
+            plans=dutyd.runtime.plans,
             incident_id=incident_id,
             status=body.status,
             note=body.note,
@@ -135,10 +142,11 @@ async def change_level(
     require_role(caller, *ANYONE)
     return await _change(
         dutyd,
-        lambda session: service.change_level(
+        lambda session: incidents.change_level(
             session,
-            dutyd.runtime,
             incident_id,
+            roster=dutyd.runtime.roster,
+            plans=dutyd.runtime.plans,
             level=body.level,
             reason=body.reason,
             actor=caller.name,
@@ -155,10 +163,11 @@ async def change_category(
     require_role(caller, *ANYONE)
     return await _change(
         dutyd,
-        lambda session: service.change_category(
+        lambda session: incidents.change_category(
             session,
-            dutyd.runtime,
             incident_id,
+            roster=dutyd.runtime.roster,
+            plans=dutyd.runtime.plans,
             category=body.category,
             event_type=body.event_type,
             reason=body.reason,
@@ -175,7 +184,7 @@ async def escalate_now(incident_id: int, caller: Caller, dutyd: DutydDep) -> Inc
     require_role(caller, *ANYONE)
     return await _change(
         dutyd,
-        lambda session: service.escalate_now(
+        lambda session: incidents.escalate_now(
             session, incident_id=incident_id, actor=caller.name, now=dutyd.clock.now()
         ),
     )
@@ -187,9 +196,10 @@ async def replan(incident_id: int, caller: Caller, dutyd: DutydDep) -> IncidentV
     require_role(caller, Role.leader, Role.admin)
     return await _change(
         dutyd,
-        lambda session: service.replan(
+        lambda session: incidents.replan(
             session,
-            dutyd.runtime,
+            roster=dutyd.runtime.roster,
+            plans=dutyd.runtime.plans,
             incident_id=incident_id,
             actor=caller.name,
             now=dutyd.clock.now(),
@@ -212,9 +222,10 @@ async def submit_report(
     """Make a report: it closes the oldest open duty of that kind; a late one stays late."""
     require_role(caller, *ANYONE)
     async with dutyd.sessions.begin() as session:
-        duty = await service.submit_report(
+        duty = await incidents.submit_report(
             session,
-            dutyd.runtime,
+            roster=dutyd.runtime.roster,
+            plans=dutyd.runtime.plans,
             incident_id=incident_id,
             kind=body.kind,
             content=body.content,
@@ -222,6 +233,6 @@ async def submit_report(
             now=dutyd.clock.now(),
         )
         await session.flush()
-        view = service.duty_view(duty)
+        view = duty_view(duty)
     dutyd.wake()
     return view

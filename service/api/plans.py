@@ -57,7 +57,7 @@ async def list_plans(caller: Caller, dutyd: DutydDep) -> list[PlanSummary]:
 @router.get("/status", response_model=PlansStatus)
 async def plans_status(caller: Caller, dutyd: DutydDep) -> PlansStatus:
     """The plan set in force and the outcome of the last reload."""
-    last = dutyd.runtime.last_reload
+    last = dutyd.last_reload
     return PlansStatus(
         plans_version=dutyd.runtime.plans.digest,
         plans=len(dutyd.runtime.plans.plans),

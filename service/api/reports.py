@@ -9,8 +9,8 @@ from pydantic import AwareDatetime, BaseModel
 
 from service.api.deps import Caller, DutydDep, ReadSessionDep
 from service.incidents.models import DutyView
-from service.incidents.service import duty_view
-from service.reports import service as reports
+from service.reports import stats as reports
+from service.reports.service import duty_view
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 

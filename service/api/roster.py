@@ -12,13 +12,17 @@ from pydantic import AwareDatetime, BaseModel, Field
 from service.api.deps import Caller, DutydDep, SessionDep
 from service.auth.tokens import Role, require_role
 from service.errors import NotFound
-from service.roster import feeds, handover
-from service.roster import service as roster_service
+from service.office import handover
+from service.office.overrides import approve_override as approval
+from service.office.overrides import request_override
+from service.office.roster_edits import version_to_restore
+from service.roster import feeds
 from service.roster import store as roster_store
 from service.roster.check import check_roster
 from service.roster.csvio import export_duty_table, parse_duty_table
+from service.roster.edits import with_duty_table
 from service.roster.ical import feed as ical_feed
-from service.roster.models import Override, RotatingRole
+from service.roster.models import RotatingRole
 from service.roster.report import on_duty
 
 router = APIRouter(tags=["roster"])
@@ -110,7 +114,7 @@ async def restore_version(
 ) -> dict[str, int]:
     """Put an earlier version back in force as a new version (admin), checked like any edit."""
     require_role(caller, Role.admin)
-    data = await roster_service.restore_version(session, dutyd.runtime, version_id)
+    data = await version_to_restore(session, dutyd.runtime, version_id)
     version = await dutyd.store_roster(
         session,
         data,
@@ -142,7 +146,7 @@ async def import_csv(
     text = (await request.body()).decode("utf-8-sig")
     roster = dutyd.runtime.roster
     lines = parse_duty_table(text, roster, "duty-table.csv")
-    data = roster_service.with_duty_table(roster, lines)
+    data = with_duty_table(roster, lines)
     version = await dutyd.store_roster(
         session,
         data,
@@ -171,11 +175,8 @@ async def add_override(
 ) -> dict[str, Any]:
     """Record a swap or cover request; it takes effect once approved."""
     require_role(caller, *ANY_ROLE)
-    now = dutyd.clock.now()
-    if body.approve:
-        require_role(caller, Role.leader, Role.admin)
-    override = Override(
-        id=roster_service.new_override_id(),
+    override, data = request_override(
+        dutyd.runtime.roster,
         unit=body.unit,
         role=body.role,
         start=body.start,
@@ -185,9 +186,10 @@ async def add_override(
         reason=body.reason,
         requested_by=body.requested_by or caller.name,
         approved_by=caller.name if body.approve else None,
-        approved_at=now if body.approve else None,
+        actor=caller.name,
+        actor_role=Role(caller.role),
+        now=dutyd.clock.now(),
     )
-    data = roster_service.with_override(dutyd.runtime.roster, override)
     version = await dutyd.store_roster(
         session, data, actor=caller.name, comment=f"override {override.id}", source="override"
     )
@@ -198,9 +200,12 @@ async def add_override(
 async def approve_override(
     override_id: str, caller: Caller, dutyd: DutydDep, session: SessionDep
 ) -> dict[str, Any]:
-    require_role(caller, Role.leader, Role.admin)
-    data = roster_service.with_approval(
-        dutyd.runtime.roster, override_id, approver=caller.name, now=dutyd.clock.now()
+    data = approval(
+        dutyd.runtime.roster,
+        override_id,
+        approver=caller.name,
+        approver_role=Role(caller.role),
+        now=dutyd.clock.now(),
     )
     version = await dutyd.store_roster(
         session, data, actor=caller.name, comment=f"approved {override_id}", source="approval"

@@ -14,8 +14,8 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
 from service.api.deps import DutydDep
-from service.incidents.timeline import add_entry
-from service.notify import replies
+from service.flows import replies
+from service.notify.status import record_status
 from service.notify.twilio_sms import VOICE_LANGUAGES
 
 router = APIRouter(prefix="/twilio", tags=["twilio webhooks"], include_in_schema=False)
@@ -45,7 +45,7 @@ async def status_callback(form: SignedForm, dutyd: DutydDep, m: int | None = Non
     sid = form.get("MessageSid") or form.get("CallSid") or ""
     status = form.get("MessageStatus") or form.get("CallStatus") or ""
     async with dutyd.sessions.begin() as session:
-        failed = await replies.record_status(
+        failed = await record_status(
             session,
             provider_id=sid,
             message_id=m,
@@ -54,15 +54,9 @@ async def status_callback(form: SignedForm, dutyd: DutydDep, m: int | None = Non
             now=dutyd.clock.now(),
         )
         if failed is not None:
-            if failed.incident_id is not None:
-                add_entry(
-                    session,
-                    incident_id=failed.incident_id,
-                    at=dutyd.clock.now(),
-                    kind="message_failed",
-                    summary=f"{failed.channel} to {failed.address} not delivered: {status}",
-                )
-            await dutyd.engine.outbox.after_failure(session, failed, dutyd.clock.now())
+            await dutyd.engine.outbox.reported_failed(
+                session, failed, f"not delivered: {status}", dutyd.clock.now()
+            )
     dutyd.wake()
     return Response(status_code=204)
 
@@ -73,7 +67,8 @@ async def inbound_sms(form: SignedForm, dutyd: DutydDep) -> Response:
     async with dutyd.sessions.begin() as session:
         answer = await replies.handle_sms_reply(
             session,
-            dutyd.runtime,
+            dutyd.runtime.roster,
+            dutyd.runtime.plans,
             sender=form.get("From", ""),
             body=form.get("Body", ""),
             now=dutyd.clock.now(),
@@ -90,7 +85,8 @@ async def call_keys(message_id: int, form: SignedForm, dutyd: DutydDep) -> Respo
     async with dutyd.sessions.begin() as session:
         answer = await replies.handle_call_digits(
             session,
-            dutyd.runtime,
+            dutyd.runtime.roster,
+            dutyd.runtime.plans,
             message_id=message_id,
             digits=form.get("Digits", ""),
             now=dutyd.clock.now(),

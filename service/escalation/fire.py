@@ -8,24 +8,20 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.catalog import CATEGORY_NAMES, LEVEL_NAMES, Category, Channel, Level
-from service.escalation.steps import Position, Recipients, next_position, resolve_targets
+from service.escalation.chain import mark_fired
+from service.escalation.steps import Position, next_position
 from service.escalation.tables import EscalationStepRow, StepKind, StepState
 from service.incidents.tables import IncidentRow
 from service.incidents.timeline import add_entry
-from service.notify.queue import queue_message, queue_to_person
-from service.notify.render import (
-    EscalationText,
-    render_escalation,
-    render_plain,
-    render_unanswered,
-)
+from service.notify.queue import queue_message, tell_people
 from service.notify.tables import MessageRow
 from service.plans.models import AfterLast, ResolvedPlan, Target
+from service.plans.targets import Recipients, reach_people, resolve_targets
+from service.plans.templates import EscalationText, render_escalation, render_unanswered
 from service.roster.models import Person
 from service.roster.roster import Roster
 
 Renderer = Callable[[Channel, str, EscalationText], tuple[str, str]]
-DUTY_OFFICE = [Target(role="duty_officer", unit="top"), Target(role="leader_on_shift", unit="top")]
 
 
 class _Context:
@@ -92,22 +88,15 @@ class _Context:
         return recipients
 
     def tell_duty_office(self, template: str, **values: object) -> None:
-        """A short message to the duty officer of the top unit (the city's duty office)."""
-        top = resolve_targets(
-            self.roster,
-            targets=[DUTY_OFFICE[0]],
-            groups={},
-            channels=[],
-            incident_unit=self.incident.unit_id,
-            at=self.now,
+        """A short message to the duty office above the incident's unit."""
+        tell_people(
+            self.session,
+            self.roster.duty_office(self.now, self.incident.unit_id),
+            template,
+            {"incident_id": self.incident.id, "title": self.incident.title, **values},
+            self.now,
+            incident_id=self.incident.id,
         )
-        for person in top.people:
-            body = render_plain(
-                template,
-                person.language,
-                {"incident_id": self.incident.id, "title": self.incident.title, **values},
-            )
-            queue_to_person(self.session, person, body, self.now, incident_id=self.incident.id)
 
     def text(
         self, person: Person, step_number: int, step_count: int, round_: int
@@ -174,7 +163,7 @@ def fire_step(
 ) -> list[MessageRow]:
     """Queue the step's messages, mark it fired and schedule the next step, all in one go."""
     ctx = _Context(session, roster, plan, incident, now)
-    step_row.state, step_row.fired_at, step_row.fired_by = StepState.fired, now, worker
+    mark_fired(step_row, now=now, worker=worker)
     escalation = ctx.rules.escalation
     steps = escalation.flat_steps() if escalation else []
     if step_row.step_index >= len(steps):
@@ -246,8 +235,12 @@ def fire_unanswered_alert(
 ) -> list[MessageRow]:
     """Tell the top unit's duty office that a whole chain went unanswered."""
     ctx = _Context(session, roster, plan, incident, now)
-    step_row.state, step_row.fired_at, step_row.fired_by = StepState.fired, now, worker
-    recipients = ctx.resolve(DUTY_OFFICE, [Channel.sms, Channel.email], "unanswered alert")
+    mark_fired(step_row, now=now, worker=worker)
+    recipients = reach_people(
+        roster.duty_office(now, incident.unit_id), [Channel.sms, Channel.email]
+    )
+    if not recipients.people:
+        ctx.note("coverage_gap", "unanswered alert: nobody holds the duty office at this time")
     messages = ctx.queue(recipients, render_unanswered, step_row.id, 0, 0, step_row.round)
     names = ", ".join(p.name for p in recipients.people) or "nobody"
     ctx.note(
@@ -281,69 +274,3 @@ def notify_at_once(
                 people=[p.id for p in recipients.people],
             )
     return messages
-
-
-def fire_ack_timeout(
-    session: AsyncSession,
-    *,
-    roster: Roster,
-    plan: ResolvedPlan,
-    incident: IncidentRow,
-    step_row: EscalationStepRow,
-    now: datetime,
-    worker: str,
-) -> list[MessageRow]:
-    """Acknowledged but unresolved for too long: back to unacknowledged, the chain restarts."""
-    step_row.state, step_row.fired_at, step_row.fired_by = StepState.fired, now, worker
-    add_entry(
-        session,
-        incident_id=incident.id,
-        at=now,
-        kind="ack_expired",
-        summary=f"acknowledged by {incident.acknowledged_by} but not resolved in time: "
-        "escalation starts again",
-    )
-    incident.acknowledged_at, incident.acknowledged_by = None, None
-    incident.status = "reported"
-    incident.escalation_generation += 1
-    first = EscalationStepRow(
-        incident_id=incident.id,
-        generation=incident.escalation_generation,
-        step_index=0,
-        round=0,
-        due_at=now,
-        state=StepState.pending,
-    )
-    session.add(first)
-    return fire_step(
-        session, roster=roster, plan=plan, incident=incident, step_row=first, now=now, worker=worker
-    )
-
-
-HANDLERS = {
-    StepKind.step: fire_step,
-    StepKind.unanswered_alert: fire_unanswered_alert,
-    StepKind.ack_timeout: fire_ack_timeout,
-}
-
-
-def fire(
-    session: AsyncSession,
-    *,
-    roster: Roster,
-    plan: ResolvedPlan,
-    incident: IncidentRow,
-    step_row: EscalationStepRow,
-    now: datetime,
-    worker: str,
-) -> list[MessageRow]:
-    """Fire whatever the row stands for: a chain step, the unanswered alert, an ack timeout."""
-    return HANDLERS[step_row.kind or StepKind.step](
-        session,
-        roster=roster,
-        plan=plan,
-        incident=incident,
-        step_row=step_row,
-        now=now,
-        worker=worker,
-    )

@@ -1,14 +1,8 @@
-"""Pure escalation logic: where the chain goes next and who a step reaches."""
+"""Pure escalation logic: where the chain goes next (who a step reaches: plans.targets)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-
-from service.catalog import Channel
-from service.plans.models import Target
-from service.roster.models import Person
-from service.roster.roster import Roster
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -24,77 +18,3 @@ def next_position(step_count: int, rounds: int, current: Position) -> Position |
     if current.round < rounds:
         return Position(0, current.round + 1)
     return None
-
-
-@dataclass(frozen=True)
-class Delivery:
-    person: Person
-    channel: Channel
-    address: str
-
-
-@dataclass
-class Recipients:
-    deliveries: list[Delivery] = field(default_factory=list)
-    people: list[Person] = field(default_factory=list)
-    uncovered: list[Target] = field(default_factory=list)
-    unreachable: list[tuple[Person, Channel]] = field(default_factory=list)
-
-
-def target_unit(roster: Roster, target: Target, incident_unit: str) -> str | None:
-    if target.unit == "incident":
-        return incident_unit
-    if target.unit == "parent":
-        return roster.unit(incident_unit).parent
-    if target.unit == "top":
-        ancestors = roster.ancestors(incident_unit)
-        return ancestors[-1].id if ancestors else incident_unit
-    return target.unit
-
-
-def expand_groups(targets: list[Target], groups: dict[str, list[Target]]) -> list[Target]:
-    expanded: list[Target] = []
-    for target in targets:
-        expanded.extend(groups.get(target.group, []) if target.group else [target])
-    return expanded
-
-
-def resolve_targets(
-    roster: Roster,
-    *,
-    targets: list[Target],
-    groups: dict[str, list[Target]],
-    channels: list[Channel],
-    incident_unit: str,
-    at: datetime,
-    exclude: set[str] | None = None,
-) -> Recipients:
-    """Resolve targets at instant `at` into one delivery per person and channel.
-
-    Each person is reached once per channel, at their first (preferred) address for it,
-    even when several targets resolve to them; people in `exclude` are left out.
-    """
-    result = Recipients()
-    seen: set[str] = set(exclude or ())
-    for target in expand_groups(targets, groups):
-        if target.person is not None:
-            people = [roster.person(target.person)]
-        else:
-            assert target.role is not None
-            unit_id = target_unit(roster, target, incident_unit)
-            people = [h.person for h in roster.holders(target.role, unit_id, at)] if unit_id else []
-        if not people:
-            result.uncovered.append(target)
-        for person in people:
-            if person.id in seen:
-                continue
-            seen.add(person.id)
-            result.people.append(person)
-            for channel in channels:
-                lookup = Channel.sms if channel is Channel.voice else channel
-                addresses = person.addresses(lookup)
-                if addresses:
-                    result.deliveries.append(Delivery(person, channel, addresses[0]))
-                else:
-                    result.unreachable.append((person, channel))
-    return result

@@ -34,6 +34,13 @@ TRANSITIONS: dict[IncidentStatus, tuple[IncidentStatus, ...]] = {
     IncidentStatus.resolved: (IncidentStatus.closed, IncidentStatus.responding),
     IncidentStatus.closed: (),
 }
+# An acknowledgement that nobody followed with a resolution in time lapses (the engine's
+# ack timeout): the incident is unacknowledged again and its escalation starts over.
+ACK_EXPIRY: dict[IncidentStatus, IncidentStatus] = {
+    IncidentStatus.acknowledged: IncidentStatus.reported,
+    IncidentStatus.responding: IncidentStatus.reported,
+}
+LEVEL_ORDER = {Level.I: 4, Level.II: 3, Level.III: 2, Level.IV: 1}
 
 
 class Casualties(BaseModel):

@@ -12,10 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from service.incidents.models import TimelineEntry
 from service.incidents.tables import TimelineEntryRow
 from service.store.bulk import insert_rows, insert_statement
 
@@ -62,6 +63,17 @@ async def write_pending(session: AsyncSession) -> None:
         await insert_rows(session, TIMELINE, pending)
 
 
+async def fired_step_people(session: AsyncSession, incident_id: int) -> list[str]:
+    """Everyone an escalation step of the incident has paged so far, in order."""
+    await write_pending(session)
+    fired = await session.scalars(
+        select(TimelineEntryRow.data).where(
+            TimelineEntryRow.incident_id == incident_id, TimelineEntryRow.kind == "step_fired"
+        )
+    )
+    return list(dict.fromkeys(p for data in fired for p in data.get("people", [])))
+
+
 @event.listens_for(Session, "before_commit")
 def _write_at_commit(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
@@ -74,3 +86,27 @@ def _write_at_commit(session: Session) -> None:
 def _forget_on_end(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:  # rolled back or closed: its entries are not written
         session.info.pop(_PENDING, None)
+
+
+async def read_timeline(session: AsyncSession, incident_id: int) -> list[TimelineEntry]:
+    """The incident's timeline, oldest first, including what this transaction added."""
+    await write_pending(session)
+    entries = await session.scalars(
+        select(TimelineEntryRow)
+        .where(TimelineEntryRow.incident_id == incident_id)
+        .order_by(TimelineEntryRow.at, TimelineEntryRow.id)
+    )
+    return [
+        TimelineEntry(at=e.at, kind=e.kind, actor=e.actor, summary=e.summary, data=e.data)
+        for e in entries
+    ]
+
+
+def pending_timeline(session: AsyncSession, incident_id: int) -> list[TimelineEntry]:
+    """The entries this transaction added to the incident and has not written yet."""
+    entries = [
+        TimelineEntry(**{k: v for k, v in entry.items() if k != "incident_id"})
+        for entry in pending_entries(session)
+        if entry["incident_id"] == incident_id
+    ]
+    return sorted(entries, key=lambda e: e.at)  # stable: ties keep the order of writing

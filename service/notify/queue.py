@@ -1,14 +1,26 @@
-"""Queue one outgoing message: a row the outbox will deliver."""
+"""Queue outgoing messages: rows the outbox will deliver, written in the caller's
+transaction with the event that caused them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.catalog import Channel
 from service.notify.tables import MessageRow, MessageState
 from service.roster.models import Person
+from service.texts.render import render_plain
+
+EMAIL_SUBJECT_CHARS = 80
+
+
+def email_subject(body: str) -> str:
+    """A mail's subject when its text has none of its own: the first line of the body."""
+    lines = body.strip().splitlines()
+    return lines[0][:EMAIL_SUBJECT_CHARS] if lines else ""
 
 
 def queue_message(
@@ -57,7 +69,6 @@ def queue_to_person(
         addresses = person.addresses(lookup)
         if not addresses:
             continue
-        subject = body.splitlines()[0][:80] if channel is Channel.email else ""
         queued.append(
             queue_message(
                 session,
@@ -66,10 +77,37 @@ def queue_to_person(
                 address=addresses[0],
                 body=body,
                 now=now,
-                subject=subject,
+                subject=email_subject(body) if channel is Channel.email else "",
                 incident_id=incident_id,
             )
         )
         if first_only:
             break
     return queued
+
+
+def tell_people(
+    session: AsyncSession,
+    people: Iterable[Person],
+    template: str,
+    values: dict[str, object],
+    now: datetime,
+    *,
+    incident_id: int | None = None,
+) -> int:
+    """A short message from `template` to each person, in their language, by their first
+    channel; returns how many people it was queued for."""
+    told = 0
+    for person in people:
+        body = render_plain(template, person.language, values)
+        if queue_to_person(session, person, body, now, incident_id=incident_id):
+            told += 1
+    return told
+
+
+async def messages_for_incident(session: AsyncSession, incident_id: int) -> list[MessageRow]:
+    """Every message about the incident, in the order queued."""
+    rows = await session.scalars(
+        select(MessageRow).where(MessageRow.incident_id == incident_id).order_by(MessageRow.id)
+    )
+    return list(rows)

@@ -19,6 +19,24 @@ from service.notify.transport import OutgoingMessage, Receipt
 LinkMaker = Callable[[OutgoingMessage], str | None]
 
 
+def classify(exc: BaseException) -> DeliveryFailed:
+    """The one place that decides whether an SMTP failure may be retried: by the reply code
+    (RFC 5321: 4xx transient, such as greylisting or a full mailbox; 5xx permanent, such as
+    550 mailbox unavailable or 535 bad login); no reply at all (server down, connection
+    lost, timeout) is transient."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        # Every recipient refused (dutyd sends to one): retry only if each refusal was 4xx.
+        codes = [r.code for r in exc.recipients]
+        return DeliveryFailed(
+            f"smtp refused: {exc}", retryable=bool(codes) and all(400 <= c < 500 for c in codes)
+        )
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return DeliveryFailed(
+            f"smtp error {exc.code}: {exc.message}", retryable=400 <= exc.code < 500
+        )
+    return DeliveryFailed(f"smtp unreachable: {exc!r}", retryable=True)
+
+
 class SmtpEmailTransport:
     """Plain-text and HTML mail, threaded per incident, with an acknowledgement link."""
 
@@ -90,14 +108,8 @@ class SmtpEmailTransport:
                 tls_context=self._tls,
                 timeout=self._timeout,
             )
-        except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPAuthenticationError) as exc:
-            raise DeliveryFailed(f"smtp refused: {exc}", retryable=False) from exc
-        except aiosmtplib.SMTPResponseException as exc:
-            raise DeliveryFailed(
-                f"smtp error {exc.code}: {exc.message}", retryable=400 <= exc.code < 500
-            ) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise DeliveryFailed(f"smtp unreachable: {exc!r}", retryable=True) from exc
+            raise classify(exc) from exc
         return Receipt(transport=self.name, provider_id=mail["Message-ID"], state="sent")
 
     async def find_sent(self, message: OutgoingMessage, since: datetime) -> Receipt | None:

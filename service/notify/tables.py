@@ -85,3 +85,21 @@ def state_is(state: str) -> ColumnElement[bool]:
     """`state = '<state>'` with the value in the SQL text, not a parameter, so that the
     planner (PostgreSQL's generic plans too) sees that the partial indexes apply."""
     return MessageRow.state == literal(state, literal_execute=True)
+
+
+# What the outbox reads of each message: plain rows, not ORM objects, so that a batch
+# costs a few statements and no unit of work.
+CLAIM_COLUMNS = (
+    MessageRow.id,
+    MessageRow.incident_id,
+    MessageRow.person_id,
+    MessageRow.channel,
+    MessageRow.address,
+    MessageRow.subject,
+    MessageRow.body,
+    MessageRow.state,
+    MessageRow.attempts,
+    MessageRow.created_at,
+    MessageRow.claimed_by,
+    MessageRow.provider_id,
+)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import aiohttp
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
@@ -21,6 +21,8 @@ from service.notify.transport import OutgoingMessage, Receipt
 
 T = TypeVar("T")
 RETRYABLE_STATUSES = {408, 429, 500, 502, 503, 504}
+# What a call to Twilio can raise about the provider (not about our own code).
+PROVIDER_ERRORS = (TwilioException, aiohttp.ClientError, TimeoutError, OSError)
 VOICE_LANGUAGES = {"zh": "cmn-CN", "en": "en-US"}
 VOICE_PROMPT = {
     "zh": "按1确认收到，按2升级上报。",
@@ -72,13 +74,14 @@ class TwilioClient:
 
     async def call(self, request: Awaitable[T]) -> T:
         """One API call, bounded in time: the client's own timeout never reaches aiohttp, and
-        a provider that stops answering must not hold a warning for minutes."""
+        a provider that stops answering must not hold a warning for minutes. Whatever goes
+        wrong with the provider leaves as DeliveryFailed, classified by `classify`."""
         headers: dict[str, str] = {}
         token = _response_headers.set(headers)  # wait_for's task sees this same dict
         try:
             return await asyncio.wait_for(request, timeout=self.timeout)
-        except TwilioRestException as exc:
-            raise _failure(exc, retry_after_seconds(headers.get("retry-after"))) from exc
+        except PROVIDER_ERRORS as exc:
+            raise classify(exc, retry_after_seconds(headers.get("retry-after"))) from exc
         finally:
             _response_headers.reset(token)
 
@@ -86,14 +89,27 @@ class TwilioClient:
         await self.http.close()
 
 
-def _failure(exc: Exception, retry_after: float | None = None) -> DeliveryFailed:
+def classify(exc: BaseException, retry_after: float | None = None) -> DeliveryFailed:
+    """The one place that decides whether a Twilio failure may be retried, for every call
+    (send, lookup, voice call): HTTP 408, 429 and 5xx, network errors and timeouts may;
+    any other refusal (400 invalid number, 401 credentials, ...) may not."""
     if isinstance(exc, TwilioRestException):
-        return DeliveryFailed(
-            f"twilio refused: HTTP {exc.status} code {exc.code}: {exc.msg}",
-            retryable=exc.status in RETRYABLE_STATUSES,
-            retry_after=retry_after,
-        )
-    return DeliveryFailed(f"twilio unreachable: {exc!r}", retryable=True)
+        status: int | None = exc.status
+        detail = f"HTTP {exc.status} code {exc.code}: {exc.msg}"
+    elif isinstance(exc, TwilioException):
+        # A list call answered with anything but 200: twilio raises a plain
+        # TwilioException("Unable to fetch page", response), without status or code.
+        response = next((a for a in exc.args if isinstance(a, Response)), None)
+        status = response.status_code if response is not None else None
+        detail = f"HTTP {status}: {response.text}" if response is not None else repr(exc)
+    else:
+        return DeliveryFailed(f"twilio unreachable: {exc!r}", retryable=True)
+    retryable = status in RETRYABLE_STATUSES
+    return DeliveryFailed(
+        f"twilio refused: {detail}",
+        retryable=retryable,
+        retry_after=retry_after if retryable else None,
+    )
 
 
 class TwilioSmsTransport:
@@ -116,28 +132,22 @@ class TwilioSmsTransport:
         self._status_callback = status_callback
 
     async def send(self, message: OutgoingMessage) -> Receipt:
-        try:
-            sent = await self._twilio.call(
-                self._twilio.client.messages.create_async(
-                    to=message.address,
-                    body=fit_sms(message.body, DIGEST_SEGMENTS if message.subject else 4),
-                    status_callback=with_message_id(self._status_callback, message),
-                    **self._sender,
-                )
+        sent = await self._twilio.call(
+            self._twilio.client.messages.create_async(
+                to=message.address,
+                body=fit_sms(message.body, DIGEST_SEGMENTS if message.subject else 4),
+                status_callback=with_message_id(self._status_callback, message),
+                **self._sender,
             )
-        except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
-            raise _failure(exc) from exc
+        )
         return Receipt(transport=self.name, provider_id=sent.sid, state="sent")
 
     async def find_sent(self, message: OutgoingMessage, since: datetime) -> Receipt | None:
         """Twilio keeps what it accepted: look for this text to this number created since
         the claim. Not filtered by DateSent: a message Twilio still has queued has none."""
-        try:
-            found = await self._twilio.call(
-                self._twilio.client.messages.list_async(to=message.address, limit=50)
-            )
-        except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
-            raise _failure(exc) from exc
+        found = await self._twilio.call(
+            self._twilio.client.messages.list_async(to=message.address, limit=50)
+        )
         body = fit_sms(message.body, DIGEST_SEGMENTS if message.subject else 4)
         for item in found:
             created = item.date_created
@@ -189,17 +199,14 @@ class TwilioVoiceTransport:
         if not self._from:
             raise DeliveryFailed("voice calls need twilio_from_number", retryable=False)
         twiml = call_twiml(message, f"{self._base}/twilio/voice/{message.id}")
-        try:
-            call = await self._twilio.call(
-                self._twilio.client.calls.create_async(
-                    to=message.address,
-                    from_=self._from,
-                    twiml=twiml,
-                    status_callback=with_message_id(self._status_callback, message),
-                )
+        call = await self._twilio.call(
+            self._twilio.client.calls.create_async(
+                to=message.address,
+                from_=self._from,
+                twiml=twiml,
+                status_callback=with_message_id(self._status_callback, message),
             )
-        except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
-            raise _failure(exc) from exc
+        )
         return Receipt(transport=self.name, provider_id=call.sid, state="sent")
 
     async def find_sent(self, message: OutgoingMessage, since: datetime) -> Receipt | None:

@@ -18,7 +18,6 @@ from pydantic import ValidationError
 from service.catalog import EVENT_TYPES, Level
 from service.durations import format_duration
 from service.errors import PlanInvalid
-from service.notify.render import ESCALATION_VARIABLES, template_environment
 from service.plans.models import (
     EffectiveRules,
     LevelRules,
@@ -30,7 +29,9 @@ from service.plans.models import (
     Target,
     Templates,
 )
+from service.plans.templates import ESCALATION_VARIABLES
 from service.roster.roster import Roster
+from service.texts.render import template_environment
 from service.yamlfile import Document, YamlProblem, read_yaml_document, validation_problems
 
 SPECIAL_TARGET_UNITS = ("incident", "parent", "top")

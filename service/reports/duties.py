@@ -93,3 +93,9 @@ def late_steps(reports: Reports) -> list[Step]:
 
 def describe_targets(targets: list[Target]) -> list[str]:
     return [t.describe() for t in targets]
+
+
+def overdue_by(due_at: datetime, now: datetime) -> timedelta | None:
+    """How late a duty due at `due_at` is at `now`; None while it is not yet due. A duty
+    falls due at its deadline itself, so one due exactly now is late by nothing."""
+    return now - due_at if due_at <= now else None

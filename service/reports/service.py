@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -11,18 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.catalog import Level
 from service.durations import format_duration
 from service.errors import InvalidInput
-from service.escalation.steps import resolve_targets
+from service.incidents.models import DutyView
 from service.incidents.tables import IncidentRow
 from service.incidents.timeline import add_entry
-from service.notify.queue import queue_message, queue_to_person
-from service.notify.render import render_plain
 from service.plans.models import FollowUps, ResolvedPlan
+from service.plans.targets import resolve_targets
 from service.reports.duties import (
     REPORT_NAMES,
     DutySpec,
     ReportKind,
     describe_targets,
-    late_steps,
     next_followup_due,
     opening_duties,
 )
@@ -30,7 +27,7 @@ from service.reports.tables import DutyPhase, DutyState, ReportDutyRow
 from service.roster.roster import Roster
 
 
-def _local(roster: Roster, incident: IncidentRow, at: datetime) -> str:
+def local_time(roster: Roster, incident: IncidentRow, at: datetime) -> str:
     return at.astimezone(roster.unit(incident.unit_id).zone).strftime("%m-%d %H:%M")
 
 
@@ -111,7 +108,8 @@ def create_opening_duties(
             kind="reports_due",
             summary="reports due: "
             + "; ".join(
-                f"{REPORT_NAMES[ReportKind(r.kind)]['en']} by {_local(roster, incident, r.due_at)}"
+                f"{REPORT_NAMES[ReportKind(r.kind)]['en']} by "
+                f"{local_time(roster, incident, r.due_at)}"
                 for r in rows
             ),
         )
@@ -180,113 +178,9 @@ async def schedule_next_followup(
     )
 
 
-def _name(duty: ReportDutyRow, language: str) -> str:
+def duty_name(duty: ReportDutyRow, language: str) -> str:
     name = REPORT_NAMES[ReportKind(duty.kind)][language]
     return f"{name}#{duty.sequence}" if duty.kind == ReportKind.followup else name
-
-
-async def advance_duty(
-    session: AsyncSession,
-    roster: Roster,
-    plan: ResolvedPlan,
-    incident: IncidentRow,
-    duty: ReportDutyRow,
-    now: datetime,
-) -> None:
-    """Do the duty's next due action: remind, record it late, or run the late escalation."""
-    if duty.phase == DutyPhase.remind:
-        if duty.responsible_id and duty.responsible_id in roster.people:
-            person = roster.people[duty.responsible_id]
-            text = render_plain(
-                "report_reminder",
-                person.language,
-                {
-                    "incident_id": incident.id,
-                    "title": incident.title,
-                    "report_name": _name(duty, person.language),
-                    "due": _local(roster, incident, duty.due_at),
-                    "recipients": "、".join(duty.recipients)
-                    if person.language == "zh"
-                    else ", ".join(duty.recipients),
-                },
-            )
-            queue_to_person(session, person, text, now, incident_id=incident.id)
-        add_entry(
-            session,
-            incident_id=incident.id,
-            at=now,
-            kind="report_reminder",
-            summary=f"reminded {duty.responsible_desc}: {_name(duty, 'en')} due "
-            f"{_local(roster, incident, duty.due_at)}",
-        )
-        duty.phase, duty.next_at = DutyPhase.deadline, duty.due_at
-        return
-    if duty.phase == DutyPhase.deadline:
-        duty.late, duty.late_recorded_at = True, now
-        delay = format_duration(now - duty.due_at) if now > duty.due_at else "0s"
-        add_entry(
-            session,
-            incident_id=incident.id,
-            at=now,
-            kind="report_late",
-            summary=f"LATE (迟报): {_name(duty, 'en')} was due "
-            f"{_local(roster, incident, duty.due_at)}; responsible {duty.responsible_desc}",
-            data={"duty": duty.id, "kind": duty.kind, "responsible": duty.responsible_id},
-        )
-        if duty.kind == ReportKind.followup:
-            await schedule_next_followup(session, roster, plan, incident, duty, now)
-        duty.phase, duty.late_step = DutyPhase.late, 0
-    steps = late_steps(plan.rules(Level(incident.level)).reports)
-    if duty.late_step >= len(steps):
-        duty.phase, duty.next_at = DutyPhase.done, None
-        return
-    step = steps[duty.late_step]
-    recipients = resolve_targets(
-        roster,
-        targets=step.notify,
-        groups=plan.groups,
-        channels=step.channels,
-        incident_unit=incident.unit_id,
-        at=now,
-    )
-    delay = format_duration(now - duty.due_at)
-    for delivery in recipients.deliveries:
-        language = delivery.person.language
-        body = render_plain(
-            "late_report",
-            language,
-            {
-                "incident_id": incident.id,
-                "title": incident.title,
-                "report_name": _name(duty, language),
-                "due": _local(roster, incident, duty.due_at),
-                "delay": delay,
-                "responsible": duty.responsible_desc,
-            },
-        )
-        queue_message(
-            session,
-            person=delivery.person,
-            channel=delivery.channel,
-            address=delivery.address,
-            body=body,
-            now=now,
-            incident_id=incident.id,
-            subject=body[:80] if delivery.channel.value == "email" else "",
-        )
-    names = ", ".join(p.name for p in recipients.people) or "nobody"
-    add_entry(
-        session,
-        incident_id=incident.id,
-        at=now,
-        kind="late_escalation",
-        summary=f"late {_name(duty, 'en')}: told {names} (late step {duty.late_step + 1})",
-    )
-    duty.late_step += 1
-    if duty.late_step < len(steps):
-        duty.next_at = now + step.wait
-    else:
-        duty.phase, duty.next_at = DutyPhase.done, None
 
 
 async def submit_report(
@@ -363,7 +257,7 @@ async def submit_report(
         at=now,
         kind="report_submitted",
         actor=actor,
-        summary=f"{_name(duty, 'en')} submitted by {actor}{lateness}",
+        summary=f"{duty_name(duty, 'en')} submitted by {actor}{lateness}",
         data={"duty": duty.id, "kind": duty.kind, "late": duty.late},
     )
     if kind is ReportKind.followup:
@@ -371,53 +265,67 @@ async def submit_report(
     return duty
 
 
-@dataclass(frozen=True)
-class UnitReportStats:
-    unit: str
-    on_time: int
-    late: int
-    missing: int
-    pending: int
-
-
-async def report_stats(
-    session: AsyncSession, *, start: datetime, end: datetime, now: datetime, unit: str | None = None
-) -> list[UnitReportStats]:
-    """For duties falling due in [start, end): on time, late, missing (overdue), pending."""
-    query = (
-        select(IncidentRow.unit_id, ReportDutyRow)
-        .join(IncidentRow, IncidentRow.id == ReportDutyRow.incident_id)
-        .where(
-            ReportDutyRow.due_at >= start,
-            ReportDutyRow.due_at < end,
-            ReportDutyRow.state != DutyState.cancelled,
+async def withdraw_for_replan(session: AsyncSession, *, incident_id: int) -> set[str]:
+    """Before a re-plan: open duties not yet late are withdrawn (the new plan sets its
+    own deadlines); returns the kinds the new plan must not open again: those already
+    submitted, and those already late (a late report stays owed). The final report, owed
+    once resolved, is kept."""
+    keep = await submitted_kinds(session, incident_id)
+    open_rows = await session.scalars(
+        select(ReportDutyRow).where(
+            ReportDutyRow.incident_id == incident_id, ReportDutyRow.state == DutyState.open
         )
     )
-    if unit is not None:
-        query = query.where(IncidentRow.unit_id == unit)
-    counts: dict[str, list[int]] = {}
-    for unit_id, duty in (await session.execute(query)).all():
-        bucket = counts.setdefault(unit_id, [0, 0, 0, 0])
-        if duty.state == DutyState.submitted:
-            bucket[1 if duty.late else 0] += 1
-        elif duty.due_at <= now:
-            bucket[2] += 1
-        else:
-            bucket[3] += 1
-    return [UnitReportStats(u, *c) for u, c in sorted(counts.items())]
+    for duty in open_rows.all():
+        if duty.late:
+            keep.add(duty.kind)
+        elif duty.kind != ReportKind.final:
+            duty.state, duty.next_at = DutyState.cancelled, None
+    return keep
 
 
-async def open_duties(
-    session: AsyncSession, *, now: datetime, overdue_only: bool, unit: str | None = None
-) -> list[tuple[IncidentRow, ReportDutyRow]]:
-    query = (
-        select(IncidentRow, ReportDutyRow)
-        .join(IncidentRow, IncidentRow.id == ReportDutyRow.incident_id)
-        .where(ReportDutyRow.state == DutyState.open)
-        .order_by(ReportDutyRow.due_at)
+def open_final_duty(
+    session: AsyncSession,
+    roster: Roster,
+    plan: ResolvedPlan,
+    incident: IncidentRow,
+    *,
+    now: datetime,
+) -> ReportDutyRow | None:
+    """Once resolved: the final report (终报), if the plan asks for one."""
+    final = plan.rules(Level(incident.level)).reports.final
+    if final is None:
+        return None
+    return create_duty(
+        session,
+        roster,
+        plan,
+        incident,
+        DutySpec(ReportKind.final, 1, final, now + final.deadline),
+        generation=incident.escalation_generation,
+        now=now,
     )
-    if overdue_only:
-        query = query.where(ReportDutyRow.due_at <= now)
-    if unit is not None:
-        query = query.where(IncidentRow.unit_id == unit)
-    return [(i, d) for i, d in (await session.execute(query)).all()]
+
+
+async def duties_for_incident(session: AsyncSession, incident_id: int) -> list[ReportDutyRow]:
+    rows = await session.scalars(
+        select(ReportDutyRow)
+        .where(ReportDutyRow.incident_id == incident_id)
+        .order_by(ReportDutyRow.due_at, ReportDutyRow.id)
+    )
+    return list(rows)
+
+
+def duty_view(d: ReportDutyRow) -> DutyView:
+    return DutyView(
+        id=d.id,
+        kind=d.kind,
+        sequence=d.sequence,
+        due_at=d.due_at,
+        state=d.state,
+        late=d.late,
+        responsible=d.responsible_desc,
+        recipients=d.recipients,
+        submitted_at=d.submitted_at,
+        submitted_by=d.submitted_by,
+    )

@@ -178,6 +178,29 @@ class Roster:
             parent = unit.parent
         return chain
 
+    def top_unit(self, unit_id: str) -> Unit:
+        """The unit at the top of `unit_id`'s chain (the city), or the unit itself."""
+        ancestors = self.ancestors(unit_id)
+        return ancestors[-1] if ancestors else self.unit(unit_id)
+
+    def duty_office(self, at: datetime, unit_id: str | None = None) -> list[Person]:
+        """The duty office (值班室) at instant `at`: the shift of the top unit above
+        `unit_id` (of every top unit, for a matter of no one unit), its duty officer and
+        its leader on shift. It is told what nobody else can act on: a coverage gap, a
+        chain nobody answered, a person out of reach, a gap in the roster ahead."""
+        tops = (
+            [self.top_unit(unit_id)]
+            if unit_id is not None and unit_id in self.units
+            else [u for u in self.units.values() if u.parent is None]
+        )
+        people = [
+            holder.person
+            for top in tops
+            for role in ROTATING_ROLES
+            for holder in self.holders(role, top.id, at)
+        ]
+        return list({p.id: p for p in people}.values())
+
     def _slot(self, unit_id: str, role: str) -> _RoleSlot:
         """The rotating role's data, gathered on first use; an unknown unit is an error."""
         key = (unit_id, role)

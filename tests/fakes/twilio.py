@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import random
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from typing import Any
 
 from aiohttp import web
 from twilio.request_validator import RequestValidator
+
+from service.notify.twilio_sms import TwilioClient
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "fake-twilio-auth-token"
@@ -54,13 +57,14 @@ class FakeTwilio:
     retry_after: int = 30  # seconds, sent with a queued 429
     hold_in_queue: bool = False  # accepted messages stay "queued", with no DateSent yet
     failure_rate: float = 0.0
-    stall_next: int = 0  # answer this many requests only after `stall_seconds`
+    stall_next: int = 0  # answer this many requests only after `stall_seconds`, or at stop()
     stall_seconds: float = 2.0
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     requests: int = 0
     url: str = ""
     _runner: web.AppRunner | None = None
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _release: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
         app = web.Application()
@@ -75,11 +79,27 @@ class FakeTwilio:
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{port}"
 
+    async def __aenter__(self) -> FakeTwilio:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     async def stop(self) -> None:
+        self._release.set()  # stalled requests are answered now, not after stall_seconds
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def _refusal(self, request: web.Request) -> web.Response | None:
+    async def _stall(self) -> None:
+        """A provider that stops answering: the client gives up first, a timeout."""
+        if self.stall_next:
+            self.stall_next -= 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._release.wait(), self.stall_seconds)
+
+    async def _refusal(self, request: web.Request) -> web.Response | None:
+        await self._stall()
         self.requests += 1
         expected = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
         if request.headers.get("Authorization") != f"Basic {expected}" or (
@@ -119,10 +139,7 @@ class FakeTwilio:
         }
 
     async def _create_message(self, request: web.Request) -> web.Response:
-        if self.stall_next:
-            self.stall_next -= 1
-            await asyncio.sleep(self.stall_seconds)  # the client gives up first: a timeout
-        refusal = self._refusal(request)
+        refusal = await self._refusal(request)
         if refusal is not None:
             return refusal
         form = await request.post()
@@ -142,23 +159,28 @@ class FakeTwilio:
         return web.json_response(self._resource(sms), status=201)
 
     async def _list_messages(self, request: web.Request) -> web.Response:
-        refusal = self._refusal(request)
+        refusal = await self._refusal(request)
         if refusal is not None:
             return refusal
-        to = request.query.get("To")
-        after = request.query.get("DateSent>")
-        since = datetime.fromisoformat(after.replace("Z", "+00:00")) if after else None
+        # Twilio's filters: To, DateSent (a day), DateSent< and DateSent> (a moment,
+        # inclusive); newest first, PageSize at a time. A queued message has no DateSent.
+        query = request.query
+        to = query.get("To")
+        after, before = _moment(query.get("DateSent>")), _moment(query.get("DateSent<"))
+        day = query.get("DateSent")
         found = [
             s
-            for s in self.sent
+            for s in sorted(self.sent, key=lambda s: s.date_created, reverse=True)
             if (to is None or s.to == to)
-            and (since is None or (s.date_sent is not None and s.date_sent >= since))
-        ]
+            and (after is None or (s.date_sent is not None and s.date_sent >= after))
+            and (before is None or (s.date_sent is not None and s.date_sent <= before))
+            and (day is None or (s.date_sent is not None and s.date_sent.date().isoformat() == day))
+        ][: int(query.get("PageSize", "50"))]
         return web.json_response(
             {
                 "messages": [self._resource(s) for s in found],
                 "page": 0,
-                "page_size": 50,
+                "page_size": int(query.get("PageSize", "50")),
                 "start": 0,
                 "end": len(found),
                 "uri": request.path,
@@ -169,7 +191,7 @@ class FakeTwilio:
         )
 
     async def _create_call(self, request: web.Request) -> web.Response:
-        refusal = self._refusal(request)
+        refusal = await self._refusal(request)
         if refusal is not None:
             return refusal
         form = await request.post()
@@ -187,6 +209,22 @@ class FakeTwilio:
             },
             status=201,
         )
+
+
+def twilio_client(
+    fake: FakeTwilio, *, auth_token: str = AUTH_TOKEN, timeout_seconds: float = 15
+) -> TwilioClient:
+    """dutyd's Twilio client, pointed at the fake (make it inside the running loop)."""
+    return TwilioClient(
+        account_sid=ACCOUNT_SID,
+        auth_token=auth_token,
+        api_base_url=fake.url,
+        timeout_seconds=timeout_seconds,
+    )
+
+
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 def twilio_signature(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> str:

@@ -27,6 +27,7 @@ FLOOD = {
     "title": "青山河水位超警戒",
 }
 OFFICE_DIRECTOR, MAYOR, CITY_OFFICER = "+8613800001301", "+8613800000001", "+8613800000102"
+CITY_LEADER = "+8613800000202"  # chen_gang, the city's leader on shift on the test day
 
 
 @pytest.fixture
@@ -226,7 +227,8 @@ defaults:
 async def test_coverage_gap_skips_and_tells_the_duty_office(
     tmp_path: Path, clock: FrozenClock
 ) -> None:
-    """Qingshan has no foreign-affairs liaison: step 1 is skipped at once, the city is told."""
+    """Qingshan has no foreign-affairs liaison: step 1 is skipped at once, the city's duty
+    office (its duty officer and leader on shift) is told."""
     plans = write_plan(tmp_path / "plans", "p.yaml", GAP_AND_RENOTIFY)
     dutyd, transport = await start_dutyd(
         tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'g.db'}", clock, plans_dir=plans.parent
@@ -235,9 +237,10 @@ async def test_coverage_gap_skips_and_tells_the_duty_office(
         desk = await api_client(dutyd, Role.duty_officer)
         incident = (await desk.post("/api/v1/incidents", json=FLOOD)).json()
         await dutyd.tick()
-        assert sorted(sms(transport)) == sorted([CITY_OFFICER, "+8613800001102"])
-        gap = next(m for m in transport.sent if m.address == CITY_OFFICER)
-        assert "值班缺口" in gap.body and "foreign_liaison" in gap.body
+        assert sorted(sms(transport)) == sorted([CITY_OFFICER, CITY_LEADER, "+8613800001102"])
+        for address in (CITY_OFFICER, CITY_LEADER):
+            gap = next(m for m in transport.sent if m.address == address)
+            assert "值班缺口" in gap.body and "foreign_liaison" in gap.body
         kinds = [
             e["kind"]
             for e in (await desk.get(f"/api/v1/incidents/{incident['id']}")).json()["timeline"]

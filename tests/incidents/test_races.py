@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from service.clock import FrozenClock
 from service.escalation.tables import EscalationStepRow, StepState
-from service.incidents.service import acknowledge
+from service.flows.incidents import acknowledge
 from service.incidents.tables import IncidentRow
 from tests.conftest import REPO
 from tests.engine_helpers import count, report, start_dutyd
@@ -33,7 +33,12 @@ async def test_acknowledgement_racing_a_due_step(
         clock.advance(timedelta(minutes=10))  # step 2 is due now
         async with dutyd.sessions.begin() as session:
             await acknowledge(
-                session, dutyd.runtime, incident_id=incident_id, actor="wu_hua", now=clock.now()
+                session,
+                roster=dutyd.runtime.roster,
+                plans=dutyd.runtime.plans,
+                incident_id=incident_id,
+                actor="wu_hua",
+                now=clock.now(),
             )
             # The engine runs while the acknowledgement's transaction is still open.
             engine_pass = asyncio.create_task(dutyd.engine.run_due())

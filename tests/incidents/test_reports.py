@@ -126,7 +126,7 @@ defaults:
 
 async def duties(dutyd: Dutyd, incident_id: int) -> list[tuple[str, int, datetime, str]]:
     async with dutyd.sessions() as session:
-        from service.incidents.service import get_incident_detail
+        from service.flows.incident_detail import get_incident_detail
 
         detail = await get_incident_detail(session, incident_id=incident_id)
     return [(d.kind, d.sequence, d.due_at.astimezone(SH), d.state) for d in detail.reports]

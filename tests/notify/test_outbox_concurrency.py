@@ -13,7 +13,7 @@ from sqlalchemy import insert, select
 from service.app import Dutyd
 from service.clock import FrozenClock
 from service.notify.outbox import DeliveryPolicy, Outbox, Outcome
-from service.notify.replies import record_status
+from service.notify.status import record_status
 from service.notify.tables import MessageRow, MessageState
 from service.notify.transport import Receipt
 from tests.engine_helpers import start_dutyd
@@ -59,9 +59,9 @@ async def test_messages_in_flight_count_against_the_rate_limit(
         first.policy = DeliveryPolicy(digest_threshold=100, rate_limit_per_minute=1)
         second = Outbox(dutyd.sessions, first.transports, clock, "worker-b", policy=first.policy)
         await queue_messages(dutyd, ["p1"], 1)
-        [claimed], _, _ = await first._claim()
+        [claimed], _, _ = await first.claim()
         await queue_messages(dutyd, ["p1"], 1)  # one more for the same person, due now
-        again, _, seen = await second._claim()
+        again, _, seen = await second.claim()
         assert seen == 1 and again == []  # one is in flight: the minute's limit is spent
         held = await message(dutyd, claimed.id + 1)
         assert held.state == MessageState.pending and held.due_at > clock.now()
@@ -80,18 +80,18 @@ async def test_delivery_report_racing_the_senders_record_is_applied(
     try:
         outbox = dutyd.engine.outbox
         await queue_messages(dutyd, ["p1"], 1)
-        [sms], _, _ = await outbox._claim()
+        [sms], _, _ = await outbox.claim()
         receipt = Receipt(transport="twilio", provider_id="SM-race", state=MessageState.sent)
         writing, may_commit = asyncio.Event(), asyncio.Event()
-        record_accepted = outbox._record_accepted
+        record_accepted = outbox.recorder.accepted
 
         async def slow_record_accepted(*args: Any) -> None:
             await record_accepted(*args)
             writing.set()  # the row is updated but not committed
             await may_commit.wait()
 
-        outbox._record_accepted = slow_record_accepted  # type: ignore[method-assign]
-        sender = asyncio.create_task(outbox._record([sms], [Outcome(receipt=receipt)]))
+        outbox.recorder.accepted = slow_record_accepted  # type: ignore[method-assign]
+        sender = asyncio.create_task(outbox.record([sms], [Outcome(receipt=receipt)]))
         await asyncio.wait_for(writing.wait(), 10)
 
         async def report() -> MessageRow | None:
@@ -134,7 +134,7 @@ async def test_each_persons_messages_go_through_one_lane(
         lanes_of: dict[str, set[int]] = defaultdict(set)
         claimed = 0
         for _ in range(10):  # batch after batch, all four lanes at once
-            batches = await asyncio.gather(*(outbox._claim(lane) for lane in range(4)))
+            batches = await asyncio.gather(*(outbox.claim(lane) for lane in range(4)))
             for lane, (messages, _, _) in enumerate(batches):
                 claimed += len(messages)
                 for sms in messages:

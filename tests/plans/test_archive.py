@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from service.clock import FrozenClock
-from service.incidents.service import report_incident
+from service.flows.incidents import report_incident
 from service.plans.tables import PlanVersionRow
 from tests.engine_helpers import flood_report, report, start_dutyd
 
@@ -26,8 +26,9 @@ async def test_rolled_back_version_is_stored_by_the_next_report(
             async with dutyd.sessions.begin() as session:
                 await report_incident(
                     session,
-                    dutyd.runtime,
                     flood_report(),
+                    roster=dutyd.runtime.roster,
+                    plans=dutyd.runtime.plans,
                     reporter="test",
                     now=clock.now(),
                     worker=dutyd.worker,

@@ -42,7 +42,8 @@ async def test_reminders_before_each_shift_once(
 
 
 async def test_daily_check_warns_the_duty_office_once(tmp_path: Path, clock: FrozenClock) -> None:
-    """With a gap ahead, the city's duty officer and office director are told, once a day."""
+    """With a gap ahead, the city's duty office (its duty officer and leader on shift) and
+    its office director are told, once a day."""
     rules = tmp_path / "rules.yaml"
     rules.write_text(
         "defaults:\n  leader_on_shift: {min_rank: 9}\nwarn_days_ahead: 3\n", encoding="utf-8"
@@ -51,15 +52,16 @@ async def test_daily_check_warns_the_duty_office_once(tmp_path: Path, clock: Fro
         tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'j.db'}", clock, duty_rules_file=rules
     )
     try:
-        assert await dutyd.check_roster_ahead() == 2
+        assert await dutyd.check_roster_ahead() == 3
         assert await dutyd.check_roster_ahead() == 0
         await dutyd.tick()
         warned = sorted(m.address for m in transport.sent)
-        assert warned == ["+8613800000102", "+8613800000301"]  # 李娜 on duty, 赵敏 the director
+        # 李娜 on duty, 陈刚 the leader on shift, 赵敏 the director
+        assert warned == ["+8613800000102", "+8613800000202", "+8613800000301"]
         assert "排班预警" in transport.sent[0].body
         clock.advance(timedelta(days=1))
-        assert await dutyd.check_roster_ahead() == 2
-        assert await count(dutyd, MessageRow) == 4
+        assert await dutyd.check_roster_ahead() == 3
+        assert await count(dutyd, MessageRow) == 6
     finally:
         await dutyd.stop()
 
@@ -73,7 +75,7 @@ async def test_daily_check_tells_of_a_missing_holiday_calendar_after_real_gaps(
         tmp_path / "a", f"sqlite+aiosqlite:///{tmp_path / 'a.db'}", clock
     )
     try:
-        assert await clean.check_roster_ahead() == 2  # the sample roster has no other gap
+        assert await clean.check_roster_ahead() == 3  # the sample roster has no other gap
         await clean.tick()
         assert "no public holiday calendar for 2027" in told.sent[0].body
     finally:
@@ -84,7 +86,7 @@ async def test_daily_check_tells_of_a_missing_holiday_calendar_after_real_gaps(
         tmp_path / "b", f"sqlite+aiosqlite:///{tmp_path / 'b.db'}", clock, duty_rules_file=rules
     )
     try:
-        assert await gappy.check_roster_ahead() == 2
+        assert await gappy.check_roster_ahead() == 3
         await gappy.tick()
         body = transport.sent[0].body
         assert "leader" in body and "holiday calendar" not in body

@@ -6,8 +6,8 @@ from typing import Any
 
 from alembic import context
 
+from service.schema import Base
 from service.store.base import UTCDateTime
-from service.store.tables import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:

@@ -1,4 +1,5 @@
-"""The engine: claims due escalation steps from the database and fires them.
+"""The engine: claims due work from the database and does it, round after round: due
+escalation steps (fired), due report duties (advanced), due messages (the outbox).
 
 Each step is claimed, fired and its consequences (messages, the next step, timeline
 entries) written in one transaction. On PostgreSQL the claim uses FOR UPDATE SKIP
@@ -9,7 +10,7 @@ leaves the row to the others; on SQLite one writer at a time does the same.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -19,17 +20,21 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import Clock
-from service.escalation.fire import fire
+from service.escalation import chain
+from service.escalation.fire import fire_step, fire_unanswered_alert
 from service.escalation.tables import EscalationStepRow, StepKind, StepState
+from service.incidents import service as incidents
+from service.incidents.models import OPEN_STATUSES
 from service.incidents.tables import IncidentRow
 from service.incidents.timeline import add_entry
 from service.notify.outbox import Outbox
 from service.notify.tables import MessageRow, MessageState, state_is
 from service.plans.archive import plan_by_digest
+from service.plans.loader import PlanSet
 from service.plans.models import ResolvedPlan
-from service.reports.service import advance_duty
+from service.reports.advance import advance_duty
 from service.reports.tables import DutyState, ReportDutyRow
-from service.runtime import Runtime
+from service.roster.roster import Roster
 
 log = structlog.get_logger(__name__)
 Row = TypeVar("Row", EscalationStepRow, ReportDutyRow)
@@ -45,7 +50,9 @@ class RunResult:
 @dataclass
 class Engine:
     sessions: async_sessionmaker[AsyncSession]
-    runtime: Runtime
+    # What is in force at each moment: the daemon swaps in a new roster or plan set.
+    roster: Callable[[], Roster]
+    plans: Callable[[], PlanSet]
     outbox: Outbox
     clock: Clock
     worker: str
@@ -98,7 +105,7 @@ class Engine:
         for row in rows:
             incident = incidents.get(row.incident_id)
             if incident is not None:
-                plan = await plan_by_digest(session, incident.plan_version, self.runtime.plans)
+                plan = await plan_by_digest(session, incident.plan_version, self.plans())
                 yield row, incident, plan
 
     async def _fire_due_batch(self) -> int:
@@ -110,13 +117,18 @@ class Engine:
             .order_by(EscalationStepRow.due_at, EscalationStepRow.id)
         )
         async with self.sessions.begin() as session:
+            roster = self.roster()
             async for step, incident, plan in self._claim(session, due):
-                if not _still_wanted(step, incident):
-                    step.state = StepState.cancelled
+                if not chain.still_wanted(
+                    step,
+                    open_=incident.status in OPEN_STATUSES,
+                    acknowledged=incident.acknowledged_at is not None,
+                ):
+                    chain.mark_cancelled(step)
                     continue
-                fire(
+                await fire(
                     session,
-                    roster=self.runtime.roster,
+                    roster=roster,
                     plan=plan,
                     incident=incident,
                     step_row=step,
@@ -153,8 +165,9 @@ class Engine:
             .order_by(ReportDutyRow.next_at, ReportDutyRow.id)
         )
         async with self.sessions.begin() as session:
+            roster = self.roster()
             async for duty, incident, plan in self._claim(session, due):
-                await advance_duty(session, self.runtime.roster, plan, incident, duty, now)
+                await advance_duty(session, roster, plan, incident, duty, now)
                 advanced += 1
         return advanced
 
@@ -175,10 +188,56 @@ class Engine:
         return min(candidates) if candidates else None
 
 
-def _still_wanted(step: EscalationStepRow, incident: IncidentRow) -> bool:
-    """Chain steps stop at an acknowledgement; nothing fires once resolved or closed."""
-    if incident.status in ("resolved", "closed"):
-        return False
-    if step.kind == StepKind.ack_timeout:
-        return incident.acknowledged_at is not None
-    return incident.acknowledged_at is None
+async def fire_ack_timeout(
+    session: AsyncSession,
+    *,
+    roster: Roster,
+    plan: ResolvedPlan,
+    incident: IncidentRow,
+    step_row: EscalationStepRow,
+    now: datetime,
+    worker: str,
+) -> list[MessageRow]:
+    """Acknowledged but unresolved for too long: back to unacknowledged, the chain restarts."""
+    chain.mark_fired(step_row, now=now, worker=worker)
+    incidents.expire_acknowledgement(session, incident, now=now)
+    first = await chain.start_chain(
+        session, incident_id=incident.id, generation=incident.escalation_generation, now=now
+    )
+    return fire_step(
+        session, roster=roster, plan=plan, incident=incident, step_row=first, now=now, worker=worker
+    )
+
+
+async def fire(
+    session: AsyncSession,
+    *,
+    roster: Roster,
+    plan: ResolvedPlan,
+    incident: IncidentRow,
+    step_row: EscalationStepRow,
+    now: datetime,
+    worker: str,
+) -> list[MessageRow]:
+    """Fire whatever the row stands for: a chain step, the unanswered alert, an ack timeout."""
+    kind = step_row.kind or StepKind.step
+    if kind == StepKind.ack_timeout:
+        return await fire_ack_timeout(
+            session,
+            roster=roster,
+            plan=plan,
+            incident=incident,
+            step_row=step_row,
+            now=now,
+            worker=worker,
+        )
+    handler = fire_unanswered_alert if kind == StepKind.unanswered_alert else fire_step
+    return handler(
+        session,
+        roster=roster,
+        plan=plan,
+        incident=incident,
+        step_row=step_row,
+        now=now,
+        worker=worker,
+    )

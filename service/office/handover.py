@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.errors import InvalidInput, NotFound
-from service.incidents.models import IncidentStatus
-from service.incidents.tables import IncidentRow
-from service.reports.tables import DutyState, ReportDutyRow
+from service.incidents.service import open_in_unit
+from service.office.tables import HandoverRow
+from service.reports.stats import open_duties
 from service.roster.roster import Roster
-from service.roster.tables import HandoverRow
-
-OPEN_STATUSES = (IncidentStatus.reported, IncidentStatus.acknowledged, IncidentStatus.responding)
 
 
 def expected_successor(roster: Roster, unit_id: str, outgoing: str, now: datetime) -> str | None:
@@ -33,18 +29,8 @@ async def start_handover(
 ) -> HandoverRow:
     roster.unit(unit_id)
     roster.person(outgoing)
-    incidents = await session.scalars(
-        select(IncidentRow)
-        .where(IncidentRow.unit_id == unit_id)
-        .where(IncidentRow.status.in_([s.value for s in OPEN_STATUSES]))
-        .order_by(IncidentRow.id)
-    )
-    duties = await session.execute(
-        select(IncidentRow.id, ReportDutyRow)
-        .join(IncidentRow, IncidentRow.id == ReportDutyRow.incident_id)
-        .where(IncidentRow.unit_id == unit_id, ReportDutyRow.state == DutyState.open)
-        .order_by(ReportDutyRow.due_at)
-    )
+    incidents = await open_in_unit(session, unit_id)
+    duties = await open_duties(session, now=now, overdue_only=False, unit=unit_id)
     row = HandoverRow(
         unit_id=unit_id,
         created_at=now,
@@ -55,14 +41,14 @@ async def start_handover(
         ],
         pending_reports=[
             {
-                "incident_id": incident_id,
+                "incident_id": incident.id,
                 "kind": duty.kind,
                 "sequence": duty.sequence,
                 "due_at": duty.due_at.isoformat(),
                 "late": duty.late,
                 "responsible": duty.responsible_desc,
             }
-            for incident_id, duty in duties.all()
+            for incident, duty in duties
         ],
         notes=notes,
     )

@@ -1,4 +1,5 @@
-"""What people answer: SMS replies (1/ACK, 2/ESC), keys pressed on a call, delivery reports."""
+"""What people answer: SMS replies (1/ACK, 2/ESC) and keys pressed on a call, acted on
+only for someone who was told about the incident."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.catalog import Channel
 from service.errors import InvalidInput
-from service.incidents import service as incidents
+from service.flows import incidents
 from service.incidents.models import OPEN_STATUSES
 from service.incidents.tables import IncidentRow
-from service.notify.tables import MessageEventRow, MessageRow, MessageState
+from service.notify.tables import MessageRow
+from service.plans.loader import PlanSet
 from service.roster.models import Person
-from service.runtime import Runtime
+from service.roster.roster import Roster
 
 REPLY = re.compile(r"^\s*(1|ack|确认|2|esc|升级)\s*(?:#?\s*(\d+))?\s*$", re.IGNORECASE)
 ACK_WORDS = {"1", "ack", "确认"}
@@ -32,9 +34,9 @@ class Answer:
     acted: bool
 
 
-def person_by_number(runtime: Runtime, number: str) -> Person | None:
+def person_by_number(roster: Roster, number: str) -> Person | None:
     wanted = re.sub(r"[^\d+]", "", number)
-    for person in runtime.roster.people.values():
+    for person in roster.people.values():
         if any(
             re.sub(r"[^\d+]", "", c.address) == wanted
             for c in person.contacts
@@ -65,7 +67,8 @@ async def _notified_incident(
 
 async def act(
     session: AsyncSession,
-    runtime: Runtime,
+    roster: Roster,
+    plans: PlanSet,
     person: Person,
     incident: IncidentRow,
     *,
@@ -84,7 +87,7 @@ async def act(
         )
     if acknowledge:
         await incidents.acknowledge(
-            session, runtime, incident_id=incident.id, actor=person.id, now=now
+            session, roster=roster, plans=plans, incident_id=incident.id, actor=person.id, now=now
         )
         return Answer(
             f"已确认事件#{incident.id}。" if zh else f"Incident #{incident.id} acknowledged.", True
@@ -101,10 +104,16 @@ async def act(
 
 
 async def handle_sms_reply(
-    session: AsyncSession, runtime: Runtime, *, sender: str, body: str, now: datetime
+    session: AsyncSession,
+    roster: Roster,
+    plans: PlanSet,
+    *,
+    sender: str,
+    body: str,
+    now: datetime,
 ) -> Answer:
     """Act on a reply only from a person notified about the incident; else help, no change."""
-    person = person_by_number(runtime, sender)
+    person = person_by_number(roster, sender)
     if person is None:
         return Answer(HELP["zh"] + " / This number is not registered with the duty office.", False)
     match = REPLY.match(body or "")
@@ -120,7 +129,8 @@ async def handle_sms_reply(
         return Answer(f"{text} {HELP[person.language]}", False)
     return await act(
         session,
-        runtime,
+        roster,
+        plans,
         person,
         incident,
         acknowledge=match[1].lower() in ACK_WORDS,
@@ -130,70 +140,21 @@ async def handle_sms_reply(
 
 
 async def handle_call_digits(
-    session: AsyncSession, runtime: Runtime, *, message_id: int, digits: str, now: datetime
+    session: AsyncSession,
+    roster: Roster,
+    plans: PlanSet,
+    *,
+    message_id: int,
+    digits: str,
+    now: datetime,
 ) -> Answer:
     message = await session.get(MessageRow, message_id)
     if message is None or message.incident_id is None:
         return Answer("", False)
-    person = runtime.roster.people.get(message.person_id)
+    person = roster.people.get(message.person_id)
     incident = await session.get(IncidentRow, message.incident_id)
     if person is None or incident is None or digits not in ("1", "2"):
         return Answer("", False)
     return await act(
-        session, runtime, person, incident, acknowledge=digits == "1", via="call", now=now
+        session, roster, plans, person, incident, acknowledge=digits == "1", via="call", now=now
     )
-
-
-DELIVERED = {"delivered", "completed", "read"}
-FAILED = {"undelivered", "failed", "busy", "no-answer", "canceled"}
-
-
-async def record_status(
-    session: AsyncSession,
-    *,
-    provider_id: str,
-    status: str,
-    error_code: str | None,
-    now: datetime,
-    message_id: int | None = None,
-) -> MessageRow | None:
-    """Apply a provider's delivery report; returns the message if it has now failed.
-
-    The report may come before the sender has recorded the provider's id (it is still
-    `sending`): then `message_id`, from the callback's address, finds it, and the id is
-    recorded here; the sender keeps the state this report set.
-    """
-    message: MessageRow | None = None
-    if message_id is not None and provider_id:
-        # By id first: the sender may be recording this very row; once it commits, the
-        # row carries the provider's id (and the lookup by id waited for that).
-        by_id = await session.scalar(
-            select(MessageRow).where(MessageRow.id == message_id).with_for_update()
-        )
-        if by_id is not None and by_id.provider_id == provider_id:
-            message = by_id
-        elif by_id is not None and by_id.provider_id is None:
-            if by_id.state == MessageState.sending:
-                by_id.provider_id = provider_id
-                message = by_id
-    if message is None:
-        message = await session.scalar(
-            select(MessageRow).where(MessageRow.provider_id == provider_id).with_for_update()
-        )
-    if message is None:
-        return None
-    detail = f"provider status {status}" + (f" (error {error_code})" if error_code else "")
-    if status in DELIVERED and message.state != MessageState.delivered:
-        message.state, message.delivered_at, message.updated_at = MessageState.delivered, now, now
-        session.add(
-            MessageEventRow(
-                message_id=message.id, at=now, state=MessageState.delivered, detail=detail
-            )
-        )
-    elif status in FAILED and message.state not in (MessageState.failed, MessageState.delivered):
-        message.state, message.error, message.updated_at = MessageState.failed, detail, now
-        session.add(
-            MessageEventRow(message_id=message.id, at=now, state=MessageState.failed, detail=detail)
-        )
-        return message
-    return None

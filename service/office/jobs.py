@@ -1,4 +1,5 @@
-"""Periodic roster work: reminders before shifts, and the daily look for gaps ahead.
+"""The duty office's periodic work: reminders before shifts, and the daily look for gaps
+in the roster ahead.
 
 Each piece of work is recorded in `job_runs` under a unique key in the same transaction
 as the messages it queues, so however many dutyd processes run it, it happens once.
@@ -9,37 +10,31 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.notify.queue import queue_to_person
-from service.notify.render import render_plain
+from service.notify.queue import queue_to_person, tell_people
+from service.roster.calendar import DutyCalendar
 from service.roster.check import CALENDAR_MISSING, check_roster
 from service.roster.ical import ROLE_NAMES
-from service.roster.tables import JobRunRow
-from service.runtime import Runtime
+from service.roster.models import ROTATING_ROLES
+from service.roster.roster import Roster
+from service.roster.rules import DutyRules
+from service.store.job_runs import claim_run
+from service.texts.render import render_plain
 
 log = structlog.get_logger(__name__)
 
-
-async def claim_run(session: AsyncSession, *, job: str, key: str, now: datetime) -> bool:
-    """Record that this run happens; False if some process already did it."""
-    try:
-        async with session.begin_nested():
-            session.add(JobRunRow(job=job, run_key=key, at=now))
-    except IntegrityError:
-        return False
-    return True
+# Who keeps the roster: told of gaps ahead beside the duty office.
+ROSTER_KEEPER_ROLE = "office_director"
 
 
 async def remind_upcoming_shifts(
-    session: AsyncSession, runtime: Runtime, *, now: datetime, ahead: timedelta
+    session: AsyncSession, roster: Roster, *, now: datetime, ahead: timedelta
 ) -> int:
     """Queue a reminder for every shift starting within `ahead` that has not had one."""
-    roster = runtime.roster
     sent = 0
     for unit in roster.units.values():
-        for role in ("duty_officer", "leader_on_shift"):
+        for role in ROTATING_ROLES:
             for shift in roster.assignments(unit.id, role, now, now + ahead, clip=False):
                 if not now < shift.start <= now + ahead:
                     continue
@@ -64,19 +59,23 @@ async def remind_upcoming_shifts(
 
 
 async def warn_of_gaps(
-    session: AsyncSession, runtime: Runtime, *, now: datetime, local_day: str
+    session: AsyncSession,
+    roster: Roster,
+    rules: DutyRules,
+    calendar: DutyCalendar,
+    *,
+    now: datetime,
+    local_day: str,
 ) -> int:
-    """Once a day: check the days ahead and tell each top unit's duty office what is wrong."""
+    """Once a day: check the days ahead and tell the duty office, and whoever keeps the
+    roster, what is wrong."""
     if not await claim_run(session, job="roster_check", key=local_day, now=now):
         return 0
-    days = runtime.rules.document.warn_days_ahead
-    violations = check_roster(
-        runtime.roster, runtime.rules, runtime.calendar, now, now + timedelta(days=days)
-    )
+    days = rules.document.warn_days_ahead
+    violations = check_roster(roster, rules, calendar, now, now + timedelta(days=days))
     log.info("roster.checked", days=days, violations=len(violations))
     if not violations:
         return 0
-    roster = runtime.roster
     # The earliest real gap leads; a missing holiday calendar only when there is nothing else.
     first = min(
         (v for v in violations if v.rule != CALENDAR_MISSING),
@@ -85,20 +84,17 @@ async def warn_of_gaps(
     )
     zone = roster.units[first.unit].zone
     summary = f"{first.unit} {first.start.astimezone(zone):%m-%d %H:%M} {first.detail}"
-    tops = [u for u in roster.units.values() if u.parent is None]
-    told = 0
-    for top in tops:
-        for role in ("duty_officer", "office_director"):
-            for holder in roster.holders(role, top.id, now):
-                text = render_plain(
-                    "roster_gaps",
-                    holder.person.language,
-                    {
-                        "days": days,
-                        "count": len(violations),
-                        "first": summary,
-                    },
-                )
-                if queue_to_person(session, holder.person, text, now):
-                    told += 1
-    return told
+    keepers = [
+        holder.person
+        for top in roster.units.values()
+        if top.parent is None
+        for holder in roster.holders(ROSTER_KEEPER_ROLE, top.id, now)
+    ]
+    people = {p.id: p for p in [*roster.duty_office(now), *keepers]}
+    return tell_people(
+        session,
+        people.values(),
+        "roster_gaps",
+        {"days": days, "count": len(violations), "first": summary},
+        now,
+    )

@@ -1,13 +1,19 @@
-"""Every table, imported in one place so metadata and migrations see them all."""
+"""Every table, imported in one place so metadata and migrations see them all.
+
+Each subject defines and owns its tables in its own `tables.py`; this module only
+gathers them (for Alembic's `env.py` and the schema test), so it sits above all of them.
+"""
 
 from service.auth.tables import ApiTokenRow
 from service.escalation.tables import EscalationStepRow
 from service.incidents.tables import IncidentRow, SilenceRow, TimelineEntryRow
 from service.notify.tables import MessageEventRow, MessageRow
+from service.office.tables import HandoverRow
 from service.plans.tables import PlanVersionRow
 from service.reports.tables import ReportDutyRow
-from service.roster.tables import CalendarFeedRow, HandoverRow, JobRunRow, RosterVersionRow
+from service.roster.tables import CalendarFeedRow, RosterVersionRow
 from service.store.base import Base
+from service.store.job_runs import JobRunRow
 
 __all__ = [
     "ApiTokenRow",

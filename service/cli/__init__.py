@@ -1,0 +1,41 @@
+"""The `dutyd` command.
+
+Commands other than `serve` work on the database directly (the same one the daemon
+uses), so they work whether or not the daemon runs; the daemon picks up what they
+queue within its poll interval.
+
+One module per command group; `runner` starts the store and reports errors, `render`
+turns what the commands read into text.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from service.cli import config, db, handover, incidents, plans, reports, roster, tokens
+from service.cli.serve import serve
+
+app = typer.Typer(
+    help="dutyd: emergency duty and incident alerting.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command()(serve)
+for group, name in (
+    (incidents.app, "incident"),
+    (plans.app, "plans"),
+    (roster.app, "roster"),
+    (tokens.app, "token"),
+    (db.app, "db"),
+    (config.app, "config"),
+    (handover.app, "handover"),
+    (reports.app, "report"),
+):
+    app.add_typer(group, name=name)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

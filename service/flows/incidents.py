@@ -1,0 +1,234 @@
+"""An incident's workflows: log it, acknowledge it, move it along its states, escalate
+now, submit a report (re-planning is `flows.replan`). Each runs in the caller's
+transaction and has each subject write its own rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.catalog import Level
+from service.errors import InvalidInput
+from service.escalation import chain
+from service.escalation.tables import StepKind
+from service.flows.replan import change_category, change_level, replan
+from service.flows.response import start_response
+from service.incidents import service as incidents
+from service.incidents.models import LEVEL_ORDER, IncidentReport, IncidentStatus
+from service.incidents.silences import active_silence
+from service.incidents.tables import IncidentRow
+from service.incidents.timeline import add_entry, fired_step_people
+from service.notify.queue import tell_people
+from service.plans.archive import plan_by_digest, remember_version
+from service.plans.loader import PlanSet
+from service.plans.selection import choose_plan
+from service.reports import service as reports
+from service.reports.duties import ReportKind
+from service.reports.tables import ReportDutyRow
+from service.roster.roster import Roster
+
+# Every workflow of an incident is reached from here; re-planning has its own module.
+__all__ = [
+    "acknowledge",
+    "change_category",
+    "change_level",
+    "escalate_now",
+    "replan",
+    "report_incident",
+    "set_status",
+    "submit_report",
+]
+
+
+async def report_incident(
+    session: AsyncSession,
+    report: IncidentReport,
+    *,
+    roster: Roster,
+    plans: PlanSet,
+    reporter: str,
+    now: datetime,
+    worker: str,
+) -> tuple[IncidentRow, bool]:
+    """Log an incident, or update the open one with the same dedup key. True if deduplicated."""
+    learned_at = incidents.check_report(roster, report, now=now)
+    if report.dedup_key:
+        existing = await incidents.open_duplicate(session, report.dedup_key)
+        if existing is not None:
+            incidents.merge_repeat(
+                session, existing, report, roster=roster, reporter=reporter, now=now
+            )
+            if LEVEL_ORDER[report.level] > LEVEL_ORDER[Level(existing.level)]:
+                await change_level(
+                    session,
+                    existing,
+                    roster=roster,
+                    plans=plans,
+                    level=report.level,
+                    reason=f"repeated report of level {report.level.value}",
+                    actor=reporter,
+                    now=now,
+                    worker=worker,
+                )
+            return existing, True
+
+    choice = choose_plan(
+        plans,
+        roster,
+        category=report.category,
+        event_type=report.event_type,
+        level=report.level,
+        unit_id=report.unit,
+    )
+    await remember_version(session, choice.plan, now)
+    silence = await active_silence(
+        session,
+        source=report.source,
+        category=report.category.value,
+        event_type=report.event_type,
+        unit=report.unit,
+        dedup_key=report.dedup_key,
+        now=now,
+    )
+    incident = await incidents.log_incident(
+        session,
+        report,
+        plan=choice.plan,
+        plan_reason=choice.reason,
+        learned_at=learned_at,
+        silence=silence,
+        reporter=reporter,
+        now=now,
+    )
+    if silence is None:
+        await start_response(session, roster, choice.plan.plan, incident, now=now, worker=worker)
+    return incident, False
+
+
+async def acknowledge(
+    session: AsyncSession,
+    *,
+    roster: Roster,
+    plans: PlanSet,
+    incident_id: int,
+    actor: str,
+    now: datetime,
+) -> IncidentRow:
+    """Stop the escalation, tell everyone paged so far; a repeat acknowledgement changes nothing."""
+    incident = await incidents.lock_incident(session, incident_id)
+    if not incidents.may_acknowledge(incident):
+        return incident
+    incidents.record_acknowledgement(incident, actor=actor, now=now)
+    cancelled = await chain.cancel_pending(
+        session, incident_id=incident_id, kinds=(StepKind.step, StepKind.unanswered_alert)
+    )
+    add_entry(
+        session,
+        incident_id=incident_id,
+        at=now,
+        kind="acknowledged",
+        actor=actor,
+        summary=f"acknowledged by {actor}; {cancelled} pending escalation step(s) cancelled",
+    )
+    plan = await plan_by_digest(session, incident.plan_version, plans)
+    escalation = plan.rules(Level(incident.level)).escalation
+    if escalation is not None and escalation.renotify_after is not None:
+        chain.schedule_ack_timeout(
+            session,
+            incident_id=incident_id,
+            generation=incident.escalation_generation,
+            due_at=now + escalation.renotify_after,
+        )
+    paged = await fired_step_people(session, incident_id)
+    tell_people(
+        session,
+        [roster.people[p] for p in paged if p in roster.people and p != actor],
+        "acknowledged",
+        {"incident_id": incident.id, "title": incident.title, "actor": actor},
+        now,
+        incident_id=incident.id,
+    )
+    return incident
+
+
+async def set_status(
+    session: AsyncSession,
+    *,
+    roster: Roster,
+    plans: PlanSet,
+    incident_id: int,
+    status: IncidentStatus,
+    note: str,
+    actor: str,
+    now: datetime,
+) -> IncidentRow:
+    """Move the incident along reported → acknowledged → responding → resolved → closed."""
+    incident = await incidents.lock_incident(session, incident_id)
+    current = IncidentStatus(incident.status)
+    if status == current:
+        return incident
+    incidents.check_move(incident, status)
+    if (
+        status in (IncidentStatus.acknowledged, IncidentStatus.responding)
+        and not incident.acknowledged_at
+    ):
+        await acknowledge(
+            session, roster=roster, plans=plans, incident_id=incident_id, actor=actor, now=now
+        )
+    if IncidentStatus(incident.status) != status:
+        incidents.move(incident, status, now=now)
+    if status is IncidentStatus.resolved:
+        await chain.cancel_pending(session, incident_id=incident_id)
+        await reports.cancel_open_duties(
+            session, incident_id, not_due_after=now, kinds=(ReportKind.followup.value,)
+        )
+        plan = await plan_by_digest(session, incident.plan_version, plans)
+        reports.open_final_duty(session, roster, plan, incident, now=now)
+    add_entry(
+        session,
+        incident_id=incident_id,
+        at=now,
+        kind="status_changed",
+        actor=actor,
+        summary=f"{current.value} -> {status.value}" + (f": {note}" if note else ""),
+    )
+    return incident
+
+
+async def escalate_now(
+    session: AsyncSession, *, incident_id: int, actor: str, now: datetime
+) -> IncidentRow:
+    """Bring the next pending escalation step forward to now."""
+    incident = await incidents.lock_incident(session, incident_id)
+    step = await chain.bring_forward(session, incident_id=incident_id, now=now)
+    if step is None:
+        reason = "acknowledged" if incident.acknowledged_at else "at the end of its escalation"
+        raise InvalidInput(f"incident {incident_id} has no further step to escalate to ({reason})")
+    add_entry(
+        session,
+        incident_id=incident_id,
+        at=now,
+        kind="escalated_now",
+        actor=actor,
+        summary=f"{actor} escalated now: the next step fires at once",
+    )
+    return incident
+
+
+async def submit_report(
+    session: AsyncSession,
+    *,
+    roster: Roster,
+    plans: PlanSet,
+    incident_id: int,
+    kind: ReportKind,
+    content: str,
+    actor: str,
+    now: datetime,
+) -> ReportDutyRow:
+    incident = await incidents.lock_incident(session, incident_id)
+    plan = await plan_by_digest(session, incident.plan_version, plans)
+    return await reports.submit_report(
+        session, roster, plan, incident, kind=kind, content=content, actor=actor, now=now
+    )

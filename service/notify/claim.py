@@ -1,0 +1,126 @@
+"""Claim a batch of due messages: lease them to this process and commit before sending.
+
+Due means pending and due, or `sending` with an expired lease (its sender died mid-send:
+it is taken over, and the provider is asked first whether it already has it). Pending
+messages pass the rate limit and digests (`pacing`) on the way.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import Row, Select, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.notify.digests import digests_among
+from service.notify.events import add_events, event_values
+from service.notify.pacing import pace, recent_sends
+from service.notify.policy import DeliveryPolicy
+from service.notify.tables import CLAIM_COLUMNS, MessageRow, MessageState, state_is
+from service.store.bulk import among
+from service.store.database import is_postgres
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Lease:
+    worker: str
+    duration: timedelta
+    lane: int = 0
+    lanes: int = 1
+
+
+@dataclass
+class Claimed:
+    rows: list[Row[Any]]
+    # Messages taken over from a dead sender, with the earliest time it can have sent them.
+    stale_since: dict[int, datetime]
+    seen: int  # due rows looked at, including any held back by the rate limit
+
+
+def due_query(session: AsyncSession, now: datetime, lease: Lease, batch_size: int) -> Select[Any]:
+    """The next batch due in the lease's lane: pending and due, or stale `sending`."""
+    query = select(*CLAIM_COLUMNS)
+    if lease.lanes > 1 and is_postgres(session):
+        # Each person's messages go through one lane, so that lanes do not split a
+        # person's digest or each spend the person's rate limit. (SQLite has one
+        # writer: its lanes take turns anyway.)
+        query = query.where(
+            func.abs(func.hashtext(MessageRow.person_id)) % lease.lanes == lease.lane
+        )
+    return (
+        query.where(
+            or_(
+                and_(state_is(MessageState.pending), MessageRow.due_at <= now),
+                and_(state_is(MessageState.sending), MessageRow.lease_until < now),
+            )
+        )
+        .order_by(MessageRow.due_at, MessageRow.id)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+    )
+
+
+async def claim(
+    session: AsyncSession, now: datetime, lease: Lease, policy: DeliveryPolicy, batch_size: int
+) -> Claimed:
+    """Lease a batch of due messages in a few set-based statements, not a few per row."""
+    rows = (await session.execute(due_query(session, now, lease, batch_size))).all()
+    if not rows:
+        return Claimed([], {}, 0)
+    stale: dict[int, datetime] = {}
+    ready: list[Row[Any]] = []
+    groups: dict[tuple[str, str], list[Row[Any]]] = defaultdict(list)
+    digests = await digests_among(session, rows)
+    for row in rows:
+        if row.id in digests:
+            ready.append(row)  # a digest being retried: never bundled again
+        elif row.state == MessageState.sending:
+            # Its sender died mid-send: ask the provider before sending again.
+            log.warning("message.lease_expired", message_id=row.id, previous=row.claimed_by)
+            # It cannot have been handed over before it was created.
+            stale[row.id] = row.created_at - timedelta(seconds=5)
+            ready.append(row)
+        else:
+            groups[(row.person_id, row.channel)].append(row)
+    recent = await recent_sends(session, {person for person, _ in groups}, now)
+    events: list[dict[str, Any]] = []
+    for (person_id, channel), items in groups.items():
+        ready.extend(
+            await pace(
+                session,
+                policy,
+                person_id,
+                channel,
+                items,
+                recent.get((person_id, channel)),
+                now,
+                events,
+            )
+        )
+    if ready:
+        await session.execute(
+            update(MessageRow)
+            .where(among(session, MessageRow.id, [row.id for row in ready]))
+            .values(
+                state=MessageState.sending,
+                claimed_by=lease.worker,
+                lease_until=now + lease.duration,
+                attempts=MessageRow.attempts + 1,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    events.extend(
+        event_values(
+            row.id, MessageState.sending, now, f"attempt {row.attempts + 1} by {lease.worker}"
+        )
+        for row in ready
+    )
+    await add_events(session, events)
+    return Claimed(ready, stale, len(rows))

@@ -1,0 +1,85 @@
+"""The per-person rate limit: what would exceed it waits (never dropped), and many
+messages due at once for one person go out as digests."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.catalog import Channel
+from service.notify.digests import bundle, digest_chunks
+from service.notify.events import event_values
+from service.notify.policy import RATE_WINDOW, DeliveryPolicy
+from service.notify.tables import MessageRow, MessageState, state_is
+from service.store.bulk import among
+
+RecentSends = dict[tuple[str, str], tuple[int, datetime]]
+
+
+async def recent_sends(session: AsyncSession, people: set[str], now: datetime) -> RecentSends:
+    """How many messages went to each person on each channel in the last minute (and the
+    oldest of them), counting those another lane or process is sending right now."""
+    if not people:
+        return {}
+    window = now - RATE_WINDOW
+    counted: RecentSends = {}
+    for when, condition in (
+        (MessageRow.sent_at, MessageRow.sent_at > window),
+        (
+            MessageRow.updated_at,
+            and_(state_is(MessageState.sending), MessageRow.updated_at > window),
+        ),
+    ):
+        rows = await session.execute(
+            select(MessageRow.person_id, MessageRow.channel, func.count(), func.min(when))
+            .where(among(session, MessageRow.person_id, people), condition)
+            .group_by(MessageRow.person_id, MessageRow.channel)
+        )
+        for person, channel, count, oldest in rows:
+            before = counted.get((person, channel))
+            counted[(person, channel)] = (
+                (count, oldest) if before is None else (before[0] + count, min(before[1], oldest))
+            )
+    return counted
+
+
+async def pace(
+    session: AsyncSession,
+    policy: DeliveryPolicy,
+    person_id: str,
+    channel: str,
+    items: list[Row[Any]],
+    recent: tuple[int, datetime] | None,
+    now: datetime,
+    events: list[dict[str, Any]],
+) -> list[Row[Any]]:
+    """What may go now to one person on one channel: the items themselves, or digests of
+    them; the rest is held until the rate limit frees."""
+    sent, oldest = recent if recent is not None else (0, now)
+    allowed = policy.rate_limit_per_minute - sent
+    if len(items) < policy.digest_threshold and len(items) <= max(allowed, 0):
+        return items
+    chunks = digest_chunks(items, Channel(channel)) if allowed > 0 else []
+    ready = [
+        await bundle(session, person_id, channel, chunk, now, events) for chunk in chunks[:allowed]
+    ]
+    held = [row for chunk in chunks[allowed:] for row in chunk] if chunks else items
+    if held:
+        # They come due together when the oldest send in the window leaves it, so a
+        # backlog goes out in a few digests instead of trickling out for minutes.
+        free_at = max((oldest if sent else now) + RATE_WINDOW, now + timedelta(seconds=1))
+        await session.execute(
+            update(MessageRow)
+            .where(among(session, MessageRow.id, [row.id for row in held]))
+            .values(due_at=free_at)
+            .execution_options(synchronize_session=False)
+        )
+        wait = int((free_at - now).total_seconds())
+        events.extend(
+            event_values(row.id, MessageState.pending, now, f"rate limit: waits {wait}s")
+            for row in held
+        )
+    return ready

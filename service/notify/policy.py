@@ -1,0 +1,27 @@
+"""How hard the outbox tries: attempts, backoff with jitter, digests and the rate limit."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+RATE_WINDOW = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    max_attempts: int = 6
+    backoff: timedelta = timedelta(seconds=10)
+    backoff_max: timedelta = timedelta(minutes=10)
+    digest_threshold: int = 3
+    rate_limit_per_minute: int = 6
+
+    def retry_delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> timedelta:
+        base = min(self.backoff * 2 ** (attempt - 1), self.backoff_max)
+        delay = base * rng.uniform(0.5, 1.0)  # jitter: retries of many messages spread out
+        if retry_after is not None:
+            # At least what the provider asked for, but no longer than any backoff: a
+            # warning must not wait an hour because a provider said so.
+            delay = max(delay, min(timedelta(seconds=retry_after), self.backoff_max))
+        return delay

@@ -1,0 +1,1 @@
+"""Text for people: Jinja2 templates in Chinese and English, rendered in one place."""
