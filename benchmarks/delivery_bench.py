@@ -116,7 +116,6 @@ async def log_incident(dutyd: Dutyd) -> int:
     async with dutyd.sessions.begin() as session:
         row, _ = await report_incident(
             session,
-            dutyd.runtime,
             IncidentReport(
                 category=Category.accident_disaster,
                 event_type="road_traffic",
@@ -124,6 +123,8 @@ async def log_incident(dutyd: Dutyd) -> int:
                 unit="hexi",
                 title="delivery benchmark",
             ),
+            roster=dutyd.runtime.roster,
+            plans=dutyd.runtime.plans,
             reporter="bench",
             now=dutyd.clock.now(),
             worker=dutyd.worker,

@@ -11,12 +11,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.catalog import Channel
 from service.notify.observer import DeliveryObserver, FailOver
-from service.notify.queue import email_subject, queue_message
+from service.notify.queue import queue_message
 from service.notify.tables import MessageRow
+from service.roster.models import Contact, Person
 from service.roster.roster import Roster
 from service.store.job_runs import claim_run
+from service.texts.render import email_subject
 
 log = structlog.get_logger(__name__)
+
+
+def next_contact(person: Person, tried: set[tuple[str, str]]) -> Contact | None:
+    """The person's first contact, in the order the roster lists them, not yet tried for
+    this message (by channel and address)."""
+    for contact in person.contacts:
+        if (contact.channel.value, contact.address) not in tried:
+            return contact
+    return None
 
 
 async def fail_over(
@@ -51,9 +62,8 @@ async def fail_over(
             )
         ).all()
     }
-    for contact in person.contacts:
-        if (contact.channel.value, contact.address) in tried:
-            continue
+    contact = next_contact(person, tried)
+    if contact is not None:
         message = queue_message(
             session,
             person=person,

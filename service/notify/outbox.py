@@ -17,8 +17,8 @@ import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -60,8 +60,14 @@ class Outbox:
     policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     rng: random.Random = field(default_factory=random.Random)
 
-    def __post_init__(self) -> None:
-        self.recorder = Recorder(self.worker, self.policy, self.observer, self.rng)
+    _recorder: Recorder | None = field(default=None, init=False, repr=False)
+
+    @property
+    def recorder(self) -> Recorder:
+        """The record stage, with the policy in force (a caller may swap the policy)."""
+        if self._recorder is None or self._recorder.policy is not self.policy:
+            self._recorder = Recorder(self.worker, self.policy, self.observer, self.rng)
+        return self._recorder
 
     async def deliver_due(self) -> int:
         """Send every message due now, batch by batch; return how many were attempted."""

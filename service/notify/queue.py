@@ -12,15 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.catalog import Channel
 from service.notify.tables import MessageRow, MessageState
 from service.roster.models import Person
-from service.texts.render import render_plain
-
-EMAIL_SUBJECT_CHARS = 80
-
-
-def email_subject(body: str) -> str:
-    """A mail's subject when its text has none of its own: the first line of the body."""
-    lines = body.strip().splitlines()
-    return lines[0][:EMAIL_SUBJECT_CHARS] if lines else ""
+from service.texts.render import email_subject, render_plain
 
 
 def queue_message(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 
 from service.catalog import Channel
 from service.plans.models import Templates
-from service.texts.render import render
+from service.texts.render import email_subject, render
 
 
 @dataclass(frozen=True)
@@ -59,4 +59,4 @@ def render_escalation(
 def render_unanswered(channel: Channel, language: str, text: EscalationText) -> tuple[str, str]:
     """The alert to the duty office when a whole escalation chain went unanswered."""
     body = render(f"unanswered.sms.{language}.j2", dict(vars(text)))
-    return ("" if channel in (Channel.sms, Channel.voice) else body[:120]), body
+    return ("" if channel in (Channel.sms, Channel.voice) else email_subject(body)), body

@@ -11,14 +11,14 @@ from service.catalog import Level
 from service.durations import format_duration
 from service.incidents.tables import IncidentRow
 from service.incidents.timeline import add_entry
-from service.notify.queue import email_subject, queue_message, queue_to_person
+from service.notify.queue import queue_message, queue_to_person
 from service.plans.models import ResolvedPlan
 from service.plans.targets import resolve_targets
 from service.reports.duties import ReportKind, late_steps
 from service.reports.service import duty_name, local_time, schedule_next_followup
 from service.reports.tables import DutyPhase, ReportDutyRow
 from service.roster.roster import Roster
-from service.texts.render import render_plain
+from service.texts.render import email_subject, render_plain
 
 
 async def advance_duty(

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from icalendar import Calendar, Event
 
+from service.roster.models import ROTATING_ROLES
 from service.roster.roster import Assignment, Roster
 
 ROLE_NAMES = {"duty_officer": "值班 duty officer", "leader_on_shift": "带班 leader on shift"}
@@ -21,7 +22,7 @@ def shifts_for(
     found = [
         a
         for unit_id in units
-        for role in ("duty_officer", "leader_on_shift")
+        for role in ROTATING_ROLES
         for a in roster.assignments(unit_id, role, start, end, clip=False)
         if kind == "unit" or a.person == subject
     ]

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.durations import Duration
 from service.errors import RosterInvalid
+from service.roster.models import ROTATING_ROLES
 from service.roster.roster import Roster
 from service.yamlfile import YamlProblem, read_yaml_document, validation_problems
 
@@ -68,7 +69,7 @@ def _overlay(base: EffectiveRules, layer: UnitRules | None) -> EffectiveRules:
     if layer is None:
         return base
     changes: dict[str, object] = {}
-    for role in ("duty_officer", "leader_on_shift"):
+    for role in ROTATING_ROLES:
         given = {name: value for name, value in getattr(layer, role) if value is not None}
         changes[role] = getattr(base, role).model_copy(update=given)
     for flag in ("leader_not_duty_officer", "contact_required"):

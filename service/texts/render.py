@@ -11,6 +11,14 @@ from functools import cache, lru_cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 
+EMAIL_SUBJECT_CHARS = 80
+
+
+def email_subject(body: str) -> str:
+    """A mail's subject when its text has none of its own: the first line of the body."""
+    lines = body.strip().splitlines()
+    return lines[0][:EMAIL_SUBJECT_CHARS] if lines else ""
+
 
 @cache
 def template_environment() -> Environment:
