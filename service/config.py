@@ -71,6 +71,11 @@ class Settings(BaseSettings):
         description="Daemon processes serving the API, each with its own engine; more than "
         "one is for PostgreSQL (on SQLite they would queue for the one writer).",
     )
+    http_max_body_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted (a whole roster as JSON fits); more: 413.",
+    )
     public_base_url: str = Field(
         "http://127.0.0.1:8640",
         description="URL at which the outside world (Twilio webhooks, links in mail) reaches us.",
@@ -96,6 +101,13 @@ class Settings(BaseSettings):
     )
     worker_name: str | None = Field(
         None, description="Name of this process in claims; default host:pid."
+    )
+
+    learned_at_max_age_hours: float = Field(
+        168,
+        gt=0,
+        description="A report saying the office learned of an event longer ago than this "
+        "(or before it occurred) is refused unless it confirms the time (`confirm_learned_at`).",
     )
 
     # Rosters

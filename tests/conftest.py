@@ -1,4 +1,5 @@
-"""Shared fixtures: settings on a temporary data directory, databases, fake providers."""
+"""Shared fixtures: settings on a temporary data directory, databases, fake providers, and
+the started daemon (`daemon`, `dutyd`) on each database."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from service.app import Dutyd
 from service.clock import FrozenClock
 from service.config import Settings
+from tests.fakes.recording import RecordingTransport
 from tests.fakes.smtp import SmtpServer
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio
 
@@ -116,3 +119,44 @@ def provider_settings(fake_twilio: FakeTwilio, smtp_server: SmtpServer) -> dict[
         "smtp_security": "none",
         "smtp_from": "dutyd@linjiang.example.gov.cn",
     }
+
+
+class Daemon(NamedTuple):
+    """A started daemon and the transport it sends through: a RecordingTransport, or None
+    when `daemon_settings` configures real providers."""
+
+    dutyd: Dutyd
+    transport: RecordingTransport | None
+
+
+PROVIDER_KEYS = frozenset({"twilio_account_sid", "smtp_host"})
+
+
+@pytest.fixture
+def daemon_settings() -> dict[str, Any]:
+    """Settings overrides for `daemon`; a test module overrides this fixture to change them.
+    With providers in them (`provider_settings(fake_twilio, smtp_server)`) the daemon sends
+    through the real Twilio and SMTP transports instead of recording."""
+    return {}
+
+
+@pytest.fixture
+async def daemon(
+    tmp_path: Path, database_url: str, clock: FrozenClock, daemon_settings: dict[str, Any]
+) -> AsyncIterator[Daemon]:
+    """The one started daemon of the suite, on each database `database_url` gives."""
+    from tests.engine_helpers import start_dutyd  # engine_helpers imports this module
+
+    record = not PROVIDER_KEYS & daemon_settings.keys()
+    dutyd, transport = await start_dutyd(
+        tmp_path, database_url, clock, record=record, **daemon_settings
+    )
+    try:
+        yield Daemon(dutyd, transport if record else None)
+    finally:
+        await dutyd.stop()
+
+
+@pytest.fixture
+def dutyd(daemon: Daemon) -> Dutyd:
+    return daemon.dutyd

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from service.app import Dutyd
 from service.catalog import Category, Channel, Level
 from service.clock import FrozenClock
-from service.incidents.models import IncidentReport
 from service.flows.incidents import report_incident
+from service.incidents.models import IncidentReport
 from tests.conftest import make_settings
 from tests.fakes.recording import RecordingTransport
 
@@ -20,14 +20,23 @@ async def start_dutyd(
     database_url: str,
     clock: FrozenClock,
     worker: str = "worker-a",
+    *,
+    record: bool = True,
     **overrides: object,
 ) -> tuple[Dutyd, RecordingTransport]:
+    """A started Dutyd whose every channel goes to the RecordingTransport returned; with
+    `record=False`, to the real transports its settings configure instead (the returned
+    transport then sees nothing)."""
     transport = RecordingTransport()
     settings = make_settings(tmp_path, database_url=database_url, worker_name=worker, **overrides)
     dutyd = Dutyd(
         settings,
         clock=clock,
-        transports={Channel.sms: transport, Channel.email: transport, Channel.voice: transport},
+        transports=(
+            {Channel.sms: transport, Channel.email: transport, Channel.voice: transport}
+            if record
+            else None
+        ),
     )
     await dutyd.start()
     return dutyd, transport

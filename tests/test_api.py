@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from service.api.app import create_api
+from service.app import Dutyd
 from service.auth.tokens import Role, create_token, revoke_token
 from service.clock import FrozenClock
 from service.escalation.tables import EscalationStepRow
@@ -27,30 +27,23 @@ GOOD = {
 
 
 @pytest.fixture
-async def service(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Any]:
-    dutyd, _ = await start_dutyd(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'api.db'}", clock)
-    yield dutyd
-    await dutyd.stop()
-
-
-@pytest.fixture
-async def client(service: Any) -> AsyncIterator[httpx.AsyncClient]:
-    async with service.sessions.begin() as session:
+async def client(dutyd: Dutyd) -> AsyncIterator[httpx.AsyncClient]:
+    async with dutyd.sessions.begin() as session:
         token = await create_token(
-            session, name="desk", role=Role.duty_officer, now=service.clock.now()
+            session, name="desk", role=Role.duty_officer, now=dutyd.clock.now()
         )
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_api(service, manage_lifecycle=False)),
+        transport=httpx.ASGITransport(app=create_api(dutyd, manage_lifecycle=False)),
         base_url="http://dutyd.test",
         headers={"Authorization": f"Bearer {token}"},
     ) as http:
         yield http
 
 
-async def nothing_stored(service: Any) -> bool:
+async def nothing_stored(dutyd: Dutyd) -> bool:
     return all(
         [
-            await count(service, model) == 0
+            await count(dutyd, model) == 0
             for model in (IncidentRow, TimelineEntryRow, MessageRow, EscalationStepRow)
         ]
     )
@@ -66,7 +59,7 @@ async def nothing_stored(service: Any) -> bool:
     ],
 )
 async def test_unknown_value_is_422_naming_the_field(
-    client: httpx.AsyncClient, service: Any, field: str, value: str, expected: str
+    client: httpx.AsyncClient, dutyd: Dutyd, field: str, value: str, expected: str
 ) -> None:
     """An unknown category, level, unit or event type is refused; nothing is stored."""
     response = await client.post("/api/v1/incidents", json={**GOOD, field: value})
@@ -74,11 +67,11 @@ async def test_unknown_value_is_422_naming_the_field(
     errors = response.json()["detail"]
     assert errors[0]["loc"] == ["body", field]
     assert expected in errors[0]["msg"]
-    assert await nothing_stored(service)
+    assert await nothing_stored(dutyd)
 
 
 async def test_missing_field_and_unknown_key_are_422(
-    client: httpx.AsyncClient, service: Any
+    client: httpx.AsyncClient, dutyd: Dutyd
 ) -> None:
     """A report without a title, or with a misspelt key, is refused."""
     no_title = {k: v for k, v in GOOD.items() if k != "title"}
@@ -88,7 +81,7 @@ async def test_missing_field_and_unknown_key_are_422(
     response = await client.post("/api/v1/incidents", json={**GOOD, "levle": "I"})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "levle"]
-    assert await nothing_stored(service)
+    assert await nothing_stored(dutyd)
 
 
 async def test_good_report_is_stored_with_its_plan(client: httpx.AsyncClient) -> None:
@@ -103,15 +96,15 @@ async def test_good_report_is_stored_with_its_plan(client: httpx.AsyncClient) ->
     assert [i["id"] for i in listed] == [body["id"]]
 
 
-async def test_calls_need_a_valid_token(client: httpx.AsyncClient, service: Any) -> None:
+async def test_calls_need_a_valid_token(client: httpx.AsyncClient, dutyd: Dutyd) -> None:
     """No token, a wrong token or a revoked token gets 401."""
     for headers in ({"Authorization": ""}, {"Authorization": "Bearer dutyd_nonsense"}):
         response = await client.post("/api/v1/incidents", json=GOOD, headers=headers)
         assert response.status_code == 401
-    async with service.sessions.begin() as session:
-        await revoke_token(session, name="desk", now=service.clock.now())
+    async with dutyd.sessions.begin() as session:
+        await revoke_token(session, name="desk", now=dutyd.clock.now())
     assert (await client.get("/api/v1/incidents")).status_code == 401
-    assert await nothing_stored(service)
+    assert await nothing_stored(dutyd)
 
 
 async def test_unknown_incident_is_404(client: httpx.AsyncClient) -> None:
@@ -145,7 +138,7 @@ async def test_roster_now_names_the_leader_on_shift(client: httpx.AsyncClient) -
 
 
 async def test_plan_reload_needs_admin_and_show_gives_origins(
-    client: httpx.AsyncClient, service: Any
+    client: httpx.AsyncClient, dutyd: Dutyd
 ) -> None:
     """Only an admin may reload; anyone with a token may read the effective plan."""
     response = await client.post("/api/v1/plans/reload")
@@ -156,8 +149,8 @@ async def test_plan_reload_needs_admin_and_show_gives_origins(
     assert shown["origins"]["II"]["escalation"].endswith("qingshan_flood.yaml (defaults)")
     assert shown["origins"]["II"]["reports.initial"].endswith("master.yaml (levels.II)")
     assert (await client.get("/api/v1/plans/no-such")).status_code == 404
-    async with service.sessions.begin() as session:
-        token = await create_token(session, name="ops", role=Role.admin, now=service.clock.now())
+    async with dutyd.sessions.begin() as session:
+        token = await create_token(session, name="ops", role=Role.admin, now=dutyd.clock.now())
     response = await client.post(
         "/api/v1/plans/reload", headers={"Authorization": f"Bearer {token}"}
     )

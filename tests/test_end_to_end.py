@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +12,7 @@ from service.api.app import create_api
 from service.app import Dutyd
 from service.auth.tokens import Role, create_token
 from service.clock import FrozenClock
-from tests.conftest import make_settings, provider_settings
+from tests.conftest import provider_settings
 from tests.fakes.smtp import SmtpServer
 from tests.fakes.twilio import FROM_NUMBER, FakeTwilio
 
@@ -39,14 +38,8 @@ FLOOD_REPORT = {
 
 
 @pytest.fixture
-async def dutyd(
-    tmp_path: Path, clock: FrozenClock, fake_twilio: FakeTwilio, smtp_server: SmtpServer
-) -> AsyncIterator[Dutyd]:
-    settings = make_settings(tmp_path, **provider_settings(fake_twilio, smtp_server))
-    service = Dutyd(settings, clock=clock)
-    await service.start()
-    yield service
-    await service.stop()
+def daemon_settings(fake_twilio: FakeTwilio, smtp_server: SmtpServer) -> dict[str, Any]:
+    return provider_settings(fake_twilio, smtp_server)
 
 
 async def api_client(dutyd: Dutyd, role: Role = Role.duty_officer) -> httpx.AsyncClient:

@@ -8,8 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from service.clock import FrozenClock
-from service.flows.engine import RunResult
 from service.escalation.tables import EscalationStepRow, StepState
+from service.flows.engine import RunResult
 from service.notify.outbox import DeliveryPolicy
 from service.notify.tables import MessageRow, MessageState
 from tests.conftest import REPO

@@ -9,12 +9,12 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, func, select
 
 from service.clock import FrozenClock
+from service.notify.claim import Lease, due_query
 from service.notify.tables import MessageRow, MessageState, state_is
+from service.schema import Base
 from service.store import migrate
 from service.store.bulk import among
 from service.store.database import create_engine
-from service.notify.claim import Lease, due_query
-from service.schema import Base
 from tests.engine_helpers import start_dutyd
 
 

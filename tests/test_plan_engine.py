@@ -13,8 +13,6 @@ from service.flows.incidents import replan
 from tests.engine_helpers import report, start_dutyd
 from tests.plan_helpers import copy_sample_plans, write_plan
 
-SQLITE = "sqlite+aiosqlite:///{}"
-
 REPEATING = """
 id: repeating
 kind: master
@@ -31,14 +29,14 @@ defaults:
 """
 
 
-async def test_step_repeats_then_duty_office_is_alerted(tmp_path: Path, clock: FrozenClock) -> None:
+async def test_step_repeats_then_duty_office_is_alerted(
+    tmp_path: Path, database_url: str, clock: FrozenClock
+) -> None:
     """A step with repeat 1 pages twice; when nobody answers, the top duty office is alerted."""
     plans = write_plan(
         tmp_path / "plans", "p.yaml", REPEATING.format(after_last="alert_duty_office")
     )
-    dutyd, transport = await start_dutyd(
-        tmp_path, SQLITE.format(tmp_path / "a.db"), clock, plans_dir=plans.parent
-    )
+    dutyd, transport = await start_dutyd(tmp_path, database_url, clock, plans_dir=plans.parent)
     try:
         incident_id = await report(dutyd)
         await dutyd.tick()
@@ -70,11 +68,11 @@ async def test_step_repeats_then_duty_office_is_alerted(tmp_path: Path, clock: F
         await dutyd.stop()
 
 
-async def test_after_last_stop_sends_nothing_more(tmp_path: Path, clock: FrozenClock) -> None:
+async def test_after_last_stop_sends_nothing_more(
+    tmp_path: Path, database_url: str, clock: FrozenClock
+) -> None:
     plans = write_plan(tmp_path / "plans", "p.yaml", REPEATING.format(after_last="stop"))
-    dutyd, transport = await start_dutyd(
-        tmp_path, SQLITE.format(tmp_path / "a.db"), clock, plans_dir=plans.parent
-    )
+    dutyd, transport = await start_dutyd(tmp_path, database_url, clock, plans_dir=plans.parent)
     try:
         await report(dutyd)
         for _ in range(4):
@@ -141,10 +139,12 @@ def rejected_reloads() -> float:
     return REGISTRY.get_sample_value("dutyd_plan_reloads_total", {"result": "rejected"}) or 0.0
 
 
-async def test_invalid_reload_is_refused_whole(tmp_path: Path, clock: FrozenClock) -> None:
+async def test_invalid_reload_is_refused_whole(
+    tmp_path: Path, database_url: str, clock: FrozenClock
+) -> None:
     """A broken file refuses the whole new set; the last good set stays in force."""
     plans = copy_sample_plans(tmp_path)
-    dutyd, _ = await start_dutyd(tmp_path, SQLITE.format(tmp_path / "a.db"), clock, plans_dir=plans)
+    dutyd, _ = await start_dutyd(tmp_path, database_url, clock, plans_dir=plans)
     try:
         before = dutyd.runtime.plans.digest
         rejected = rejected_reloads()

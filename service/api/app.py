@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from service import __version__
 from service.api import ack, incidents, plans, reports, roster, silences, system, twilio
 from service.api.errors import install_error_handlers
+from service.api.limits import RequestLimits
 from service.app import Dutyd, tune_garbage_collector
 from service.config import load_settings
 from service.logs import configure_logging
@@ -37,6 +38,7 @@ def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
 
     app = FastAPI(title="dutyd", version=__version__, lifespan=lifespan)
     app.state.dutyd = dutyd
+    app.add_middleware(RequestLimits, max_body_bytes=dutyd.settings.http_max_body_bytes)
     install_error_handlers(app)
     app.include_router(system.router)
     app.include_router(incidents.router)

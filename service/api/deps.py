@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,3 +49,12 @@ async def get_caller(
 
 
 Caller = Annotated[ApiTokenRow, Depends(get_caller)]
+
+
+# Row ids are INTEGER columns, 32-bit signed on PostgreSQL: a larger one is no row at all,
+# and would otherwise reach the database driver and fail there.
+MAX_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="A record's id.")]
+MessageId = Annotated[int, Query(ge=1, le=MAX_ID)]
+PAGE_MAX = 1000
+PageSize = Annotated[int, Query(ge=1, le=PAGE_MAX, description=f"How many (at most {PAGE_MAX}).")]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from service.errors import (
@@ -24,7 +28,28 @@ def _field_error(field: str | None, message: str, kind: str) -> JSONResponse:
     )
 
 
+def _json_safe(value: Any) -> Any:
+    """A value a JSON answer can carry: NaN, infinities and other oddities as text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return str(value)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer echoes the input, which may be NaN (not JSON) or bytes.
+        detail = [
+            {k: _json_safe(v) for k, v in error.items() if k != "url"} for error in exc.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": detail})
+
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": str(exc)})

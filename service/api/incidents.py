@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.api.deps import Caller, DutydDep, ReadSessionDep
+from service.api.deps import Caller, DutydDep, PageSize, ReadSessionDep, RowId
 from service.app import Dutyd
 from service.auth.tokens import Role, require_role
 from service.flows import incident_detail, incidents
@@ -66,6 +67,7 @@ async def report_incident(
             reporter=caller.name,
             now=dutyd.clock.now(),
             worker=dutyd.worker,
+            learned_within=timedelta(hours=dutyd.settings.learned_at_max_age_hours),
         )
         # A new incident's answer is built from what was just written, without a read.
         detail = (
@@ -84,21 +86,24 @@ async def report_incident(
 
 @router.get("", response_model=list[IncidentView])
 async def list_incidents(
-    caller: Caller, session: ReadSessionDep, status: IncidentStatus | None = None, limit: int = 100
+    caller: Caller,
+    session: ReadSessionDep,
+    status: IncidentStatus | None = None,
+    limit: PageSize = 100,
 ) -> list[IncidentView]:
-    return await service.list_incidents(session, status=status, limit=min(limit, 1000))
+    return await service.list_incidents(session, status=status, limit=limit)
 
 
 @router.get("/{incident_id}", response_model=IncidentDetail)
 async def show_incident(
-    incident_id: int, caller: Caller, session: ReadSessionDep
+    incident_id: RowId, caller: Caller, session: ReadSessionDep
 ) -> IncidentDetail:
     """The incident with its timeline, every message with its state, and its report duties."""
     return await incident_detail.get_incident_detail(session, incident_id=incident_id)
 
 
 @router.post("/{incident_id}/ack", response_model=IncidentView)
-async def acknowledge(incident_id: int, caller: Caller, dutyd: DutydDep) -> IncidentView:
+async def acknowledge(incident_id: RowId, caller: Caller, dutyd: DutydDep) -> IncidentView:
     """Acknowledge: stops the escalation and tells everyone paged so far."""
     return await _change(
         dutyd,
@@ -115,7 +120,7 @@ async def acknowledge(incident_id: int, caller: Caller, dutyd: DutydDep) -> Inci
 
 @router.post("/{incident_id}/status", response_model=IncidentView)
 async def change_status(
-    incident_id: int, body: StatusChange, caller: Caller, dutyd: DutydDep
+    incident_id: RowId, body: StatusChange, caller: Caller, dutyd: DutydDep
 ) -> IncidentView:
     """reported → acknowledged → responding → resolved → closed (resolved may re-open)."""
     require_role(caller, *ANYONE)
@@ -136,7 +141,7 @@ async def change_status(
 
 @router.post("/{incident_id}/level", response_model=IncidentView)
 async def change_level(
-    incident_id: int, body: LevelChange, caller: Caller, dutyd: DutydDep
+    incident_id: RowId, body: LevelChange, caller: Caller, dutyd: DutydDep
 ) -> IncidentView:
     """Raise or lower the level: the plan's targets and deadlines for it take over."""
     require_role(caller, *ANYONE)
@@ -158,7 +163,7 @@ async def change_level(
 
 @router.post("/{incident_id}/category", response_model=IncidentView)
 async def change_category(
-    incident_id: int, body: CategoryChange, caller: Caller, dutyd: DutydDep
+    incident_id: RowId, body: CategoryChange, caller: Caller, dutyd: DutydDep
 ) -> IncidentView:
     require_role(caller, *ANYONE)
     return await _change(
@@ -179,7 +184,7 @@ async def change_category(
 
 
 @router.post("/{incident_id}/escalate", response_model=IncidentView)
-async def escalate_now(incident_id: int, caller: Caller, dutyd: DutydDep) -> IncidentView:
+async def escalate_now(incident_id: RowId, caller: Caller, dutyd: DutydDep) -> IncidentView:
     """Escalate now: the next step fires at once instead of after its wait."""
     require_role(caller, *ANYONE)
     return await _change(
@@ -191,7 +196,7 @@ async def escalate_now(incident_id: int, caller: Caller, dutyd: DutydDep) -> Inc
 
 
 @router.post("/{incident_id}/replan", response_model=IncidentView)
-async def replan(incident_id: int, caller: Caller, dutyd: DutydDep) -> IncidentView:
+async def replan(incident_id: RowId, caller: Caller, dutyd: DutydDep) -> IncidentView:
     """Move the incident to the plan in force now (after plans were edited and reloaded)."""
     require_role(caller, Role.leader, Role.admin)
     return await _change(
@@ -217,7 +222,7 @@ class ReportSubmission(BaseModel):
 
 @router.post("/{incident_id}/reports", response_model=DutyView, status_code=201)
 async def submit_report(
-    incident_id: int, body: ReportSubmission, caller: Caller, dutyd: DutydDep
+    incident_id: RowId, body: ReportSubmission, caller: Caller, dutyd: DutydDep
 ) -> DutyView:
     """Make a report: it closes the oldest open duty of that kind; a late one stays late."""
     require_role(caller, *ANYONE)

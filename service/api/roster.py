@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
-from service.api.deps import Caller, DutydDep, SessionDep
+from service.api.deps import Caller, DutydDep, PageSize, RowId, SessionDep
 from service.auth.tokens import Role, require_role
-from service.errors import NotFound
+from service.errors import InvalidInput, NotFound
 from service.office import handover
 from service.office.overrides import approve_override as approval
 from service.office.overrides import request_override
@@ -85,10 +85,10 @@ class RosterVersionView(BaseModel):
 
 @router.get("/api/v1/roster/versions", response_model=list[RosterVersionView])
 async def list_versions(
-    caller: Caller, dutyd: DutydDep, session: SessionDep, limit: int = 50
+    caller: Caller, dutyd: DutydDep, session: SessionDep, limit: PageSize = 50
 ) -> list[RosterVersionView]:
     """Every stored version of the roster (newest first): when, by whom, why."""
-    rows = await roster_store.list_versions(session, min(max(limit, 1), 1000))
+    rows = await roster_store.list_versions(session, limit)
     return [
         RosterVersionView(
             version=row.id,
@@ -102,7 +102,7 @@ async def list_versions(
 
 
 @router.get("/api/v1/roster/versions/{version_id}")
-async def get_version(caller: Caller, session: SessionDep, version_id: int) -> dict[str, Any]:
+async def get_version(caller: Caller, session: SessionDep, version_id: RowId) -> dict[str, Any]:
     """One stored version, whole."""
     row = await roster_store.get_version(session, version_id)
     return {"version": row.id, "roster": json.loads(row.content)}  # as stored
@@ -110,7 +110,7 @@ async def get_version(caller: Caller, session: SessionDep, version_id: int) -> d
 
 @router.post("/api/v1/roster/versions/{version_id}/restore")
 async def restore_version(
-    version_id: int, caller: Caller, dutyd: DutydDep, session: SessionDep
+    version_id: RowId, caller: Caller, dutyd: DutydDep, session: SessionDep
 ) -> dict[str, int]:
     """Put an earlier version back in force as a new version (admin), checked like any edit."""
     require_role(caller, Role.admin)
@@ -143,7 +143,13 @@ async def import_csv(
 ) -> dict[str, int]:
     """Import a duty table (CSV); its lines replace lines for the same unit, role and date."""
     require_role(caller, Role.leader, Role.admin)
-    text = (await request.body()).decode("utf-8-sig")
+    try:
+        text = (await request.body()).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"the duty table is not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV",
+            field="body",
+        ) from None
     roster = dutyd.runtime.roster
     lines = parse_duty_table(text, roster, "duty-table.csv")
     data = with_duty_table(roster, lines)
@@ -334,7 +340,7 @@ async def start_handover(
 
 @router.post("/api/v1/handovers/{handover_id}/confirm")
 async def confirm_handover(
-    handover_id: int, body: HandoverConfirm, caller: Caller, dutyd: DutydDep, session: SessionDep
+    handover_id: RowId, body: HandoverConfirm, caller: Caller, dutyd: DutydDep, session: SessionDep
 ) -> dict[str, Any]:
     require_role(caller, *ANY_ROLE)
     row = await handover.confirm_handover(

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from service.api.deps import Caller, DutydDep, ReadSessionDep, SessionDep
+from service.api.deps import Caller, DutydDep, ReadSessionDep, RowId, SessionDep
 from service.auth.tokens import Role, require_role
 from service.incidents import silences
 
@@ -58,7 +58,7 @@ async def list_all(
 
 @router.delete("/{silence_id}", response_model=SilenceView)
 async def expire(
-    silence_id: int, caller: Caller, dutyd: DutydDep, session: SessionDep
+    silence_id: RowId, caller: Caller, dutyd: DutydDep, session: SessionDep
 ) -> SilenceView:
     """End a silence now (it stays on record)."""
     require_role(caller, Role.leader, Role.admin)

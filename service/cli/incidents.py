@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -67,6 +68,7 @@ def incident_report(
                 reporter=who(reporter),
                 now=dutyd.clock.now(),
                 worker=dutyd.worker,
+                learned_within=timedelta(hours=dutyd.settings.learned_at_max_age_hours),
             )
         # Read back once committed: what is printed is what the daemon will find.
         async with dutyd.sessions() as session:

@@ -4,7 +4,7 @@ transaction and has each subject write its own rows."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +19,7 @@ from service.incidents.models import LEVEL_ORDER, IncidentReport, IncidentStatus
 from service.incidents.silences import active_silence
 from service.incidents.tables import IncidentRow
 from service.incidents.timeline import add_entry, fired_step_people
-from service.notify.queue import tell_people
+from service.notify.queue import tell_people, withdraw_pending
 from service.plans.archive import plan_by_digest, remember_version
 from service.plans.loader import PlanSet
 from service.plans.selection import choose_plan
@@ -50,9 +50,10 @@ async def report_incident(
     reporter: str,
     now: datetime,
     worker: str,
+    learned_within: timedelta = incidents.LEARNED_WITHIN,
 ) -> tuple[IncidentRow, bool]:
     """Log an incident, or update the open one with the same dedup key. True if deduplicated."""
-    learned_at = incidents.check_report(roster, report, now=now)
+    learned_at = incidents.check_report(roster, report, now=now, learned_within=learned_within)
     if report.dedup_key:
         existing = await incidents.open_duplicate(session, report.dedup_key)
         if existing is not None:
@@ -180,6 +181,18 @@ async def set_status(
         incidents.move(incident, status, now=now)
     if status is IncidentStatus.resolved:
         await chain.cancel_pending(session, incident_id=incident_id)
+        withdrawn = await withdraw_pending(
+            session, incident_id=incident_id, reason=f"incident resolved by {actor}", now=now
+        )
+        if withdrawn:
+            add_entry(
+                session,
+                incident_id=incident_id,
+                at=now,
+                kind="messages_withdrawn",
+                actor=actor,
+                summary=f"{withdrawn} message(s) not yet sent were withdrawn: resolved",
+            )
         await reports.cancel_open_duties(
             session, incident_id, not_due_after=now, kinds=(ReportKind.followup.value,)
         )

@@ -20,7 +20,8 @@ from service.plans.loader import PlanSet
 from service.roster.models import Person
 from service.roster.roster import Roster
 
-REPLY = re.compile(r"^\s*(1|ack|确认|2|esc|升级)\s*(?:#?\s*(\d+))?\s*$", re.IGNORECASE)
+REPLY = re.compile(r"^\s*(1|ack|确认|2|esc|升级)\s*(?:#?\s*(\d{1,10}))?\s*$", re.IGNORECASE)
+LARGEST_ID = 2**31 - 1  # row ids are 32-bit INTEGER columns on PostgreSQL
 ACK_WORDS = {"1", "ack", "确认"}
 HELP = {
     "zh": "回复1确认、回复2升级，可加事件号，如：1 #12",
@@ -119,7 +120,12 @@ async def handle_sms_reply(
     match = REPLY.match(body or "")
     if match is None:
         return Answer(HELP[person.language], False)
-    incident = await _notified_incident(session, person, int(match[2]) if match[2] else None)
+    named = int(match[2]) if match[2] else None
+    incident = (
+        await _notified_incident(session, person, named)
+        if named is None or named <= LARGEST_ID
+        else None
+    )
     if incident is None:
         text = (
             "没有找到通知过您的未结事件。"

@@ -68,8 +68,8 @@ class IncidentReport(BaseModel):
     title: str = Field(min_length=1, max_length=300)
     description: str = Field("", max_length=20000)
     location: str | None = Field(None, max_length=300)
-    latitude: float | None = Field(None, ge=-90, le=90)
-    longitude: float | None = Field(None, ge=-180, le=180)
+    latitude: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
+    longitude: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
     occurred_at: AwareDatetime | None = None
     learned_at: AwareDatetime | None = Field(
         None, description="When the office learned of it; deadlines run from here. Default: now."
@@ -85,6 +85,11 @@ class IncidentReport(BaseModel):
         None,
         max_length=200,
         description="A report with the key of an open incident updates it instead of opening one.",
+    )
+    confirm_learned_at: bool = Field(
+        False,
+        description="The office really learned of it at `learned_at`, though that is long ago "
+        "or before `occurred_at`; without this such a report is refused.",
     )
 
     @field_validator("occurred_at", "learned_at")

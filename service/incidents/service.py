@@ -4,12 +4,13 @@ caller's transaction; what other subjects do about it is `flows.incidents`."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.catalog import EVENT_TYPES, LEVEL_NAMES, Category, Level
+from service.durations import format_duration
 from service.errors import InvalidInput, NotFound, UnknownValue
 from service.incidents.models import (
     ACK_EXPIRY,
@@ -25,10 +26,22 @@ from service.incidents.timeline import add_entry
 from service.plans.models import ResolvedPlan
 from service.roster.roster import Roster
 
+LEARNED_WITHIN = timedelta(days=7)
 
-def check_report(roster: Roster, report: IncidentReport, *, now: datetime) -> datetime:
-    """Refuse a report naming things that do not exist, before anything is stored; the
-    instant the office learned of it."""
+
+def check_report(
+    roster: Roster,
+    report: IncidentReport,
+    *,
+    now: datetime,
+    learned_within: timedelta = LEARNED_WITHIN,
+) -> datetime:
+    """Refuse a report naming things that do not exist, or learned of at an implausible
+    time, before anything is stored; the instant the office learned of it.
+
+    Deadlines run from `learned_at`: a mistyped year would make every report late at once
+    and page people for each one, so a time long ago, or before the event, needs
+    `confirm_learned_at`."""
     if report.unit not in roster.units:
         raise UnknownValue("unit", report.unit, sorted(roster.units))
     if report.event_type not in EVENT_TYPES[report.category]:
@@ -36,6 +49,20 @@ def check_report(roster: Roster, report: IncidentReport, *, now: datetime) -> da
     learned_at = report.learned_at or now
     if learned_at > now:
         raise InvalidInput("learned_at lies in the future", field="learned_at")
+    if not report.confirm_learned_at:
+        if learned_at < now - learned_within:
+            raise InvalidInput(
+                f"learned_at is more than {format_duration(learned_within)} ago; deadlines run "
+                "from it, so every report would be late at once: correct it, or confirm it "
+                "with confirm_learned_at",
+                field="learned_at",
+            )
+        if report.occurred_at is not None and learned_at < report.occurred_at:
+            raise InvalidInput(
+                "learned_at lies before occurred_at: correct it, or confirm it with "
+                "confirm_learned_at",
+                field="learned_at",
+            )
     return learned_at
 
 

@@ -42,15 +42,19 @@ class AckLinks:
 
     def verify(self, token: str, now: datetime) -> tuple[int, str]:
         """(incident id, person id), or AuthError if forged, damaged or expired."""
-        try:
-            incident, person, expires, mac = token.split(".")
-            payload = f"{incident}.{person}.{expires}"
-            valid = hmac.compare_digest(mac, self._mac(payload))
-            expiry = datetime.fromtimestamp(int(expires), UTC)
-        except ValueError:
-            raise AuthError("this acknowledgement link is damaged") from None
-        if not valid:
+        parts = token.split(".")
+        if len(parts) != 4:
+            raise AuthError("this acknowledgement link is damaged")
+        incident, person, expires, mac = parts
+        payload = f"{incident}.{person}.{expires}"
+        # Bytes: compare_digest refuses a str with other than ASCII in it.
+        if not hmac.compare_digest(mac.encode(), self._mac(payload).encode()):
             raise AuthError("this acknowledgement link is not valid")
+        try:  # signed by us, so well formed; checked all the same
+            expiry = datetime.fromtimestamp(int(expires), UTC)
+            int(incident)
+        except (ValueError, OverflowError, OSError):
+            raise AuthError("this acknowledgement link is damaged") from None
         if now > expiry:
             raise AuthError("this acknowledgement link has expired; acknowledge by SMS or API")
         return int(incident), person

@@ -78,14 +78,15 @@ async def claim(
     groups: dict[tuple[str, str], list[Row[Any]]] = defaultdict(list)
     digests = await digests_among(session, rows)
     for row in rows:
-        if row.id in digests:
-            ready.append(row)  # a digest being retried: never bundled again
-        elif row.state == MessageState.sending:
-            # Its sender died mid-send: ask the provider before sending again.
+        if row.state == MessageState.sending:
+            # Its sender died mid-send (a digest as much as a single message): ask the
+            # provider before sending again.
             log.warning("message.lease_expired", message_id=row.id, previous=row.claimed_by)
             # It cannot have been handed over before it was created.
             stale[row.id] = row.created_at - timedelta(seconds=5)
             ready.append(row)
+        elif row.id in digests:
+            ready.append(row)  # a digest being retried: never bundled again
         else:
             groups[(row.person_id, row.channel)].append(row)
     recent = await recent_sends(session, {person for person, _ in groups}, now)

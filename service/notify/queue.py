@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.catalog import Channel
-from service.notify.tables import MessageRow, MessageState
+from service.notify.events import add_events, event_values
+from service.notify.tables import MessageRow, MessageState, state_is
 from service.roster.models import Person
+from service.store.bulk import among
 from service.texts.render import email_subject, render_plain
 
 
@@ -103,3 +105,27 @@ async def messages_for_incident(session: AsyncSession, incident_id: int) -> list
         select(MessageRow).where(MessageRow.incident_id == incident_id).order_by(MessageRow.id)
     )
     return list(rows)
+
+
+async def withdraw_pending(
+    session: AsyncSession, *, incident_id: int, reason: str, now: datetime
+) -> int:
+    """Messages about the incident still waiting to go (not those being sent) are not sent:
+    `withdrawn`, each with an event saying why. How many."""
+    ids = list(
+        await session.scalars(
+            select(MessageRow.id).where(
+                MessageRow.incident_id == incident_id, state_is(MessageState.pending)
+            )
+        )
+    )
+    if not ids:
+        return 0
+    await session.execute(
+        update(MessageRow)
+        .where(among(session, MessageRow.id, ids))
+        .values(state=MessageState.withdrawn, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await add_events(session, [event_values(i, MessageState.withdrawn, now, reason) for i in ids])
+    return len(ids)

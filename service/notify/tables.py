@@ -17,6 +17,7 @@ class MessageState:
     delivered = "delivered"
     failed = "failed"
     bundled = "bundled"  # went out inside a digest message (see digest_of)
+    withdrawn = "withdrawn"  # never sent: what it said no longer applied (incident resolved)
 
 
 def _partial(predicate: str) -> dict[str, object]:

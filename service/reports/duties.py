@@ -60,6 +60,21 @@ def next_followup_due(rule: FollowUps, after: datetime, zone: ZoneInfo) -> datet
     raise ValueError("no follow-up time found")  # unreachable: `at` is never empty here
 
 
+def followup_owed_after(
+    rule: FollowUps, previous_due: datetime, now: datetime, zone: ZoneInfo
+) -> datetime:
+    """The follow-up after one due at `previous_due`: the next by the plan's cadence, but
+    never one already past `now`. Follow-ups missed while nobody could report (dutyd was
+    down, or the office learned of the event long ago) are not owed one by one: one late
+    follow-up is recorded, and the next falls due from now on, on the same cadence."""
+    due = next_followup_due(rule, previous_due, zone)
+    if due > now:
+        return due
+    if rule.every is not None:
+        return previous_due + ((now - previous_due) // rule.every + 1) * rule.every
+    return next_followup_due(rule, now, zone)
+
+
 def opening_duties(reports: Reports, learned_at: datetime, zone: ZoneInfo) -> list[DutySpec]:
     """Duties owed from the moment the office learned of the event."""
     specs = []

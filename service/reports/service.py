@@ -20,7 +20,7 @@ from service.reports.duties import (
     DutySpec,
     ReportKind,
     describe_targets,
-    next_followup_due,
+    followup_owed_after,
     opening_duties,
 )
 from service.reports.tables import DutyPhase, DutyState, ReportDutyRow
@@ -171,7 +171,7 @@ async def schedule_next_followup(
         ReportKind.followup,
         previous.sequence + 1,
         rule,
-        next_followup_due(rule, previous.due_at, zone),
+        followup_owed_after(rule, previous.due_at, now, zone),
     )
     return create_duty(
         session, roster, plan, incident, spec, generation=previous.generation, now=now

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from service.app import Dutyd
@@ -15,6 +13,7 @@ from service.auth.tokens import Role
 from service.clock import FrozenClock
 from service.escalation.tables import EscalationStepRow, StepState
 from tests.api_helpers import api_client
+from tests.conftest import Daemon
 from tests.engine_helpers import count, start_dutyd
 from tests.fakes.recording import RecordingTransport
 from tests.plan_helpers import write_plan
@@ -30,26 +29,15 @@ OFFICE_DIRECTOR, MAYOR, CITY_OFFICER = "+8613800001301", "+8613800000001", "+861
 CITY_LEADER = "+8613800000202"  # chen_gang, the city's leader on shift on the test day
 
 
-@pytest.fixture
-async def service(
-    tmp_path: Path, clock: FrozenClock
-) -> AsyncIterator[tuple[Dutyd, RecordingTransport]]:
-    dutyd, transport = await start_dutyd(
-        tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'l.db'}", clock
-    )
-    yield dutyd, transport
-    await dutyd.stop()
-
-
 def sms(transport: RecordingTransport, since: int = 0) -> list[str]:
     return [m.address for m in transport.sent[since:] if m.channel.value == "sms"]
 
 
 async def test_dedup_key_updates_the_open_incident(
-    service: tuple[Dutyd, RecordingTransport],
+    daemon: Daemon,
 ) -> None:
     """A second machine report with the same key updates the incident and pages nobody again."""
-    dutyd, transport = service
+    dutyd, transport = daemon
     hook = await api_client(dutyd, Role.duty_officer, name="hydrology-sensor")
     body = {**FLOOD, "source": "webhook", "dedup_key": "gauge-17", "casualties": {"evacuated": 40}}
     first = await hook.post("/api/v1/incidents", json=body)
@@ -74,8 +62,8 @@ async def test_dedup_key_updates_the_open_incident(
     assert MAYOR in sms(transport, sent)
 
 
-async def test_silence_records_but_pages_nobody(service: tuple[Dutyd, RecordingTransport]) -> None:
-    dutyd, _transport = service
+async def test_silence_records_but_pages_nobody(daemon: Daemon) -> None:
+    dutyd, _transport = daemon
     leader = await api_client(dutyd, Role.leader)
     silence = await leader.post(
         "/api/v1/silences",
@@ -103,9 +91,9 @@ async def test_silence_records_but_pages_nobody(service: tuple[Dutyd, RecordingT
     assert bad.status_code == 422
 
 
-async def test_status_moves_and_their_rules(service: tuple[Dutyd, RecordingTransport]) -> None:
+async def test_status_moves_and_their_rules(daemon: Daemon) -> None:
     """responding acknowledges; resolved stops escalation and opens the final report."""
-    dutyd, _transport = service
+    dutyd, _transport = daemon
     desk = await api_client(dutyd, Role.duty_officer)
     incident = (await desk.post("/api/v1/incidents", json=FLOOD)).json()
     url = f"/api/v1/incidents/{incident['id']}"
@@ -128,11 +116,11 @@ async def test_status_moves_and_their_rules(service: tuple[Dutyd, RecordingTrans
 
 
 async def test_level_raise_in_the_middle_of_an_escalation(
-    service: tuple[Dutyd, RecordingTransport], clock: FrozenClock
+    daemon: Daemon, clock: FrozenClock
 ) -> None:
     """II → I after 5 minutes: the old chain stops, level I's people are paged and told at
     once, and the tighter level-I deadlines replace the old ones."""
-    dutyd, transport = service
+    dutyd, transport = daemon
     desk = await api_client(dutyd, Role.duty_officer)
     incident = (await desk.post("/api/v1/incidents", json=FLOOD)).json()
     await dutyd.tick()
@@ -174,8 +162,8 @@ async def _steps(dutyd: Dutyd) -> list[Any]:
         return list(await session.scalars(select(EscalationStepRow).order_by(EscalationStepRow.id)))
 
 
-async def test_category_correction_replans(service: tuple[Dutyd, RecordingTransport]) -> None:
-    dutyd, _ = service
+async def test_category_correction_replans(daemon: Daemon) -> None:
+    dutyd, _ = daemon
     desk = await api_client(dutyd, Role.duty_officer)
     incident = (await desk.post("/api/v1/incidents", json=FLOOD)).json()
     changed = await desk.post(
@@ -190,9 +178,9 @@ async def test_category_correction_replans(service: tuple[Dutyd, RecordingTransp
     assert wrong.status_code == 422
 
 
-async def test_escalate_now(service: tuple[Dutyd, RecordingTransport]) -> None:
+async def test_escalate_now(daemon: Daemon) -> None:
     """The next step fires at once; with nothing left to escalate to, a clear refusal."""
-    dutyd, transport = service
+    dutyd, transport = daemon
     desk = await api_client(dutyd, Role.duty_officer)
     incident = (await desk.post("/api/v1/incidents", json=FLOOD)).json()
     await dutyd.tick()
@@ -225,14 +213,12 @@ defaults:
 
 
 async def test_coverage_gap_skips_and_tells_the_duty_office(
-    tmp_path: Path, clock: FrozenClock
+    tmp_path: Path, database_url: str, clock: FrozenClock
 ) -> None:
     """Qingshan has no foreign-affairs liaison: step 1 is skipped at once, the city's duty
     office (its duty officer and leader on shift) is told."""
     plans = write_plan(tmp_path / "plans", "p.yaml", GAP_AND_RENOTIFY)
-    dutyd, transport = await start_dutyd(
-        tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'g.db'}", clock, plans_dir=plans.parent
-    )
+    dutyd, transport = await start_dutyd(tmp_path, database_url, clock, plans_dir=plans.parent)
     try:
         desk = await api_client(dutyd, Role.duty_officer)
         incident = (await desk.post("/api/v1/incidents", json=FLOOD)).json()

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
-
-import pytest
 
 from service.app import Dutyd
 from service.auth.tokens import Role
 from service.clock import FrozenClock
 from tests.api_helpers import api_client
+from tests.conftest import Daemon
 from tests.engine_helpers import report, start_dutyd
 from tests.fakes.recording import RecordingTransport
 from tests.plan_helpers import write_plan
@@ -21,26 +19,15 @@ SH = ZoneInfo("Asia/Shanghai")
 SUN_LI, WU_HUA = "+8613800001102", "+8613800001202"  # Qingshan's officer and leader, 2026-07-15
 
 
-@pytest.fixture
-async def service(
-    tmp_path: Path, clock: FrozenClock
-) -> AsyncIterator[tuple[Dutyd, RecordingTransport]]:
-    dutyd, transport = await start_dutyd(
-        tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", clock
-    )
-    yield dutyd, transport
-    await dutyd.stop()
-
-
 def new_messages(transport: RecordingTransport, since: int) -> list[tuple[str, str]]:
     return [(m.address, m.body) for m in transport.sent[since:]]
 
 
 async def test_missed_deadline_is_recorded_late_and_escalated(
-    service: tuple[Dutyd, RecordingTransport], clock: FrozenClock
+    daemon: Daemon, clock: FrozenClock
 ) -> None:
     """Due in 30m: reminder at 20m, late at 30m, leader told; made late, it stays late."""
-    dutyd, transport = service
+    dutyd, transport = daemon
     desk = await api_client(dutyd, Role.duty_officer)
     incident_id = await report(dutyd)
     await dutyd.tick()
@@ -90,8 +77,8 @@ async def test_missed_deadline_is_recorded_late_and_escalated(
     await desk.aclose()
 
 
-async def test_report_without_a_duty_is_refused(service: tuple[Dutyd, RecordingTransport]) -> None:
-    dutyd, _ = service
+async def test_report_without_a_duty_is_refused(daemon: Daemon) -> None:
+    dutyd, _ = daemon
     desk = await api_client(dutyd, Role.duty_officer)
     incident_id = await report(dutyd)
     response = await desk.post(
@@ -132,13 +119,11 @@ async def duties(dutyd: Dutyd, incident_id: int) -> list[tuple[str, int, datetim
     return [(d.kind, d.sequence, d.due_at.astimezone(SH), d.state) for d in detail.reports]
 
 
-async def test_followups_on_a_cadence_across_midnight(tmp_path: Path) -> None:
+async def test_followups_on_a_cadence_across_midnight(tmp_path: Path, database_url: str) -> None:
     """Learned at 22:00: initial by 23:00, follow-ups every 6h from then: 05:00, 11:00, …"""
     clock = FrozenClock(datetime(2026, 7, 15, 22, 0, tzinfo=SH))
     plans = write_plan(tmp_path / "plans", "p.yaml", CADENCE.format(followups="every: 6h"))
-    dutyd, _ = await start_dutyd(
-        tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", clock, plans_dir=plans.parent
-    )
+    dutyd, _ = await start_dutyd(tmp_path, database_url, clock, plans_dir=plans.parent)
     try:
         incident_id = await report(dutyd)
         assert [
@@ -156,15 +141,13 @@ async def test_followups_on_a_cadence_across_midnight(tmp_path: Path) -> None:
         await dutyd.stop()
 
 
-async def test_followups_at_fixed_local_times(tmp_path: Path) -> None:
+async def test_followups_at_fixed_local_times(tmp_path: Path, database_url: str) -> None:
     """08:00 and 17:00: learned at 20:00, the first follow-up is due 08:00 next morning."""
     clock = FrozenClock(datetime(2026, 7, 15, 20, 0, tzinfo=SH))
     plans = write_plan(
         tmp_path / "plans", "p.yaml", CADENCE.format(followups='at: ["08:00", "17:00"]')
     )
-    dutyd, _ = await start_dutyd(
-        tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", clock, plans_dir=plans.parent
-    )
+    dutyd, _ = await start_dutyd(tmp_path, database_url, clock, plans_dir=plans.parent)
     desk = await api_client(dutyd, Role.duty_officer)
     try:
         incident_id = await report(dutyd)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,11 +15,13 @@ from sqlalchemy import select
 from service.app import Dutyd
 from service.auth.tokens import Role
 from service.clock import FrozenClock
-from service.notify.outbox import DeliveryPolicy, Outcome
+from service.notify.outbox import DeliveryPolicy, Outbox, Outcome
 from service.notify.sms_text import DIGEST_SEGMENTS, segments
 from service.notify.tables import MessageEventRow, MessageRow, MessageState
+from service.notify.transport import OutgoingMessage
 from tests.api_helpers import api_client
-from tests.conftest import make_settings, provider_settings
+from tests.conftest import provider_settings
+from tests.engine_helpers import start_dutyd
 from tests.fakes.smtp import SmtpServer, free_port
 from tests.fakes.twilio import FakeTwilio, twilio_signature
 from tests.plan_helpers import write_plan
@@ -52,25 +53,31 @@ FLOOD = {
 }
 
 
+def delivery_settings(
+    tmp_path: Path, fake: FakeTwilio, smtp_port: int, channels: str = "sms"
+) -> dict[str, Any]:
+    """Real Twilio and SMTP transports, and a plan paging the officer on `channels`."""
+    plans = write_plan(tmp_path / "plans", "p.yaml", SMS_ONLY.replace("CHANNELS", channels))
+    return {
+        "plans_dir": plans.parent,
+        "public_base_url": PUBLIC,
+        "delivery_backoff_seconds": 5,
+        "ack_link_secret": "test-ack-secret",
+        **provider_settings(fake, _Port(smtp_port)),  # type: ignore[arg-type]
+    }
+
+
 async def make_dutyd(
     tmp_path: Path,
+    database_url: str,
     clock: FrozenClock,
     fake: FakeTwilio,
     smtp_port: int,
     channels: str = "sms",
     **overrides: Any,
 ) -> Dutyd:
-    plans = write_plan(tmp_path / "plans", "p.yaml", SMS_ONLY.replace("CHANNELS", channels))
-    settings = make_settings(
-        tmp_path,
-        plans_dir=plans.parent,
-        public_base_url=PUBLIC,
-        delivery_backoff_seconds=5,
-        ack_link_secret="test-ack-secret",
-        **{**provider_settings(fake, _Port(smtp_port)), **overrides},  # type: ignore[arg-type]
-    )
-    dutyd = Dutyd(settings, clock=clock)
-    await dutyd.start()
+    settings = {**delivery_settings(tmp_path, fake, smtp_port, channels), **overrides}
+    dutyd, _ = await start_dutyd(tmp_path, database_url, clock, record=False, **settings)
     return dutyd
 
 
@@ -80,17 +87,21 @@ class _Port:
 
 
 @pytest.fixture
-async def dutyd(
-    tmp_path: Path, clock: FrozenClock, fake_twilio: FakeTwilio, smtp_server: SmtpServer
-) -> AsyncIterator[Dutyd]:
-    service = await make_dutyd(tmp_path, clock, fake_twilio, smtp_server.port)
-    yield service
-    await service.stop()
+def daemon_settings(
+    tmp_path: Path, fake_twilio: FakeTwilio, smtp_server: SmtpServer
+) -> dict[str, Any]:
+    return delivery_settings(tmp_path, fake_twilio, smtp_server.port)
 
 
 async def messages(dutyd: Dutyd) -> list[MessageRow]:
     async with dutyd.sessions() as session:
         return list(await session.scalars(select(MessageRow).order_by(MessageRow.id)))
+
+
+async def claim_due(outbox: Outbox) -> list[OutgoingMessage]:
+    """Claim what is due in every lane, as an engine pass does: on PostgreSQL each lane
+    holds only its own people's messages (on SQLite lane 0 takes them all)."""
+    return [m for lane in range(outbox.lanes) for m in (await outbox.claim(lane)).messages]
 
 
 async def events(dutyd: Dutyd, message_id: int) -> list[str]:
@@ -155,12 +166,14 @@ async def test_transient_failures_are_retried_with_backoff(
 
 
 async def test_permanent_failure_fails_over_then_unreachable_once(
-    tmp_path: Path, clock: FrozenClock, fake_twilio: FakeTwilio
+    tmp_path: Path, database_url: str, clock: FrozenClock, fake_twilio: FakeTwilio
 ) -> None:
     """Invalid number: no retry; the email goes next; when mail fails too, the duty office
     hears once that the person cannot be reached."""
     dead_smtp = free_port()
-    dutyd = await make_dutyd(tmp_path, clock, fake_twilio, dead_smtp, delivery_max_attempts=2)
+    dutyd = await make_dutyd(
+        tmp_path, database_url, clock, fake_twilio, dead_smtp, delivery_max_attempts=2
+    )
     try:
         fake_twilio.fail_next.append((400, 21211, "The 'To' number is not a valid phone number"))
         desk = await api_client(dutyd, Role.duty_officer)
@@ -221,7 +234,7 @@ async def test_report_arriving_before_the_send_is_recorded_is_kept(
     desk = await api_client(dutyd, Role.duty_officer)
     await desk.post("/api/v1/incidents", json=FLOOD)
     outbox = dutyd.engine.outbox
-    [sms], _, _ = await outbox.claim()
+    [sms] = await claim_due(outbox)
     receipt = await outbox.transports[sms.channel].send(sms)
     callback = fake_twilio.sent[0].status_callback
     assert callback is not None
@@ -246,7 +259,7 @@ async def test_delivered_report_arriving_first_keeps_the_state_and_the_timeline(
     desk = await api_client(dutyd, Role.duty_officer)
     incident = (await desk.post("/api/v1/incidents", json=FLOOD)).json()
     outbox = dutyd.engine.outbox
-    [sms], _, _ = await outbox.claim()
+    [sms] = await claim_due(outbox)
     receipt = await outbox.transports[sms.channel].send(sms)
     path = (fake_twilio.sent[0].status_callback or "").removeprefix(PUBLIC)
     params = {"MessageSid": receipt.provider_id or "", "MessageStatus": "delivered"}
@@ -302,9 +315,15 @@ async def test_sms_replies_acknowledge_and_escalate(dutyd: Dutyd, clock: FrozenC
 
 
 async def test_voice_call_reads_the_message_and_takes_keys(
-    tmp_path: Path, clock: FrozenClock, fake_twilio: FakeTwilio, smtp_server: SmtpServer
+    tmp_path: Path,
+    database_url: str,
+    clock: FrozenClock,
+    fake_twilio: FakeTwilio,
+    smtp_server: SmtpServer,
 ) -> None:
-    dutyd = await make_dutyd(tmp_path, clock, fake_twilio, smtp_server.port, channels="voice")
+    dutyd = await make_dutyd(
+        tmp_path, database_url, clock, fake_twilio, smtp_server.port, channels="voice"
+    )
     try:
         desk = await api_client(dutyd, Role.duty_officer)
         incident = (await desk.post("/api/v1/incidents", json=FLOOD)).json()
@@ -334,7 +353,7 @@ async def test_crash_between_sending_and_sent_is_reconciled(
     desk = await api_client(dutyd, Role.duty_officer)
     await desk.post("/api/v1/incidents", json=FLOOD)
     outbox = dutyd.engine.outbox
-    claimed, _, _ = await outbox.claim()
+    claimed = await claim_due(outbox)
     await outbox.transports[claimed[0].channel].send(claimed[0])  # handed over; then the crash
     clock.advance(timedelta(seconds=dutyd.settings.send_lease_seconds + 1))
     await dutyd.tick()
@@ -488,10 +507,10 @@ async def test_thousand_messages_with_flaky_provider_all_arrive_once(
 
 
 async def test_mail_waits_while_the_smtp_server_is_down(
-    tmp_path: Path, clock: FrozenClock, fake_twilio: FakeTwilio
+    tmp_path: Path, database_url: str, clock: FrozenClock, fake_twilio: FakeTwilio
 ) -> None:
     port = free_port()
-    dutyd = await make_dutyd(tmp_path, clock, fake_twilio, port, channels="email")
+    dutyd = await make_dutyd(tmp_path, database_url, clock, fake_twilio, port, channels="email")
     try:
         desk = await api_client(dutyd, Role.duty_officer)
         await desk.post("/api/v1/incidents", json=FLOOD)

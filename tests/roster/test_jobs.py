@@ -41,16 +41,16 @@ async def test_reminders_before_each_shift_once(
         await b.stop()
 
 
-async def test_daily_check_warns_the_duty_office_once(tmp_path: Path, clock: FrozenClock) -> None:
+async def test_daily_check_warns_the_duty_office_once(
+    tmp_path: Path, database_url: str, clock: FrozenClock
+) -> None:
     """With a gap ahead, the city's duty office (its duty officer and leader on shift) and
     its office director are told, once a day."""
     rules = tmp_path / "rules.yaml"
     rules.write_text(
         "defaults:\n  leader_on_shift: {min_rank: 9}\nwarn_days_ahead: 3\n", encoding="utf-8"
     )
-    dutyd, transport = await start_dutyd(
-        tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'j.db'}", clock, duty_rules_file=rules
-    )
+    dutyd, transport = await start_dutyd(tmp_path, database_url, clock, duty_rules_file=rules)
     try:
         assert await dutyd.check_roster_ahead() == 3
         assert await dutyd.check_roster_ahead() == 0
@@ -66,24 +66,30 @@ async def test_daily_check_warns_the_duty_office_once(tmp_path: Path, clock: Fro
         await dutyd.stop()
 
 
-async def test_daily_check_tells_of_a_missing_holiday_calendar_after_real_gaps(
-    tmp_path: Path,
+DECEMBER_30 = datetime(2026, 12, 30, 1, 0, tzinfo=UTC)
+
+
+async def test_daily_check_tells_of_a_missing_holiday_calendar(
+    tmp_path: Path, database_url: str
 ) -> None:
-    """On 30 December, with no 2027 calendar: told, but a real gap ahead is named first."""
-    clock = FrozenClock(datetime(2026, 12, 30, 1, 0, tzinfo=UTC))
-    clean, told = await start_dutyd(
-        tmp_path / "a", f"sqlite+aiosqlite:///{tmp_path / 'a.db'}", clock
-    )
+    """On 30 December, with no 2027 calendar and no other gap ahead: told."""
+    clean, told = await start_dutyd(tmp_path, database_url, FrozenClock(DECEMBER_30))
     try:
         assert await clean.check_roster_ahead() == 3  # the sample roster has no other gap
         await clean.tick()
         assert "no public holiday calendar for 2027" in told.sent[0].body
     finally:
         await clean.stop()
+
+
+async def test_daily_check_names_real_gaps_before_a_missing_holiday_calendar(
+    tmp_path: Path, database_url: str
+) -> None:
+    """On 30 December, with no 2027 calendar: a real gap ahead is named first."""
     rules = tmp_path / "rules.yaml"
     rules.write_text("defaults:\n  leader_on_shift: {min_rank: 9}\n", encoding="utf-8")
     gappy, transport = await start_dutyd(
-        tmp_path / "b", f"sqlite+aiosqlite:///{tmp_path / 'b.db'}", clock, duty_rules_file=rules
+        tmp_path, database_url, FrozenClock(DECEMBER_30), duty_rules_file=rules
     )
     try:
         assert await gappy.check_roster_ahead() == 3

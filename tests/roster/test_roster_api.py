@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from icalendar import Calendar
 
 from service.app import Dutyd
 from service.auth.tokens import Role
-from service.clock import FrozenClock
 from tests.api_helpers import api_client
-from tests.engine_helpers import report, start_dutyd
+from tests.engine_helpers import report
 
 SH = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture
-async def dutyd(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Dutyd]:
-    service, _ = await start_dutyd(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", clock)
-    yield service
-    await service.stop()
 
 
 async def test_roster_versions_and_refused_edits(dutyd: Dutyd) -> None:
