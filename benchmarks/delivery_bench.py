@@ -61,15 +61,16 @@ from benchmarks.engine_bench import (
     source_state,
     summary_ms,
 )
-from service.app import Dutyd, tune_garbage_collector
+from service.app import Dutyd
 from service.catalog import Category, Channel, Level
 from service.clock import SystemClock
-from service.incidents.models import IncidentReport
 from service.flows.incidents import report_incident
+from service.incidents.models import IncidentReport
 from service.incidents.tables import TimelineEntryRow
 from service.logs import configure_logging
 from service.notify.outbox import DeliveryPolicy
 from service.notify.tables import MessageRow, MessageState
+from service.process import tune_garbage_collector
 from tests.conftest import make_settings
 from tests.fakes.recording import RecordingTransport
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio

@@ -50,15 +50,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import aliased
 
-from service.app import Dutyd, tune_garbage_collector
+from service.app import Dutyd
 from service.catalog import EVENT_TYPES, Category, Channel, Level
 from service.clock import SystemClock
 from service.escalation.tables import EscalationStepRow, StepState
-from service.incidents.models import IncidentReport
 from service.flows.incidents import report_incident
+from service.incidents.models import IncidentReport
 from service.incidents.tables import IncidentRow, TimelineEntryRow
 from service.logs import configure_logging
 from service.notify.tables import MessageEventRow, MessageRow, MessageState
+from service.process import tune_garbage_collector
 from service.reports.tables import DutyPhase, DutyState, ReportDutyRow
 from tests.conftest import make_settings
 from tests.fakes.recording import RecordingTransport

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
-import os
-import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,15 +18,18 @@ from service.config import Settings
 from service.errors import PlanInvalid, RosterInvalid
 from service.flows.delivery import TimelineObserver
 from service.flows.engine import Engine, RunResult
-from service.notify.ack_links import AckLinks, load_or_create_secret
+from service.notify.ack_links import AckLinks
 from service.notify.outbox import DeliveryPolicy, Outbox
 from service.notify.providers import announce, build_transports
 from service.notify.transport import Transports
 from service.office import jobs as office_jobs
 from service.office.roster_edits import store_roster
+from service.plans.archive import remember_plan_set
+from service.plans.loader import PlanSet
+from service.process import default_worker_name
 from service.roster import store as roster_store
 from service.roster.roster import Roster
-from service.runtime import ReloadOutcome, Runtime
+from service.runtime import ReloadOutcome, Runtime, start_in_force
 from service.store import migrate
 from service.store.after_commit import after_commit
 from service.store.database import create_engine, is_postgres, read_engine, session_factory
@@ -39,21 +39,6 @@ log = structlog.get_logger(__name__)
 WAKE_JOB_ID = "wake"
 # Wake-ups never wait in APScheduler's queue or get skipped by it: `_woken` coalesces them.
 WAKE_INSTANCES = 1000
-GC_GENERATION0_THRESHOLD = 50_000  # Python's default, 700, collects many times a batch
-
-
-def tune_garbage_collector() -> None:
-    """For a long-running daemon, once started: what exists now (plans, roster, SQLAlchemy's
-    compiled statements) lives as long as the process, so the cyclic collector stops
-    walking it again and again, and runs less often. The outbox sends 15-25 % more a
-    second with this (docs/performance.md)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_GENERATION0_THRESHOLD, 20, 20)
-
-
-def default_worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Dutyd:
@@ -77,6 +62,7 @@ class Dutyd:
         self.reads: async_sessionmaker[AsyncSession]
         self.runtime: Runtime  # what is in force; replaced whole, never changed in place
         self.last_reload: ReloadOutcome | None = None
+        self._plans_to_archive: PlanSet | None = None  # reloaded; archived on the next tick
         self.transports: Transports
         self.engine: Engine
         self.scheduler: AsyncIOScheduler | None = None
@@ -100,7 +86,28 @@ class Dutyd:
     async def open_store(self) -> None:
         """Open the database, then check plans and duty rules against the roster."""
         roster, version = await self.open_database()
-        self.runtime = self._build(roster, version)
+        async with self.sessions.begin() as session:
+            self.runtime, problems = await start_in_force(
+                session,
+                roster,
+                roster_version=version,
+                plans_dir=self.settings.plans_dir,
+                rules_file=self.settings.duty_rules_file,
+                now=self.clock.now(),
+            )
+        if problems:
+            self.last_reload = ReloadOutcome(
+                self.clock.now(), False, self.runtime.plans.digest, problems
+            )
+            metrics.PLAN_RELOADS.labels(result="rejected").inc()
+            metrics.PLAN_RELOAD_OK.set(0)
+            log.error(
+                "plans.started_on_last_good_set",
+                note="THE PLAN FILES DO NOT LOAD: running on the last set that did, "
+                "until they are fixed and reloaded",
+                problems=problems,
+                running_version=self.runtime.plans.digest,
+            )
         metrics.PLANS_LOADED.set(len(self.runtime.plans.plans))
 
     async def store_roster(
@@ -146,14 +153,7 @@ class Dutyd:
     async def start(self) -> None:
         """Everything `open_store` does, plus transports and the engine."""
         await self.open_store()
-        secret = self.settings.ack_link_secret
-        self.ack_links = AckLinks(
-            load_or_create_secret(
-                secret.get_secret_value() if secret else None, self.settings.data_dir
-            ),
-            self.settings.public_base_url,
-            timedelta(hours=self.settings.ack_link_hours),
-        )
+        self.ack_links = AckLinks.from_settings(self.settings)
         self.transports = self._given_transports or build_transports(
             self.settings, self.clock, self.ack_links
         )
@@ -167,13 +167,7 @@ class Dutyd:
             batch_size=self.settings.engine_batch_size,
             lanes=self.settings.outbox_lanes or (4 if self.db and is_postgres(self.db) else 1),
             lease=timedelta(seconds=self.settings.send_lease_seconds),
-            policy=DeliveryPolicy(
-                max_attempts=self.settings.delivery_max_attempts,
-                backoff=timedelta(seconds=self.settings.delivery_backoff_seconds),
-                backoff_max=timedelta(seconds=self.settings.delivery_backoff_max_seconds),
-                digest_threshold=self.settings.digest_threshold,
-                rate_limit_per_minute=self.settings.rate_limit_per_minute,
-            ),
+            policy=DeliveryPolicy.from_settings(self.settings),
         )
         self.engine = Engine(
             sessions=self.sessions,
@@ -196,6 +190,7 @@ class Dutyd:
             outcome = ReloadOutcome(now, False, self.runtime.plans.digest, list(exc.problems))
         else:
             self.runtime = fresh
+            self._plans_to_archive = fresh.plans
             outcome = ReloadOutcome(now, True, fresh.plans.digest)
         self.last_reload = outcome
         if outcome.applied:
@@ -348,6 +343,10 @@ class Dutyd:
         metrics.ENGINE_RUNS.inc()
         try:
             await self.refresh_roster()
+            if self._plans_to_archive is not None:
+                async with self.sessions.begin() as session:
+                    await remember_plan_set(session, self._plans_to_archive, self.clock.now())
+                self._plans_to_archive = None
             result = await self.engine.run_due()
         except Exception:
             metrics.ENGINE_ERRORS.inc()

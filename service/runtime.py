@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.errors import PlanInvalid
+from service.plans.archive import last_good_plan_set, remember_plan_set
 from service.plans.loader import PlanSet, load_plans
 from service.roster.calendar import DutyCalendar
 from service.roster.roster import Roster
@@ -37,12 +41,19 @@ class Runtime:
 
     @classmethod
     def build(
-        cls, roster: Roster, *, plans_dir: Path, rules_file: Path, roster_version: int = 0
+        cls,
+        roster: Roster,
+        *,
+        plans_dir: Path,
+        rules_file: Path,
+        roster_version: int = 0,
+        plans: PlanSet | None = None,
     ) -> Runtime:
-        """Check plans and rules against this roster; raise PlanInvalid or RosterInvalid."""
+        """Check plans (unless a set is given) and rules against this roster; raise
+        PlanInvalid or RosterInvalid."""
         return cls(
             roster=roster,
-            plans=load_plans(plans_dir, roster),
+            plans=plans if plans is not None else load_plans(plans_dir, roster),
             rules=load_rules(rules_file, roster),
             calendar=DutyCalendar(roster.document.calendar, roster.document.sensitive_periods),
             roster_version=roster_version,
@@ -50,3 +61,36 @@ class Runtime:
 
     def with_version(self, roster_version: int) -> Runtime:
         return dataclasses.replace(self, roster_version=roster_version)
+
+
+async def start_in_force(
+    session: AsyncSession,
+    roster: Roster,
+    *,
+    roster_version: int,
+    plans_dir: Path,
+    rules_file: Path,
+    now: datetime,
+) -> tuple[Runtime, list[str]]:
+    """What a process starts on: the plan files if they load (archived as the last good
+    set), else the last good set from the database, with what is wrong with the files.
+    A bad edit on disk followed by a crash or a reboot must not leave the city with no
+    escalation at all. With no set archived yet, PlanInvalid as from the files."""
+    try:
+        in_force = Runtime.build(
+            roster, plans_dir=plans_dir, rules_file=rules_file, roster_version=roster_version
+        )
+    except PlanInvalid as exc:
+        last_good = await last_good_plan_set(session)
+        if last_good is None:
+            raise
+        in_force = Runtime.build(
+            roster,
+            plans_dir=plans_dir,
+            rules_file=rules_file,
+            roster_version=roster_version,
+            plans=last_good,
+        )
+        return in_force, list(exc.problems)
+    await remember_plan_set(session, in_force.plans, now)
+    return in_force, []

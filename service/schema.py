@@ -9,7 +9,7 @@ from service.escalation.tables import EscalationStepRow
 from service.incidents.tables import IncidentRow, SilenceRow, TimelineEntryRow
 from service.notify.tables import MessageEventRow, MessageRow
 from service.office.tables import HandoverRow
-from service.plans.tables import PlanVersionRow
+from service.plans.tables import PlanSetRow, PlanVersionRow
 from service.reports.tables import ReportDutyRow
 from service.roster.tables import CalendarFeedRow, RosterVersionRow
 from service.store.base import Base
@@ -25,6 +25,7 @@ __all__ = [
     "JobRunRow",
     "MessageEventRow",
     "MessageRow",
+    "PlanSetRow",
     "PlanVersionRow",
     "ReportDutyRow",
     "RosterVersionRow",

@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
         "service.errors",
         "service.logs",
         "service.metrics",
+        "service.process",
         "service.yamlfile",
         "service.texts",
     ),

@@ -14,9 +14,10 @@ from service import __version__
 from service.api import ack, incidents, plans, reports, roster, silences, system, twilio
 from service.api.errors import install_error_handlers
 from service.api.limits import RequestLimits
-from service.app import Dutyd, tune_garbage_collector
+from service.app import Dutyd
 from service.config import load_settings
 from service.logs import configure_logging
+from service.process import tune_garbage_collector
 
 
 def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:

@@ -9,6 +9,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from service.config import Settings
 from service.errors import AuthError
 
 
@@ -27,6 +28,15 @@ def load_or_create_secret(configured: str | None, data_dir: Path) -> bytes:
 class AckLinks:
     def __init__(self, secret: bytes, base_url: str, lifetime: timedelta) -> None:
         self._secret, self._base, self._lifetime = secret, base_url.rstrip("/"), lifetime
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AckLinks:
+        secret = settings.ack_link_secret
+        return cls(
+            load_or_create_secret(secret.get_secret_value() if secret else None, settings.data_dir),
+            settings.public_base_url,
+            timedelta(hours=settings.ack_link_hours),
+        )
 
     def _mac(self, payload: str) -> str:
         digest = hmac.new(self._secret, payload.encode(), hashlib.sha256).digest()

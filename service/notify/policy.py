@@ -6,6 +6,8 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
+from service.config import Settings
+
 RATE_WINDOW = timedelta(minutes=1)
 
 
@@ -16,6 +18,16 @@ class DeliveryPolicy:
     backoff_max: timedelta = timedelta(minutes=10)
     digest_threshold: int = 3
     rate_limit_per_minute: int = 6
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeliveryPolicy:
+        return cls(
+            max_attempts=settings.delivery_max_attempts,
+            backoff=timedelta(seconds=settings.delivery_backoff_seconds),
+            backoff_max=timedelta(seconds=settings.delivery_backoff_max_seconds),
+            digest_threshold=settings.digest_threshold,
+            rate_limit_per_minute=settings.rate_limit_per_minute,
+        )
 
     def retry_delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> timedelta:
         base = min(self.backoff * 2 ** (attempt - 1), self.backoff_max)

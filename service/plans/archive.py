@@ -5,7 +5,7 @@ from __future__ import annotations
 import weakref
 from datetime import datetime
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from service.plans.loader import PlanSet
 from service.plans.models import LoadedPlan, ResolvedPlan
-from service.plans.tables import PlanVersionRow
+from service.plans.tables import PlanSetRow, PlanVersionRow
 
 # Versions are immutable (keyed by the digest of their content), so caching is safe.
 _parsed: dict[str, ResolvedPlan] = {}
@@ -75,3 +75,53 @@ async def plan_by_digest(session: AsyncSession, digest: str, current: PlanSet) -
     plan = ResolvedPlan.model_validate_json(row.content)
     _parsed[digest] = plan
     return plan
+
+
+async def remember_plan_set(session: AsyncSession, plans: PlanSet, now: datetime) -> None:
+    """Archive every plan of a set that loaded and was put in force, and the set itself."""
+    for loaded in plans.plans:
+        await remember_version(session, loaded, now)
+    if await session.scalar(select(PlanSetRow.id).where(PlanSetRow.digest == plans.digest)):
+        return
+    dialect_insert = (
+        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    )
+    await session.execute(
+        dialect_insert(PlanSetRow)
+        .values(
+            digest=plans.digest,
+            plan_digests=[loaded.digest for loaded in plans.plans],
+            loaded_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["digest"])
+    )
+
+
+async def last_good_plan_set(session: AsyncSession) -> PlanSet | None:
+    """The newest plan set that loaded and was put in force, from the archive."""
+    row = await session.scalar(
+        select(PlanSetRow).order_by(PlanSetRow.loaded_at.desc(), PlanSetRow.id.desc()).limit(1)
+    )
+    if row is None:
+        return None
+    versions = {
+        version.digest: version
+        for version in await session.scalars(
+            select(PlanVersionRow).where(PlanVersionRow.digest.in_(row.plan_digests))
+        )
+    }
+    loaded = []
+    for digest in row.plan_digests:
+        version = versions.get(digest)
+        if version is None:
+            return None  # an incomplete set is no set to run on
+        plan = ResolvedPlan.model_validate_json(version.content)
+        loaded.append(
+            LoadedPlan(
+                plan=plan,
+                source_file=version.source_file,
+                digest=digest,
+                content=version.content,
+            )
+        )
+    return PlanSet(tuple(loaded))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -18,3 +19,15 @@ class PlanVersionRow(Base):
     source_file: Mapped[str] = mapped_column(String(500))
     content: Mapped[str] = mapped_column(Text)
     first_used_at: Mapped[datetime]
+
+
+class PlanSetRow(Base):
+    """A complete set of plans that loaded and was put in force, by the versions in it: the
+    daemon falls back on the newest one when the plan files on disk do not load."""
+
+    __tablename__ = "plan_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    plan_digests: Mapped[list[Any]] = mapped_column(default=list)
+    loaded_at: Mapped[datetime]

@@ -24,6 +24,7 @@ from tests.conftest import provider_settings
 from tests.engine_helpers import start_dutyd
 from tests.fakes.smtp import SmtpServer, free_port
 from tests.fakes.twilio import FakeTwilio, twilio_signature
+from tests.notify.test_outbox_concurrency import queue_messages
 from tests.plan_helpers import write_plan
 
 PUBLIC = "https://dutyd.example.gov.cn"
@@ -528,3 +529,23 @@ async def test_mail_waits_while_the_smtp_server_is_down(
             server.stop()
     finally:
         await dutyd.stop()
+
+
+async def test_a_digest_left_sending_by_a_dead_process_is_not_sent_again(
+    dutyd: Dutyd, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    """A digest handed to Twilio by a process that then died is taken over like a single
+    message: Twilio is asked first, finds it, and it is not sent a second time."""
+    outbox = dutyd.engine.outbox
+    outbox.policy = DeliveryPolicy(digest_threshold=3, rate_limit_per_minute=100)
+    await queue_messages(dutyd, ["sun_li"], 4)
+    [digest] = await claim_due(outbox)
+    assert digest.incident_id is None and "4条新通知" in digest.body
+    await outbox.transports[digest.channel].send(digest)  # handed over; then the crash
+    clock.advance(timedelta(seconds=dutyd.settings.send_lease_seconds + 1))
+    await dutyd.tick()
+    assert len(fake_twilio.sent) == 1
+    rows = {row.id: row for row in await messages(dutyd)}
+    assert rows[digest.id].state == MessageState.sent
+    assert rows[digest.id].provider_id == fake_twilio.sent[0].sid
+    assert any("found already accepted" in e for e in await events(dutyd, digest.id))
