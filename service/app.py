@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service import metrics
@@ -30,9 +29,9 @@ from service.process import default_worker_name
 from service.roster import store as roster_store
 from service.roster.roster import Roster
 from service.runtime import ReloadOutcome, Runtime, start_in_force
-from service.store import migrate
 from service.store.after_commit import after_commit
-from service.store.database import create_engine, is_postgres, read_engine, session_factory
+from service.store.database import is_postgres, read_engine, session_factory
+from service.store.presence import OpenedDatabase, commit_problem, open_database
 
 log = structlog.get_logger(__name__)
 
@@ -66,15 +65,22 @@ class Dutyd:
         self.transports: Transports
         self.engine: Engine
         self.scheduler: AsyncIOScheduler | None = None
+        self.opened: OpenedDatabase | None = None
         self._rejected_roster_version = 0
         self._pass_running = self._pass_again = self._stopping = False
         self._idle = asyncio.Event()  # set while no engine pass runs
         self._idle.set()
 
-    async def open_database(self) -> tuple[Roster, int]:
-        """Connect, bring the schema up to date, and read the roster in force (seeding it)."""
-        self.db = create_engine(self.settings.effective_database_url)
-        await migrate.upgrade(self.db)
+    async def open_database(self, *, create: bool = False) -> tuple[Roster, int]:
+        """Connect, migrate, read the roster in force (seeding it); a database known to
+        have existed and now missing is refused unless `create` (`store.presence`)."""
+        self.opened = await open_database(
+            self.settings.effective_database_url,
+            self.settings.data_dir,
+            now=self.clock.now(),
+            create=create,
+        )
+        self.db = self.opened.engine
         self.sessions = session_factory(self.db)
         self.read_db = read_engine(self.db)
         self.reads = session_factory(self.read_db)
@@ -359,12 +365,17 @@ class Dutyd:
             self.wake(next_due)
         return result
 
-    async def ready(self) -> bool:
-        if self.db is None:
-            return False
-        async with (self.read_db or self.db).connect() as connection:
-            await connection.execute(text("SELECT 1"))
-        return True
+    async def ready(self) -> str | None:
+        """None if this process can commit, else why not (logged and counted)."""
+        if self.db is None or self.opened is None:
+            return "not started"
+        problem = await commit_problem(
+            self.sessions, self.opened, worker=self.worker, now=self.clock.now()
+        )
+        if problem is not None:
+            metrics.STORE_ERRORS.inc()
+            log.error("store.not_ready", problem=problem)
+        return problem
 
     async def stop(self, grace_seconds: float = 10.0) -> None:
         """Stop: let a running engine pass finish (it is one transaction at a time, and

@@ -8,6 +8,7 @@
     ├── PlanInvalid                 plan files do not load (plans.loader); carries every problem
     ├── RosterInvalid               roster file does not load (roster.loader); carries every problem
     ├── NoPlanCovers                no loaded plan covers an incident (plans.selection)
+    ├── StoreUnavailable            the database is missing, replaced or cannot commit (store)
     ├── AuthError                   missing, unknown or revoked API token (auth.tokens)
     │   └── Forbidden               the token's role may not do this
     └── DeliveryFailed              a transport could not hand a message over (notify transports)
@@ -81,6 +82,10 @@ class PlanInvalid(_ProblemList):
 
 class RosterInvalid(_ProblemList):
     """Raised by roster.loader with every problem found in a roster file."""
+
+
+class StoreUnavailable(DutydError):
+    """Raised by store.presence when a database dutyd created is gone, or cannot commit."""
 
 
 class NoPlanCovers(DutydError):

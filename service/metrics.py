@@ -7,6 +7,10 @@ STEPS_FIRED = Counter("dutyd_escalation_steps_fired_total", "Escalation steps fi
 MESSAGES_ATTEMPTED = Counter("dutyd_messages_attempted_total", "Messages handed to transports.")
 ENGINE_RUNS = Counter("dutyd_engine_runs_total", "Engine passes over due work.")
 ENGINE_ERRORS = Counter("dutyd_engine_errors_total", "Engine passes that failed.")
+STORE_ERRORS = Counter(
+    "dutyd_store_errors_total",
+    "Readiness checks and requests that found the database unable to commit.",
+)
 PLANS_LOADED = Gauge("dutyd_plans_loaded", "Plans in force.")
 PLAN_RELOADS = Counter("dutyd_plan_reloads_total", "Plan reloads, by result.", ["result"])
 PLAN_RELOAD_OK = Gauge(

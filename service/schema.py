@@ -14,6 +14,7 @@ from service.reports.tables import ReportDutyRow
 from service.roster.tables import CalendarFeedRow, RosterVersionRow
 from service.store.base import Base
 from service.store.job_runs import JobRunRow
+from service.store.presence import HeartbeatRow
 
 __all__ = [
     "ApiTokenRow",
@@ -21,6 +22,7 @@ __all__ = [
     "CalendarFeedRow",
     "EscalationStepRow",
     "HandoverRow",
+    "HeartbeatRow",
     "IncidentRow",
     "JobRunRow",
     "MessageEventRow",

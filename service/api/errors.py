@@ -5,10 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 
+from service import metrics
 from service.errors import (
     AuthError,
     Forbidden,
@@ -17,7 +20,10 @@ from service.errors import (
     NotFound,
     PlanInvalid,
     RosterInvalid,
+    StoreUnavailable,
 )
+
+log = structlog.get_logger(__name__)
 
 
 def _field_error(field: str | None, message: str, kind: str) -> JSONResponse:
@@ -49,6 +55,23 @@ def install_error_handlers(app: FastAPI) -> None:
             {k: _json_safe(v) for k, v in error.items() if k != "url"} for error in exc.errors()
         ]
         return JSONResponse(status_code=422, content={"detail": detail})
+
+    @app.exception_handler(StoreUnavailable)
+    @app.exception_handler(DBAPIError)
+    async def _store(_: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, IntegrityError | DataError | ProgrammingError):
+            # Not the database's state but a statement of ours: a bug, logged in full.
+            log.error("store.statement_failed", exc_info=exc)
+            return JSONResponse(status_code=500, content={"detail": "internal error (logged)"})
+        # The database is there but cannot take the write (read-only disk or server, gone,
+        # locked for too long): say so, count it, let the caller retry; nothing was stored.
+        metrics.STORE_ERRORS.inc()
+        log.error("store.request_failed", error=str(exc).splitlines()[0])
+        return JSONResponse(
+            status_code=503,
+            content={"detail": "the database cannot store this now; nothing was stored"},
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:

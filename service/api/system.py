@@ -19,13 +19,10 @@ async def health() -> dict[str, str]:
 
 @router.get("/readyz", tags=["system"])
 async def ready(dutyd: DutydDep) -> JSONResponse:
-    """The database answers and plans are loaded."""
-    try:
-        ok = await dutyd.ready()
-    except Exception as exc:
-        return JSONResponse(status_code=503, content={"status": "unavailable", "reason": repr(exc)})
-    if not ok:
-        return JSONResponse(status_code=503, content={"status": "starting"})
+    """Ready means this process can commit to the database, and plans are loaded."""
+    problem = await dutyd.ready()
+    if problem is not None:
+        return JSONResponse(status_code=503, content={"status": "unavailable", "reason": problem})
     return JSONResponse(content={"status": "ready", "plans": len(dutyd.runtime.plans.plans)})
 
 

@@ -58,6 +58,11 @@ def _run(start: Callable[[Dutyd], Awaitable[S]], work: Callable[[Dutyd, S], Awai
         raise fail(str(exc)) from None
 
 
+def run_with(start: Callable[[Dutyd], Awaitable[S]], work: Callable[[Dutyd, S], Awaitable[T]]) -> T:
+    """`work` after a start of one's own (`db init` opens the database its own way)."""
+    return _run(start, work)
+
+
 def run(work: Callable[[Dutyd], Awaitable[T]]) -> T:
     """Run `work` against the database, with roster, plans and rules in force loaded."""
 
