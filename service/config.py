@@ -128,6 +128,13 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = Field(
         6, ge=1, le=20, description="Tries per message before failing over to the next contact."
     )
+    delivery_retry_minutes: float = Field(
+        30,
+        ge=0,
+        description="A message refused for a passing reason (provider or mail server down) "
+        "is retried this long after it was queued; after delivery_max_attempts tries its "
+        "text also goes to the person's next contact.",
+    )
     delivery_backoff_seconds: float = Field(
         10, gt=0, description="First retry delay; doubles each try (with jitter)."
     )

@@ -21,6 +21,15 @@ from service.texts.render import email_subject
 log = structlog.get_logger(__name__)
 
 
+async def failed_over_already(session: AsyncSession, message_id: int) -> bool:
+    """Whether the message's text already went on to another contact."""
+    return (
+        await session.scalar(
+            select(MessageRow.id).where(MessageRow.failover_of == message_id).limit(1)
+        )
+    ) is not None
+
+
 def next_contact(person: Person, tried: set[tuple[str, str]]) -> Contact | None:
     """The person's first contact, in the order the roster lists them, not yet tried for
     this message (by channel and address)."""

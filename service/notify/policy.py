@@ -13,7 +13,10 @@ RATE_WINDOW = timedelta(minutes=1)
 
 @dataclass(frozen=True)
 class DeliveryPolicy:
+    # Quick tries: after this many a message also fails over to the person's next contact,
+    # while it goes on being retried until `retry_for` has passed since it was queued.
     max_attempts: int = 6
+    retry_for: timedelta = timedelta(minutes=30)
     backoff: timedelta = timedelta(seconds=10)
     backoff_max: timedelta = timedelta(minutes=10)
     digest_threshold: int = 3
@@ -23,6 +26,7 @@ class DeliveryPolicy:
     def from_settings(cls, settings: Settings) -> DeliveryPolicy:
         return cls(
             max_attempts=settings.delivery_max_attempts,
+            retry_for=timedelta(minutes=settings.delivery_retry_minutes),
             backoff=timedelta(seconds=settings.delivery_backoff_seconds),
             backoff_max=timedelta(seconds=settings.delivery_backoff_max_seconds),
             digest_threshold=settings.digest_threshold,

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.notify.digests import MessageText, bundled_incidents
 from service.notify.events import add_event, add_events, event_values
-from service.notify.failover import fail_over
+from service.notify.failover import fail_over, failed_over_already
 from service.notify.observer import DeliveryObserver, DeliveryResult
 from service.notify.policy import DeliveryPolicy
 from service.notify.send import Outcome
@@ -184,7 +184,9 @@ class Recorder:
         error = outcome.error
         assert error is not None
         row.error = error.reason
-        if outcome.unsure and row.attempts < self.policy.max_attempts:
+        within_budget = now - row.created_at < self.policy.retry_for
+        may_retry = row.attempts < self.policy.max_attempts or within_budget
+        if outcome.unsure and may_retry:
             # Sending now could hand it over twice: stay "sending", ask again later.
             delay = self.policy.retry_delay(row.attempts, None, self.rng)
             row.lease_until = now + delay
@@ -196,7 +198,7 @@ class Recorder:
                 f"could not ask the provider whether it has it ({error.reason}); asking again",
             )
             return
-        if error.retryable and row.attempts < self.policy.max_attempts:
+        if error.retryable and may_retry:
             delay = self.policy.retry_delay(row.attempts, error.retry_after, self.rng)
             row.state, row.due_at = MessageState.pending, now + delay
             add_event(
@@ -207,6 +209,19 @@ class Recorder:
                 f"retry in {int(delay.total_seconds())}s after: {error.reason}",
             )
             log.info("message.retry", message_id=row.id, attempt=row.attempts, reason=error.reason)
+            if row.attempts == self.policy.max_attempts:
+                # The quick tries are spent: the text also goes to the person's next contact
+                # now, while this one goes on trying until its time is up.
+                until = row.created_at + self.policy.retry_for
+                add_event(
+                    session,
+                    row.id,
+                    MessageState.pending,
+                    now,
+                    f"{row.attempts} tries failed: failing over, and retrying until "
+                    f"{until.isoformat(timespec='seconds')}",
+                )
+                await self.after_failure(session, row, roster, now)
             return
         row.state = MessageState.failed
         add_event(session, row.id, MessageState.failed, now, error.reason)
@@ -214,7 +229,8 @@ class Recorder:
         await self.report(
             session, row, now, f"FAILED after {row.attempts} tries: {error.reason}", failed=True
         )
-        await self.after_failure(session, row, roster, now)
+        if not await failed_over_already(session, row.id):
+            await self.after_failure(session, row, roster, now)
 
     async def after_failure(
         self, session: AsyncSession, row: MessageRow, roster: Roster | None, now: datetime

@@ -10,6 +10,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
 import aiosmtplib
+import structlog
 
 from service.clock import Clock
 from service.config import SmtpSecurity
@@ -17,13 +18,16 @@ from service.errors import DeliveryFailed
 from service.notify.transport import OutgoingMessage, Receipt
 
 LinkMaker = Callable[[OutgoingMessage], str | None]
+log = structlog.get_logger(__name__)
 
 
 def classify(exc: BaseException) -> DeliveryFailed:
     """The one place that decides whether an SMTP failure may be retried: by the reply code
     (RFC 5321: 4xx transient, such as greylisting or a full mailbox; 5xx permanent, such as
     550 mailbox unavailable or 535 bad login); no reply at all (server down, connection
-    lost, timeout) is transient."""
+    lost, timeout) is transient. What the settings got wrong (the server offers no AUTH or
+    STARTTLS that the settings ask for, its certificate does not verify) is permanent:
+    trying again cannot help, and it is logged as a configuration error."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         # Every recipient refused (dutyd sends to one): retry only if each refusal was 4xx.
         codes = [r.code for r in exc.recipients]
@@ -34,6 +38,20 @@ def classify(exc: BaseException) -> DeliveryFailed:
         return DeliveryFailed(
             f"smtp error {exc.code}: {exc.message}", retryable=400 <= exc.code < 500
         )
+    transient = (
+        aiosmtplib.SMTPServerDisconnected,
+        aiosmtplib.SMTPConnectError,
+        aiosmtplib.SMTPTimeoutError,
+    )
+    if isinstance(exc, ssl.SSLCertVerificationError) or (
+        isinstance(exc, aiosmtplib.SMTPException) and not isinstance(exc, transient)
+    ):
+        log.error(
+            "smtp.configuration_error",
+            error=str(exc),
+            note="the SMTP settings do not fit the server: mail cannot go until they are fixed",
+        )
+        return DeliveryFailed(f"smtp configuration: {exc}", retryable=False)
     return DeliveryFailed(f"smtp unreachable: {exc!r}", retryable=True)
 
 

@@ -169,8 +169,9 @@ async def test_transient_failures_are_retried_with_backoff(
 async def test_permanent_failure_fails_over_then_unreachable_once(
     tmp_path: Path, database_url: str, clock: FrozenClock, fake_twilio: FakeTwilio
 ) -> None:
-    """Invalid number: no retry; the email goes next; when mail fails too, the duty office
-    hears once that the person cannot be reached."""
+    """Invalid number: no retry; the email goes next; once mail has failed its quick tries
+    too, the duty office hears once that the person cannot be reached, while the mail goes
+    on being retried for the delivery budget (30 minutes) before it is given up."""
     dead_smtp = free_port()
     dutyd = await make_dutyd(
         tmp_path, database_url, clock, fake_twilio, dead_smtp, delivery_max_attempts=2
@@ -179,12 +180,21 @@ async def test_permanent_failure_fails_over_then_unreachable_once(
         fake_twilio.fail_next.append((400, 21211, "The 'To' number is not a valid phone number"))
         desk = await api_client(dutyd, Role.duty_officer)
         incident = (await desk.post("/api/v1/incidents", json=FLOOD)).json()
-        await run_until_quiet(dutyd, clock, timedelta(seconds=30))
+        await run_until_quiet(dutyd, clock, timedelta(seconds=30), rounds=4)
         rows = await messages(dutyd)
         sms, mail = rows[0], rows[1]
         assert (sms.state, sms.attempts) == (MessageState.failed, 1)
         assert mail.channel == "email" and mail.failover_of == sms.id
-        assert (mail.state, mail.attempts) == (MessageState.failed, 2)
+        assert mail.state == MessageState.pending and mail.attempts >= 2  # still trying
+        assert sorted(r.address for r in rows if "联系不上" in r.body) == [
+            "+8613800000102",
+            "+8613800000202",
+        ]
+        await run_until_quiet(dutyd, clock, timedelta(seconds=60), rounds=120)
+        rows = await messages(dutyd)
+        mail = rows[1]
+        assert mail.state == MessageState.failed and mail.attempts > 2
+        assert clock.now() - mail.created_at >= timedelta(minutes=30)
         # No going back to the number that already failed.
         assert [r.id for r in rows if r.person_id == "sun_li"] == [sms.id, mail.id]
         notices = sorted(r.address for r in rows if "联系不上" in r.body)
@@ -527,6 +537,35 @@ async def test_mail_waits_while_the_smtp_server_is_down(
             assert [m.recipients for m in server.received] == [["sun.li@qingshan.example.gov.cn"]]
         finally:
             server.stop()
+    finally:
+        await dutyd.stop()
+
+
+async def test_mail_outlasts_a_twenty_minute_smtp_outage_and_fails_over_meanwhile(
+    tmp_path: Path, database_url: str, clock: FrozenClock, fake_twilio: FakeTwilio
+) -> None:
+    """With the mail server down for 20 minutes, well past the six quick tries: the text
+    goes by SMS after those tries, and the mail itself still arrives once the server is
+    back (the 30-minute budget), not given up after two minutes."""
+    port = free_port()
+    dutyd = await make_dutyd(tmp_path, database_url, clock, fake_twilio, port, channels="email")
+    try:
+        desk = await api_client(dutyd, Role.duty_officer)
+        await desk.post("/api/v1/incidents", json=FLOOD)
+        await run_until_quiet(dutyd, clock, timedelta(seconds=60), rounds=20)
+        mail, *others = await messages(dutyd)
+        assert mail.state == MessageState.pending and mail.attempts > 6
+        assert [m.channel for m in others if m.failover_of == mail.id] == ["sms"]
+        assert SUN_LI in [s.to for s in fake_twilio.sent]
+        server = SmtpServer(port=port)
+        server.start()
+        try:
+            await run_until_quiet(dutyd, clock, timedelta(seconds=60), rounds=15)
+            assert [m.recipients for m in server.received] == [["sun.li@qingshan.example.gov.cn"]]
+        finally:
+            server.stop()
+        [mail, *_] = await messages(dutyd)
+        assert mail.state == MessageState.sent
     finally:
         await dutyd.stop()
 
