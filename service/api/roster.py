@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -242,8 +243,15 @@ async def check(
     finish = end or begin + timedelta(days=runtime.rules.document.warn_days_ahead)
     if unit is not None:
         runtime.roster.unit(unit)
-    found = check_roster(
-        runtime.roster, runtime.rules, runtime.calendar, begin, finish, [unit] if unit else None
+    # A year of a big roster is seconds of work: off the event loop, which pages people.
+    found = await asyncio.to_thread(
+        check_roster,
+        runtime.roster,
+        runtime.rules,
+        runtime.calendar,
+        begin,
+        finish,
+        [unit] if unit else None,
     )
     return [ViolationView(**{**v.__dict__, "people": list(v.people)}) for v in found]
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 
+from service.errors import InvalidInput
 from service.roster.calendar import DutyCalendar
 from service.roster.roster import Assignment, Roster
 from service.roster.rules import DutyRules, EffectiveRoleRules, EffectiveRules
@@ -24,6 +25,9 @@ class Violation:
     detail: str
 
 
+MAX_CHECK_DAYS = 400
+
+
 def check_roster(
     roster: Roster,
     rules: DutyRules,
@@ -32,7 +36,16 @@ def check_roster(
     end: datetime,
     units: list[str] | None = None,
 ) -> list[Violation]:
-    """Every violation in [start, end), unit by unit, in time order."""
+    """Every violation in [start, end), unit by unit, in time order. A period longer than
+    MAX_CHECK_DAYS is refused: a rule check is minutes of work per century, and a roster is
+    planned a year ahead at most."""
+    if end - start > timedelta(days=MAX_CHECK_DAYS):
+        raise InvalidInput(
+            f"a roster check covers at most {MAX_CHECK_DAYS} days; check the period in parts",
+            field="end",
+        )
+    if end <= start:
+        raise InvalidInput("the period to check ends before it starts", field="end")
     found: list[Violation] = []
     for unit_id in units or sorted(roster.units):
         missing = _calendar_missing(roster, calendar, unit_id, start, end, asked=bool(units))
