@@ -198,6 +198,8 @@ async def set_status(
         )
         plan = await plan_by_digest(session, incident.plan_version, plans)
         reports.open_final_duty(session, roster, plan, incident, now=now)
+    elif status is IncidentStatus.closed:
+        await reports.settle_on_close(session, roster, incident, actor=actor, now=now)
     add_entry(
         session,
         incident_id=incident_id,

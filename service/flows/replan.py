@@ -67,10 +67,19 @@ async def _replan(
                 escalation=escalation,
             )
         return
-    # New deadlines replace old ones not yet missed; a report already late stays owed.
+    # New deadlines replace old ones not yet missed; a report already late stays owed. The
+    # new ones count from now, when the office learned of the new level: a raise 40 minutes
+    # in must not book a 30-minute report late before anyone knew it was owed.
     keep = await reports.withdraw_for_replan(session, incident_id=incident.id)
     await start_response(
-        session, roster, plan, incident, now=now, worker=worker, skip_report_kinds=keep
+        session,
+        roster,
+        plan,
+        incident,
+        now=now,
+        worker=worker,
+        skip_report_kinds=keep,
+        duties_from=now,
     )
 
 

@@ -25,8 +25,10 @@ async def start_response(
     now: datetime,
     worker: str,
     skip_report_kinds: set[str] | None = None,
+    duties_from: datetime | None = None,
 ) -> None:
-    """Page the first step (unless acknowledged), tell who must know, open the report duties."""
+    """Page the first step (unless acknowledged), tell who must know, open the report duties
+    (their deadlines counted from `duties_from`, by default when the office learned of it)."""
     paged: set[str] = set()
     if incident.acknowledged_at is None and plan.rules(Level(incident.level)).escalation:
         first = await chain.start_chain(
@@ -49,5 +51,11 @@ async def start_response(
         session, roster=roster, plan=plan, incident=incident, now=now, already_told=paged
     )
     reports.create_opening_duties(
-        session, roster, plan, incident, now=now, skip_kinds=skip_report_kinds or set()
+        session,
+        roster,
+        plan,
+        incident,
+        now=now,
+        learned_at=duties_from,
+        skip_kinds=skip_report_kinds or set(),
     )

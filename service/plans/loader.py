@@ -7,6 +7,7 @@ column, the path inside the document, and what was found against what was expect
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,15 @@ class _Source:
     plan: PlanDocument
 
 
+def canonical_content(plan: ResolvedPlan) -> str:
+    """The plan as JSON with every mapping's keys sorted: its version (the SHA-256 of this)
+    is a pure function of its content, the same in every process and on every machine
+    (a dict filled from a set would otherwise follow the process's hash seed)."""
+    return json.dumps(
+        plan.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
+
+
 def load_plans(directory: Path, roster: Roster) -> PlanSet:
     """Load, resolve and check all `*.yaml` plans in `directory`; PlanInvalid if any is wrong."""
     if not directory.is_dir():
@@ -97,7 +107,7 @@ def load_plans(directory: Path, roster: Roster) -> PlanSet:
         resolved = _resolve(sources, chain)
         checker.check_resolved(resolved, sources)
         problems.extend(checker.problems)
-        content = resolved.model_dump_json()
+        content = canonical_content(resolved)
         loaded.append(
             LoadedPlan(
                 plan=resolved,

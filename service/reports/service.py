@@ -81,12 +81,16 @@ def create_opening_duties(
     incident: IncidentRow,
     *,
     now: datetime,
+    learned_at: datetime | None = None,
     skip_kinds: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> list[ReportDutyRow]:
+    """The report duties the plan's rules for the incident's level owe, with deadlines
+    counted from `learned_at`: when the office learned of the event, or (for the duties a
+    re-plan opens) of its new level; by default the incident's own `learned_at`."""
     rules = plan.rules(Level(incident.level))
     zone = roster.unit(incident.unit_id).zone
     rows = []
-    for spec in opening_duties(rules.reports, incident.learned_at, zone):
+    for spec in opening_duties(rules.reports, learned_at or incident.learned_at, zone):
         if spec.kind.value in skip_kinds:
             continue
         rows.append(
@@ -263,6 +267,50 @@ async def submit_report(
     if kind is ReportKind.followup:
         await schedule_next_followup(session, roster, plan, incident, duty, now)
     return duty
+
+
+async def settle_on_close(
+    session: AsyncSession, roster: Roster, incident: IncidentRow, *, actor: str, now: datetime
+) -> tuple[int, int]:
+    """Closing settles every open duty: one already due and never made is recorded missing
+    (漏报) against its responsible person; one not yet due is cancelled, with the reason.
+    Each on the timeline. Returns (missing, cancelled)."""
+    rows = await session.scalars(
+        select(ReportDutyRow)
+        .where(ReportDutyRow.incident_id == incident.id, ReportDutyRow.state == DutyState.open)
+        .order_by(ReportDutyRow.due_at, ReportDutyRow.id)
+    )
+    missing = cancelled = 0
+    for duty in rows.all():
+        duty.next_at, duty.phase = None, DutyPhase.done
+        due = local_time(roster, incident, duty.due_at)
+        if duty.due_at <= now:
+            duty.state, duty.late = DutyState.missing, True
+            missing += 1
+            add_entry(
+                session,
+                incident_id=incident.id,
+                at=now,
+                kind="report_missing",
+                actor=actor,
+                summary=f"MISSED (漏报): {duty_name(duty, 'en')} was due {due} and never made; "
+                f"responsible {duty.responsible_desc}",
+                data={"duty": duty.id, "kind": duty.kind, "responsible": duty.responsible_id},
+            )
+        else:
+            duty.state = DutyState.cancelled
+            cancelled += 1
+            add_entry(
+                session,
+                incident_id=incident.id,
+                at=now,
+                kind="report_cancelled",
+                actor=actor,
+                summary=f"{duty_name(duty, 'en')} due {due} no longer owed: the incident "
+                f"was closed by {actor}",
+                data={"duty": duty.id, "kind": duty.kind},
+            )
+    return missing, cancelled
 
 
 async def withdraw_for_replan(session: AsyncSession, *, incident_id: int) -> set[str]:

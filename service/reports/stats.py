@@ -41,7 +41,7 @@ async def report_stats(
         bucket = counts.setdefault(unit_id, [0, 0, 0, 0])
         if duty.state == DutyState.submitted:
             bucket[1 if duty.late else 0] += 1
-        elif duty.due_at <= now:
+        elif duty.state == DutyState.missing or duty.due_at <= now:
             bucket[2] += 1
         else:
             bucket[3] += 1

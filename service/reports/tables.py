@@ -15,6 +15,7 @@ class DutyState:
     open = "open"
     submitted = "submitted"
     cancelled = "cancelled"
+    missing = "missing"  # 漏报: never made, and the incident closed: recorded as missed
 
 
 class DutyPhase:

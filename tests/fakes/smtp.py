@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import email
+import json
+import os
 import socket
+import time
 from dataclasses import dataclass, field
 from email import policy
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -30,6 +34,7 @@ class MailSink:
 
     received: list[ReceivedMail] = field(default_factory=list)
     refuse_next: list[tuple[str, str]] = field(default_factory=list)
+    record: Path | None = None  # also append each mail (Message-ID, to) as a JSON line
 
     def _refusal(self, command: str) -> str | None:
         if self.refuse_next and self.refuse_next[0][0] == command:
@@ -57,13 +62,25 @@ class MailSink:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if refusal := self._refusal("DATA"):
             return refusal
-        self.received.append(
-            ReceivedMail(
-                sender=envelope.mail_from,
-                recipients=list(envelope.rcpt_tos),
-                message=email.message_from_bytes(envelope.original_content, policy=policy.default),
-            )
+        mail = ReceivedMail(
+            sender=envelope.mail_from,
+            recipients=list(envelope.rcpt_tos),
+            message=email.message_from_bytes(envelope.original_content, policy=policy.default),
         )
+        self.received.append(mail)
+        if self.record is not None:
+            entry = {
+                "event": "accepted",
+                "kind": "email",
+                "message_id": str(mail.message["Message-ID"] or ""),
+                "to": ",".join(mail.recipients),
+                "subject": str(mail.message["Subject"] or ""),
+                "at": time.time(),
+            }
+            with self.record.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(entry, ensure_ascii=False) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
         return "250 OK"
 
 
@@ -85,8 +102,10 @@ class SilentServer:
 
 
 class SmtpServer:
-    def __init__(self, port: int | None = None, **controller: Any) -> None:
-        self.sink = MailSink()
+    def __init__(
+        self, port: int | None = None, record: Path | None = None, **controller: Any
+    ) -> None:
+        self.sink = MailSink(record=record)
         self.port = port or free_port()
         self._controller = Controller(self.sink, hostname="127.0.0.1", port=self.port, **controller)
 

@@ -3,19 +3,38 @@
 It accepts messages and calls, lists messages, can be told to fail (a queue of errors,
 or a random share of transient ones), and signs the webhooks it sends to dutyd the way
 Twilio does (X-Twilio-Signature), so dutyd's check is tested for real.
+
+It also runs as its own process, for the crash harness (`benchmarks/crash_harness.py`):
+
+    python -m tests.fakes.twilio --port P --fail-rate 0.3 --record FILE [--kill-file F]
+
+There it fails about `--fail-rate` of the requests (5xx, 429 with Retry-After, or a hang
+longer than dutyd's 15 s timeout, answered 503 and never accepted), appends every
+accepted message and call to FILE as a JSON line, flushed and fsync'ed before it answers
+(so the record survives the death of any process), and, when the harness arms it by
+writing "PID before|after" to `--kill-file`, sends SIGKILL to PID at the next send or
+call it receives: before accepting it, or after accepting and recording it but before
+answering (the window in which only the provider knows the message went out).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import contextlib
 import itertools
+import json
+import os
 import random
+import signal
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
 from twilio.request_validator import RequestValidator
@@ -62,6 +81,14 @@ class FakeTwilio:
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     requests: int = 0
     url: str = ""
+    # Opt-in, for the crash harness (the defaults keep the behaviour tests rely on):
+    # a random 429 carries this Retry-After; this share of random failures is a hang.
+    random_retry_after: int | None = None
+    hang_share: float = 0.0
+    hang_seconds: float = 16.0  # longer than dutyd's 15 s Twilio timeout
+    record: Path | None = None  # every accepted message and call, one JSON line each
+    kill_file: Path | None = None  # "PID before|after": SIGKILL PID at the next send
+    port: int = 0
     _runner: web.AppRunner | None = None
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _release: asyncio.Event = field(default_factory=asyncio.Event)
@@ -74,7 +101,7 @@ class FakeTwilio:
         app.router.add_post(f"{base}/Calls.json", self._create_call)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{port}"
@@ -116,11 +143,51 @@ class FakeTwilio:
                 headers={"Retry-After": str(self.retry_after)} if status == 429 else None,
             )
         if self.failure_rate and self.rng.random() < self.failure_rate:
-            status = self.rng.choice([500, 503, 429])
+            if self.hang_share and self.rng.random() < self.hang_share:
+                # Stops answering: the client times out; nothing was accepted.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._release.wait(), self.hang_seconds)
+                status = 503
+            else:
+                status = self.rng.choice([500, 503, 429])
+            headers = None
+            if status == 429 and self.random_retry_after is not None:
+                headers = {"Retry-After": str(self.random_retry_after)}
             return web.json_response(
-                {"code": 20500, "message": "flaky", "status": status}, status=status
+                {"code": 20500, "message": "flaky", "status": status},
+                status=status,
+                headers=headers,
             )
         return None
+
+    def _armed_kill(self) -> tuple[int, str] | None:
+        """The harness's order to kill the daemon at this request, taken once."""
+        if self.kill_file is None:
+            return None
+        taken = self.kill_file.with_name(self.kill_file.name + ".taken")
+        try:
+            os.rename(self.kill_file, taken)  # atomic: one request takes it
+        except FileNotFoundError:
+            return None
+        pid, mode = taken.read_text().split()
+        taken.unlink()
+        return int(pid), mode
+
+    def _kill(self, pid: int, mode: str, to: str, message_id: str | None) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        self._append(
+            {"event": "kill", "mode": mode, "pid": pid, "to": to, "message_id": message_id}
+        )
+
+    def _append(self, entry: dict[str, Any]) -> None:
+        if self.record is None:
+            return
+        entry["at"] = time.time()
+        with self.record.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
 
     def _resource(self, sms: SentSms) -> dict[str, Any]:
         return {
@@ -143,6 +210,10 @@ class FakeTwilio:
         if refusal is not None:
             return refusal
         form = await request.post()
+        kill = self._armed_kill()
+        if kill is not None and kill[1] == "before":
+            self._kill(*kill, str(form["To"]), _message_id(form.get("StatusCallback")))
+            return web.json_response({"code": 20500, "message": "x", "status": 503}, status=503)
         sms = SentSms(
             sid=f"SM{next(self._ids):032d}",
             to=str(form["To"]),
@@ -156,6 +227,18 @@ class FakeTwilio:
         if self.hold_in_queue:
             sms.date_sent = None
         self.sent.append(sms)
+        self._append(
+            {
+                "event": "accepted",
+                "kind": "sms",
+                "sid": sms.sid,
+                "to": sms.to,
+                "body": sms.body,
+                "message_id": _message_id(sms.status_callback),
+            }
+        )
+        if kill is not None:
+            self._kill(*kill, sms.to, _message_id(sms.status_callback))
         return web.json_response(self._resource(sms), status=201)
 
     async def _list_messages(self, request: web.Request) -> web.Response:
@@ -195,10 +278,27 @@ class FakeTwilio:
         if refusal is not None:
             return refusal
         form = await request.post()
+        callback = form.get("StatusCallback")
+        kill = self._armed_kill()
+        if kill is not None and kill[1] == "before":
+            self._kill(*kill, str(form["To"]), _message_id(callback))
+            return web.json_response({"code": 20500, "message": "x", "status": 503}, status=503)
         call = PlacedCall(
             sid=f"CA{next(self._ids):032d}", to=str(form["To"]), twiml=str(form.get("Twiml", ""))
         )
         self.calls.append(call)
+        self._append(
+            {
+                "event": "accepted",
+                "kind": "call",
+                "sid": call.sid,
+                "to": call.to,
+                "body": call.twiml,
+                "message_id": _message_id(callback),
+            }
+        )
+        if kill is not None:
+            self._kill(*kill, call.to, _message_id(callback))
         return web.json_response(
             {
                 "sid": call.sid,
@@ -223,6 +323,14 @@ def twilio_client(
     )
 
 
+def _message_id(callback: Any) -> str | None:
+    """dutyd's message id, from the status callback it passes (`...?m=<id>`)."""
+    if not callback:
+        return None
+    found = parse_qs(urlsplit(str(callback)).query).get("m")
+    return found[0] if found else None
+
+
 def _moment(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
@@ -230,3 +338,42 @@ def _moment(value: str | None) -> datetime | None:
 def twilio_signature(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> str:
     """X-Twilio-Signature, computed as Twilio computes it."""
     return RequestValidator(token).compute_signature(url, params)
+
+
+async def _serve(fake: FakeTwilio) -> None:
+    await fake.start()
+    print(f"fake twilio listening on {fake.url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await fake.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="A fake Twilio REST API in its own process.")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--fail-rate", type=float, default=0.0, help="share of requests failed")
+    parser.add_argument("--hang-share", type=float, default=0.1, help="share of failures that hang")
+    parser.add_argument("--hang-seconds", type=float, default=16.0)
+    parser.add_argument("--retry-after", type=int, default=1, help="Retry-After of a 429 (s)")
+    parser.add_argument("--record", type=Path, help="append accepted messages here (JSON lines)")
+    parser.add_argument("--kill-file", type=Path, help='"PID before|after": kill PID at a send')
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    fake = FakeTwilio(
+        failure_rate=args.fail_rate,
+        hang_share=args.hang_share,
+        hang_seconds=args.hang_seconds,
+        random_retry_after=args.retry_after,
+        record=args.record,
+        kill_file=args.kill_file,
+        rng=random.Random(args.seed),
+        port=args.port,
+    )
+    asyncio.run(_serve(fake))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Rules as the duty office lives them: deadlines after a raise count from the raise;
+closing an incident settles every report it still owes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from service.auth.tokens import Role
+from service.clock import FrozenClock
+from tests.api_helpers import api_client
+from tests.conftest import Daemon
+
+ROAD = {
+    "category": "accident_disaster",
+    "event_type": "road_traffic",
+    "level": "III",
+    "unit": "hexi",
+    "title": "G318国道多车相撞",
+}
+
+
+async def test_a_raise_counts_new_deadlines_from_the_raise(
+    daemon: Daemon, clock: FrozenClock
+) -> None:
+    """Raised III -> I 40 minutes in: the new initial report (15 minutes at level I) is due
+    15 minutes after the raise, not 25 minutes before it; nothing is late at once."""
+    dutyd = daemon.dutyd
+    desk = await api_client(dutyd, Role.duty_officer)
+    incident = (await desk.post("/api/v1/incidents", json=ROAD)).json()
+    clock.advance(timedelta(minutes=40))
+    raised = await desk.post(
+        f"/api/v1/incidents/{incident['id']}/level", json={"level": "I", "reason": "死亡4人"}
+    )
+    assert raised.status_code == 200, raised.text
+    await dutyd.tick()
+    detail = (await desk.get(f"/api/v1/incidents/{incident['id']}")).json()
+    open_initial = [d for d in detail["reports"] if d["kind"] == "initial" and d["state"] == "open"]
+    assert open_initial, detail["reports"]
+    for duty in open_initial:
+        assert datetime.fromisoformat(duty["due_at"]) == clock.now() + timedelta(minutes=15)
+    assert "report_late" not in [e["kind"] for e in detail["timeline"]]
+    await desk.aclose()
+
+
+async def test_closing_settles_every_open_report(daemon: Daemon, clock: FrozenClock) -> None:
+    """Closed with reports unmade: one past its deadline is recorded missing (漏报) against
+    its responsible person, one not yet due is cancelled; `report overdue` lists neither."""
+    dutyd = daemon.dutyd
+    desk = await api_client(dutyd, Role.leader)
+    incident = (await desk.post("/api/v1/incidents", json=ROAD)).json()
+    path = f"/api/v1/incidents/{incident['id']}"
+    clock.advance(timedelta(hours=2))  # the initial and written reports are now overdue
+    await dutyd.tick()
+    assert (await desk.post(f"{path}/status", json={"status": "resolved"})).status_code == 200
+    assert (await desk.post(f"{path}/status", json={"status": "closed"})).status_code == 200
+    detail = (await desk.get(path)).json()
+    states = {d["kind"]: d["state"] for d in detail["reports"]}
+    assert states["initial"] == "missing" and states["written"] == "missing"
+    assert states["final"] == "cancelled"  # owed after resolution, not yet due
+    assert "open" not in states.values()
+    kinds = [e["kind"] for e in detail["timeline"]]
+    assert kinds.count("report_missing") >= 2 and "report_cancelled" in kinds
+    missing = next(e for e in detail["timeline"] if e["kind"] == "report_missing")
+    assert "漏报" in missing["summary"] and "responsible" in missing["summary"]
+    overdue = (await desk.get("/api/v1/reports/overdue")).json()
+    assert all(row["incident_id"] != incident["id"] for row in overdue)
+    await desk.aclose()
