@@ -44,7 +44,7 @@ def check_roster(
             f"a roster check covers at most {MAX_CHECK_DAYS} days; check the period in parts",
             field="end",
         )
-    if end <= start:
+    if end < start:
         raise InvalidInput("the period to check ends before it starts", field="end")
     found: list[Violation] = []
     for unit_id in units or sorted(roster.units):
