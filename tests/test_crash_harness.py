@@ -5,8 +5,9 @@ stuck, doubled beyond a crash at the provider, or falsely declared unreachable.
 The short form kills only at moments when no message is `sending` (`--safe-kills`), so
 that settling needs no lease takeover (DUTYD_SEND_LEASE_SECONDS is 60 at least): the
 kills still cut incident reports, escalation steps and result records short. If a kill
-finds a message sending after all (a hang of the fake holds one for 15 s), the run waits
-for the takeover rather than fail. Kills at the provider and the two-process takeover
+finds a message sending after all, the run waits for the takeover rather than fail. The
+short form has no hangs (5xx and 429 only): a hang holds a message `sending` for dutyd's
+15 s timeout and leaves no safe moment. Kills at the provider and the two-process takeover
 are the full form's (`python -m benchmarks.crash_harness`, docs/reliability.md).
 """
 
@@ -26,7 +27,9 @@ SHORT_FORM = [
     "60",
     "--safe-kills",
     "--safe-wait",
-    "20",
+    "10",
+    "--hang-share",
+    "0",  # a hang holds a message `sending` for 15 s: no safe moment; the full form hangs
     "--wait-scale",
     "0.1",  # a plan's 10 min wait becomes 1 s: every chain runs to its end
     "--rate-limit",

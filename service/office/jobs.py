@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.notify.queue import queue_to_person, tell_people
 from service.roster.calendar import DutyCalendar
 from service.roster.check import CALENDAR_MISSING, check_roster
-from service.roster.ical import ROLE_NAMES
 from service.roster.models import ROTATING_ROLES
 from service.roster.roster import Roster
 from service.roster.rules import DutyRules
 from service.store.job_runs import claim_run
 from service.texts.render import render_plain
+from service.texts.words import role_label
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +48,7 @@ async def remind_upcoming_shifts(
                     {
                         "person_name": person.name,
                         "unit_name": unit.name,
-                        "role_name": ROLE_NAMES[role],
+                        "role_name": role_label(role, person.language),
                         "start": shift.start.astimezone(unit.zone).strftime("%m-%d %H:%M"),
                         "end": shift.end.astimezone(unit.zone).strftime("%m-%d %H:%M"),
                     },

@@ -10,6 +10,7 @@ from service.catalog import Channel
 from service.plans.models import Target
 from service.roster.models import Person
 from service.roster.roster import Roster
+from service.texts.words import role_label
 
 
 @dataclass(frozen=True)
@@ -96,3 +97,19 @@ def _reach(result: Recipients, person: Person, channels: list[Channel]) -> None:
             result.deliveries.append(Delivery(person, channel, addresses[0]))
         else:
             result.unreachable.append((person, channel))
+
+
+def describe_target(roster: Roster, target: Target, incident_unit: str, language: str) -> str:
+    """A target as people read it: 青山县人民政府值班室值班员 / the duty officer of …."""
+    if target.person is not None:
+        person = roster.people.get(target.person)
+        return person.name if person else target.person
+    if target.group is not None:
+        return target.group
+    assert target.role is not None
+    unit_id = target_unit(roster, target, incident_unit)
+    unit = roster.units.get(unit_id) if unit_id else None
+    role = role_label(target.role, language)
+    if unit is None:
+        return role
+    return f"{unit.name}{role}" if language == "zh" else f"the {role} of {unit.name}"

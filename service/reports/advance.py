@@ -8,17 +8,17 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.catalog import Level
-from service.durations import format_duration
 from service.incidents.tables import IncidentRow
 from service.incidents.timeline import add_entry
 from service.notify.queue import queue_message, queue_to_person
 from service.plans.models import ResolvedPlan
-from service.plans.targets import resolve_targets
-from service.reports.duties import ReportKind, late_steps
+from service.plans.targets import describe_target, resolve_targets
+from service.reports.duties import ReportKind, late_steps, rule_for
 from service.reports.service import duty_name, local_time, schedule_next_followup
 from service.reports.tables import DutyPhase, ReportDutyRow
 from service.roster.roster import Roster
 from service.texts.render import email_subject, render_plain
+from service.texts.words import spoken_duration
 
 
 async def advance_duty(
@@ -33,6 +33,11 @@ async def advance_duty(
     if duty.phase == DutyPhase.remind:
         if duty.responsible_id and duty.responsible_id in roster.people:
             person = roster.people[duty.responsible_id]
+            rule = rule_for(plan.rules(Level(incident.level)).reports, duty.kind)
+            told = [
+                describe_target(roster, target, incident.unit_id, person.language)
+                for target in (rule.to if rule is not None else [])
+            ]
             text = render_plain(
                 "report_reminder",
                 person.language,
@@ -41,9 +46,7 @@ async def advance_duty(
                     "title": incident.title,
                     "report_name": duty_name(duty, person.language),
                     "due": local_time(roster, incident, duty.due_at),
-                    "recipients": "、".join(duty.recipients)
-                    if person.language == "zh"
-                    else ", ".join(duty.recipients),
+                    "recipients": ("、" if person.language == "zh" else ", ").join(told),
                 },
             )
             queue_to_person(session, person, text, now, incident_id=incident.id)
@@ -59,7 +62,6 @@ async def advance_duty(
         return
     if duty.phase == DutyPhase.deadline:
         duty.late, duty.late_recorded_at = True, now
-        delay = format_duration(now - duty.due_at) if now > duty.due_at else "0s"
         add_entry(
             session,
             incident_id=incident.id,
@@ -85,7 +87,6 @@ async def advance_duty(
         incident_unit=incident.unit_id,
         at=now,
     )
-    delay = format_duration(now - duty.due_at)
     for delivery in recipients.deliveries:
         language = delivery.person.language
         body = render_plain(
@@ -96,7 +97,7 @@ async def advance_duty(
                 "title": incident.title,
                 "report_name": duty_name(duty, language),
                 "due": local_time(roster, incident, duty.due_at),
-                "delay": delay,
+                "delay": spoken_duration(now - duty.due_at, language),
                 "responsible": duty.responsible_desc,
             },
         )

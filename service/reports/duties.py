@@ -100,6 +100,16 @@ def opening_duties(reports: Reports, learned_at: datetime, zone: ZoneInfo) -> li
     return specs
 
 
+def rule_for(reports: Reports, kind: str) -> ReportDuty | FollowUps | None:
+    """The plan's rule a duty of this kind was made by (none for a supplementary report)."""
+    return {
+        ReportKind.initial: reports.initial,
+        ReportKind.written: reports.written,
+        ReportKind.followup: reports.followups,
+        ReportKind.final: reports.final,
+    }.get(ReportKind(kind))
+
+
 def late_steps(reports: Reports) -> list[Step]:
     return (
         reports.late_escalation if reports.late_escalation is not None else DEFAULT_LATE_ESCALATION

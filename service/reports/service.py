@@ -14,7 +14,7 @@ from service.incidents.models import DutyView
 from service.incidents.tables import IncidentRow
 from service.incidents.timeline import add_entry
 from service.plans.models import FollowUps, ResolvedPlan
-from service.plans.targets import resolve_targets
+from service.plans.targets import describe_target, resolve_targets
 from service.reports.duties import (
     REPORT_NAMES,
     DutySpec,
@@ -50,6 +50,8 @@ def create_duty(
         at=now,
     ).people
     remind_at = spec.remind_at if spec.remind_at and spec.remind_at > now else None
+    # Who answers for it, as the office writes it: 曹宇（河西县人民政府值班室值班员）.
+    office = describe_target(roster, spec.rule.responsible, incident.unit_id, "zh")
     row = ReportDutyRow(
         incident_id=incident.id,
         generation=generation,
@@ -57,9 +59,7 @@ def create_duty(
         sequence=spec.sequence,
         responsible_id=responsible[0].id if responsible else None,
         responsible_desc=(
-            f"{responsible[0].name} ({spec.rule.responsible.describe()})"
-            if responsible
-            else f"nobody ({spec.rule.responsible.describe()})"
+            f"{responsible[0].name}（{office}）" if responsible else f"无人（{office}）"
         ),
         recipients=describe_targets(spec.rule.to),
         via=[v.value for v in spec.rule.via],

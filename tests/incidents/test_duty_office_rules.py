@@ -65,3 +65,30 @@ async def test_closing_settles_every_open_report(daemon: Daemon, clock: FrozenCl
     overdue = (await desk.get("/api/v1/reports/overdue")).json()
     assert all(row["incident_id"] != incident["id"] for row in overdue)
     await desk.aclose()
+
+
+async def test_reminders_and_late_notices_read_as_an_officer_writes(
+    daemon: Daemon, clock: FrozenClock
+) -> None:
+    """The reminder names who receives the report (the city's duty officer, by name of
+    office, not 'duty_officer of top'); a late notice gives the delay as 1小时30分, never
+    '0s'; a shift reminder names the role in the person's language only."""
+    dutyd, transport = daemon
+    assert transport is not None
+    desk = await api_client(dutyd, Role.duty_officer)
+    await desk.post("/api/v1/incidents", json=ROAD)
+    for _ in range(4):
+        clock.advance(timedelta(minutes=30))
+        await dutyd.tick()
+    texts = [m.body for m in transport.sent]
+    reminder = next(t for t in texts if "【报告提醒】" in t)
+    assert "duty_officer" not in reminder and "临江市人民政府总值班室值班员" in reminder
+    late = next(t for t in texts if "【迟报】" in t)
+    assert "0s" not in late and ("分" in late or "小时" in late)
+    assert "duty_officer of" not in late  # the responsible person with their office
+    clock.advance(timedelta(hours=9))  # 21:00: tomorrow's 08:30 shifts are 12 hours off
+    assert await dutyd.remind_shifts() > 0
+    await dutyd.tick()
+    shift = next(m.body for m in transport.sent if "【值班提醒】" in m.body)
+    assert "duty officer" not in shift and "leader on shift" not in shift
+    await desk.aclose()

@@ -1,0 +1,23 @@
+"""Durations and role names read as an officer writes them, in both languages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from service.texts.words import role_label, spoken_duration
+
+
+def test_durations_read_as_written_by_hand() -> None:
+    """1 h 30 min, 1小时30分; days for long waits; under a minute is not '0s'."""
+    assert spoken_duration(timedelta(minutes=90), "zh") == "1小时30分"
+    assert spoken_duration(timedelta(minutes=90), "en") == "1 h 30 min"
+    assert spoken_duration(timedelta(days=1, minutes=5), "zh") == "1天5分"
+    assert spoken_duration(timedelta(seconds=0), "zh") == "不到1分钟"
+    assert spoken_duration(timedelta(seconds=59), "en") == "under a minute"
+
+
+def test_roles_have_names_in_each_language() -> None:
+    """A shift reminder in Chinese says 值班员, in English 'duty officer', never both."""
+    assert role_label("duty_officer", "zh") == "值班员"
+    assert role_label("leader_on_shift", "en") == "leader on shift"
+    assert role_label("flood_liaison", "en") == "flood liaison"
