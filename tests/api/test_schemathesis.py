@@ -48,6 +48,7 @@ def test_no_generated_request_gets_a_server_error(tmp_path: Path, role: str) -> 
             ],
             capture_output=True,
             text=True,
+            cwd=tmp_path,  # where schemathesis keeps its own files
             timeout=600,
             check=False,
         )
