@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, meta
 from pydantic import ValidationError
 
-from service.catalog import EVENT_TYPES, Level
-from service.durations import format_duration
+from service.catalog import Level
 from service.errors import PlanInvalid
+from service.plans.checks import Checker, PlanSource
 from service.plans.models import (
     EffectiveRules,
     LevelRules,
@@ -30,14 +28,10 @@ from service.plans.models import (
     Target,
     Templates,
 )
-from service.plans.templates import ESCALATION_VARIABLES
 from service.roster.roster import Roster
-from service.texts.render import template_environment
-from service.yamlfile import Document, YamlProblem, read_yaml_document, validation_problems
+from service.yamlfile import YamlProblem, read_yaml_document, validation_problems
 
-SPECIAL_TARGET_UNITS = ("incident", "parent", "top")
 RULE_KEYS = ("response", "notify", "escalation")
-Location = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -50,12 +44,6 @@ class PlanSet:
     @property
     def digest(self) -> str:
         return hashlib.sha256("".join(p.digest for p in self.plans).encode()).hexdigest()
-
-
-@dataclass
-class _Source:
-    document: Document
-    plan: PlanDocument
 
 
 def canonical_content(plan: ResolvedPlan) -> str:
@@ -76,7 +64,8 @@ def load_plans(directory: Path, roster: Roster) -> PlanSet:
         raise PlanInvalid([f"{directory}: no plan files (*.yaml) found"])
 
     problems: list[str] = []
-    sources: dict[str, _Source] = {}
+    sources: dict[str, PlanSource] = {}
+    broken: dict[str, str] = {}  # plan id -> file, for files that did not validate
     for path in files:
         try:
             document = read_yaml_document(path)
@@ -87,6 +76,10 @@ def load_plans(directory: Path, roster: Roster) -> PlanSet:
             plan = PlanDocument.model_validate(document.data)
         except ValidationError as exc:
             problems.extend(validation_problems(document, exc))
+            # What the schema refused hides nothing else: names are checked all the same.
+            problems.extend(Checker.raw_names(document, roster))
+            if isinstance(document.data, dict) and isinstance(document.data.get("id"), str):
+                broken[document.data["id"]] = str(path)
             continue
         if plan.id in sources:
             problems.append(
@@ -96,13 +89,13 @@ def load_plans(directory: Path, roster: Roster) -> PlanSet:
                 )
             )
             continue
-        sources[plan.id] = _Source(document, plan)
+        sources[plan.id] = PlanSource(document, plan)
 
-    chains = _extends_chains(sources, problems)
+    chains = _extends_chains(sources, problems, broken)
     loaded = []
     for plan_id, chain in chains.items():
         source = sources[plan_id]
-        checker = _Checker(source.document, roster, _groups(sources, chain))
+        checker = Checker(source.document, roster, _groups(sources, chain))
         checker.check_document(source.plan)
         resolved = _resolve(sources, chain)
         checker.check_resolved(resolved, sources)
@@ -121,7 +114,9 @@ def load_plans(directory: Path, roster: Roster) -> PlanSet:
     return PlanSet(plans=tuple(sorted(loaded, key=lambda p: p.plan.id)))
 
 
-def _extends_chains(sources: dict[str, _Source], problems: list[str]) -> dict[str, list[str]]:
+def _extends_chains(
+    sources: dict[str, PlanSource], problems: list[str], broken: dict[str, str]
+) -> dict[str, list[str]]:
     """For each plan whose ancestry is sound, its ids from the root down to itself."""
     chains: dict[str, list[str]] = {}
     for plan_id, source in sources.items():
@@ -132,6 +127,15 @@ def _extends_chains(sources: dict[str, _Source], problems: list[str]) -> dict[st
                 cycle = " extends ".join([*chain, current])
                 problems.append(
                     source.document.problem(("extends",), f"extends forms a cycle: {cycle}")
+                )
+                break
+            if current in broken:
+                problems.append(
+                    source.document.problem(
+                        ("extends",),
+                        f"extends plan {current!r}, which has errors itself ({broken[current]}): "
+                        "fix it first",
+                    )
                 )
                 break
             if current not in sources:
@@ -150,14 +154,14 @@ def _extends_chains(sources: dict[str, _Source], problems: list[str]) -> dict[st
     return chains
 
 
-def _groups(sources: dict[str, _Source], chain: list[str]) -> dict[str, list[Target]]:
+def _groups(sources: dict[str, PlanSource], chain: list[str]) -> dict[str, list[Target]]:
     groups: dict[str, list[Target]] = {}
     for plan_id in chain:
         groups.update(sources[plan_id].plan.groups)
     return groups
 
 
-def _resolve(sources: dict[str, _Source], chain: list[str]) -> ResolvedPlan:
+def _resolve(sources: dict[str, PlanSource], chain: list[str]) -> ResolvedPlan:
     own = sources[chain[-1]]
     scope: Scope | None = None
     for plan_id in chain:
@@ -210,158 +214,3 @@ def _overlay(merged: dict[str, Any], origin: dict[str, str], rules: LevelRules, 
         for name in container.model_fields_set:
             merged[key][name] = getattr(container, name)
             origin[f"{key}.{name}"] = where
-
-
-def _sections(plan: PlanDocument) -> Iterator[tuple[Location, LevelRules]]:
-    yield ("defaults",), plan.defaults
-    for level, rules in plan.levels.items():
-        yield ("levels", level.value), rules
-
-
-def _targets(plan: PlanDocument) -> Iterator[tuple[Location, Target]]:
-    """Every target written anywhere in a plan file, with its path."""
-    for name, members in plan.groups.items():
-        for i, target in enumerate(members):
-            yield ("groups", name, i), target
-    for where, rules in _sections(plan):
-        if rules.response:
-            for i, target in enumerate(rules.response.command):
-                yield (*where, "response", "command", i), target
-        for i, rule in enumerate(rules.notify or []):
-            for j, target in enumerate(rule.targets):
-                yield (*where, "notify", i, "targets", j), target
-        if rules.reports:
-            for kind in ("initial", "written", "followups", "final"):
-                duty = getattr(rules.reports, kind)
-                if duty is None:
-                    continue
-                yield (*where, "reports", kind, "responsible"), duty.responsible
-                for i, target in enumerate(duty.to):
-                    yield (*where, "reports", kind, "to", i), target
-        if rules.escalation:
-            for s, step in enumerate(rules.escalation.steps):
-                for t, target in enumerate(step.notify):
-                    yield (*where, "escalation", "steps", s, "notify", t), target
-        if rules.reports and rules.reports.late_escalation:
-            for s, step in enumerate(rules.reports.late_escalation):
-                for t, target in enumerate(step.notify):
-                    yield (*where, "reports", "late_escalation", s, "notify", t), target
-
-
-class _Checker:
-    """What the schema alone cannot know: names that must exist, and rules across keys."""
-
-    def __init__(self, document: Document, roster: Roster, groups: dict[str, list[Target]]) -> None:
-        self.document = document
-        self.roster = roster
-        self.groups = groups
-        self.problems: list[str] = []
-
-    def report(self, location: Location, message: str) -> None:
-        self.problems.append(self.document.problem(location, message))
-
-    def check_document(self, plan: PlanDocument) -> None:
-        scope = plan.scope
-        if scope is not None:
-            for i, unit_id in enumerate(scope.units):
-                if unit_id not in self.roster.units:
-                    self.report(("scope", "units", i), self._unknown_unit(unit_id))
-            allowed = {t for c in (scope.categories or list(EVENT_TYPES)) for t in EVENT_TYPES[c]}
-            for i, event_type in enumerate(scope.event_types):
-                if event_type not in allowed:
-                    self.report(
-                        ("scope", "event_types", i),
-                        f"unknown event type {event_type!r} for categories "
-                        f"{', '.join(scope.categories) or 'any'}; expected one of "
-                        f"{', '.join(sorted(allowed))}",
-                    )
-        for name, members in plan.groups.items():
-            for i, target in enumerate(members):
-                if target.group is not None:
-                    self.report(("groups", name, i), "a group may not contain another group")
-        for location, target in _targets(plan):
-            self._check_target(location, target)
-        for where, rules in _sections(plan):
-            if rules.templates is not None:
-                self._check_templates((*where, "templates"), rules.templates)
-        levels_in_scope = set(plan.scope.levels if plan.scope else list(Level))
-        for level in plan.levels:
-            if plan.scope is not None and level not in levels_in_scope:
-                self.report(("levels", level.value), f"level {level.value} is not in scope.levels")
-
-    def _unknown_unit(self, unit_id: str) -> str:
-        return f"unknown unit {unit_id!r}; expected one of {', '.join(sorted(self.roster.units))}"
-
-    def _check_target(self, location: Location, target: Target) -> None:
-        roles = self.roster.role_names
-        if target.role is not None and target.role not in roles:
-            self.report(
-                (*location, "role"),
-                f"unknown role {target.role!r}; expected one of {', '.join(sorted(roles))}",
-            )
-        if target.person is not None and target.person not in self.roster.people:
-            self.report((*location, "person"), f"unknown person {target.person!r}")
-        if target.group is not None and target.group not in self.groups:
-            known = ", ".join(sorted(self.groups)) or "none defined"
-            self.report((*location, "group"), f"unknown group {target.group!r}; groups: {known}")
-        if target.unit not in SPECIAL_TARGET_UNITS and target.unit not in self.roster.units:
-            self.report((*location, "unit"), self._unknown_unit(target.unit))
-
-    def _check_templates(self, location: Location, templates: Templates) -> None:
-        env = template_environment()
-        for name in templates.model_fields_set:
-            text = getattr(templates, name)
-            if text is None:
-                continue
-            for language in ("zh", "en"):
-                source = getattr(text, language)
-                where = (*location, name, language)
-                try:
-                    used = meta.find_undeclared_variables(env.parse(source))
-                except TemplateSyntaxError as exc:
-                    self.report(
-                        where,
-                        f"template does not parse: {exc.message} (template line {exc.lineno})",
-                    )
-                    continue
-                for variable in sorted(used - set(ESCALATION_VARIABLES)):
-                    self.report(
-                        where,
-                        f"template uses undefined variable {variable!r}; expected one of "
-                        f"{', '.join(ESCALATION_VARIABLES)}",
-                    )
-
-    def check_resolved(self, plan: ResolvedPlan, sources: dict[str, _Source]) -> None:
-        written_here = {level.value for level in sources[plan.id].plan.levels}
-        late_written: dict[tuple[Location, str], list[str]] = {}
-        for level, rules in plan.levels.items():
-            where: Location = ("levels", level.value) if level.value in written_here else ("scope",)
-            if rules.escalation is None and not rules.notify:
-                self.report(
-                    where,
-                    f"level {level.value}: nobody to notify (no escalation and no "
-                    "notify rules, in this plan or any it extends)",
-                )
-            initial, written = rules.reports.initial, rules.reports.written
-            if initial and written and written.deadline < initial.deadline:
-                origin = plan.origins[level].get("reports.written", "")
-                message = (
-                    f"written report deadline {format_duration(written.deadline)} is earlier than "
-                    f"the initial report deadline {format_duration(initial.deadline)}"
-                )
-                key = (self._origin_location(origin, "written"), message)
-                late_written.setdefault(key, []).append(level.value)
-        for (location, message), levels in late_written.items():
-            self.report(location, f"level {', '.join(levels)}: {message}")
-
-    def _levels_written(self, sources: dict[str, _Source], plan: ResolvedPlan) -> set[str]:
-        return {level.value for level in sources[plan.id].plan.levels}
-
-    def _origin_location(self, origin: str, kind: str) -> Location:
-        section = origin.rsplit("(", 1)[-1].rstrip(")")
-        if not origin.startswith(str(self.document.path)):
-            return ("extends",)
-        prefix: Location = (
-            ("defaults",) if section == "defaults" else ("levels", section.split(".")[1])
-        )
-        return (*prefix, "reports", kind, "deadline")

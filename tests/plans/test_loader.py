@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -115,7 +116,12 @@ def test_broken_plan_is_refused(roster: Roster, case: str, message: str) -> None
 
 def test_every_fixture_is_tested() -> None:
     """No fixture directory lies unused."""
-    tested = {case for case, _ in BAD} | {"good_minimal", "good_extends"}
+    tested = {case for case, _ in BAD} | {
+        "good_minimal",
+        "good_extends",
+        "bad_value_hides_nothing",
+        "broken_parent",
+    }
     assert {d.name for d in TESTDATA.iterdir()} == tested
 
 
@@ -126,6 +132,27 @@ def test_all_problems_reported_together(roster: Roster, tmp_path: Path) -> None:
     with pytest.raises(PlanInvalid) as raised:
         load_plans(tmp_path, roster)
     assert len(raised.value.problems) == 3
+
+
+def test_one_bad_value_hides_no_other_mistake_in_the_file(roster: Roster) -> None:
+    """A bad duration, an unknown role and an unknown unit in one file: all three reported,
+    each with its own line."""
+    with pytest.raises(PlanInvalid) as raised:
+        load_plans(TESTDATA / "bad_value_hides_nothing", roster)
+    problems = "\n".join(raised.value.problems)
+    assert re.search(r"plan\.yaml:10:\d+: .*wait.*ten minutes", problems), problems
+    assert re.search(r"plan\.yaml:8:\d+: .*unknown role 'mayor'", problems), problems
+    assert re.search(r"plan\.yaml:4:\d+: .*unknown unit 'atlantis'", problems), problems
+
+
+def test_a_child_of_a_broken_parent_is_told_the_parent_is_broken(roster: Roster) -> None:
+    """The parent exists but has an error: the child is not told it extends an unknown plan."""
+    with pytest.raises(PlanInvalid) as raised:
+        load_plans(TESTDATA / "broken_parent", roster)
+    problems = "\n".join(raised.value.problems)
+    assert "unknown plan" not in problems
+    assert re.search(r"child\.yaml:3:\d+: .*extends plan 'parent', which has errors", problems)
+    assert re.search(r"parent\.yaml:9:\d+: .*soon", problems), problems
 
 
 def test_inheritance_and_origins(roster: Roster) -> None:
