@@ -13,7 +13,7 @@ from service.cli.runner import fail, roster_in_force, settings
 from service.errors import DutydError
 from service.plans.loader import load_plans
 from service.plans.models import LoadedPlan
-from service.plans.selection import choose_plan
+from service.plans.selection import choose_plan, find_ties
 from service.plans.show import describe
 
 app = typer.Typer(help="Check and list emergency plans.", no_args_is_help=True)
@@ -35,6 +35,8 @@ def plans_check(
             typer.echo(problem, err=True)
         raise fail(f"{len(problems)} problem(s) found", code=1) from None
     echo_lines(plan_line(loaded) for loaded in plan_set.plans)
+    for tie in find_ties(plan_set, roster_in_force()):
+        typer.echo(f"warning: {tie}", err=True)
 
 
 @app.command("show")

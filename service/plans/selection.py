@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.catalog import Category, Level
+from service.catalog import EVENT_TYPES, Category, Level
 from service.errors import NoPlanCovers
 from service.plans.loader import PlanSet
 from service.plans.models import KIND_RANK, LoadedPlan
@@ -17,7 +17,7 @@ class Choice:
     reason: str
 
 
-def choose_plan(
+def _ranked(
     plans: PlanSet,
     roster: Roster,
     *,
@@ -25,8 +25,8 @@ def choose_plan(
     event_type: str,
     level: Level,
     unit_id: str,
-) -> Choice:
-    """Precedence: nearest unit scope, then event type named, then category named, then kind."""
+) -> list[tuple[tuple[int, bool, bool, int, int], LoadedPlan]]:
+    """The plans covering such an incident, best first, each with its precedence key."""
     lineage = [unit_id, *(u.id for u in roster.ancestors(unit_id))]
     ranked = []
     for loaded in plans.plans:
@@ -49,14 +49,36 @@ def choose_plan(
             bool(scope.event_types),
             bool(scope.categories),
             KIND_RANK[loaded.plan.kind],
+            # A plan that extends another refines it: for the same scope it wins.
+            len(loaded.plan.chain),
         )
         ranked.append((key, loaded))
+    ranked.sort(key=lambda item: (item[0], item[1].plan.id), reverse=True)
+    return ranked
+
+
+def choose_plan(
+    plans: PlanSet,
+    roster: Roster,
+    *,
+    category: Category,
+    event_type: str,
+    level: Level,
+    unit_id: str,
+) -> Choice:
+    """Precedence: nearest unit scope, then event type named, then category named, then
+    kind, then refinement (a plan wins over the plans it extends); a tie that none of these
+    breaks goes to the plan id that sorts last, and says so (`plans check` warns of it)."""
+    ranked = _ranked(
+        plans, roster, category=category, event_type=event_type, level=level, unit_id=unit_id
+    )
     if not ranked:
         raise NoPlanCovers(
             f"no plan covers {category.value}/{event_type} level {level.value} in unit {unit_id}"
         )
-    ranked.sort(key=lambda item: (item[0], item[1].plan.id), reverse=True)
-    (key, best), others = ranked[0], [loaded.plan.id for _, loaded in ranked[1:]]
+    key, best = ranked[0]
+    tied = [loaded.plan.id for other, loaded in ranked[1:] if other == key]
+    beaten = [loaded.plan.id for other, loaded in ranked[1:] if other != key]
     parts = []
     if key[0]:
         parts.append(f"covers unit {unit_id}")
@@ -65,7 +87,40 @@ def choose_plan(
     elif key[2]:
         parts.append(f"names category {category.value}")
     parts.append(f"kind {best.plan.kind.value}")
+    if len(best.plan.chain) > 1:
+        parts.append(f"refines {best.plan.chain[-2]}")
     reason = f"plan {best.plan.id} chosen: " + ", ".join(parts)
-    if others:
-        reason += f"; more specific than {', '.join(others)}"
+    if beaten:
+        reason += f"; more specific than {', '.join(beaten)}"
+    if tied:
+        reason += f"; TIED with {', '.join(tied)} (chosen by id: make one more specific)"
     return Choice(plan=best, reason=reason)
+
+
+def find_ties(plans: PlanSet, roster: Roster) -> list[str]:
+    """Every category x event type x level x unit for which two plans tie: the choice
+    between them falls to their ids, which no officer wrote down as a rule."""
+    found: dict[tuple[str, ...], list[str]] = {}
+    for category, types in EVENT_TYPES.items():
+        for event_type in types:
+            for level in Level:
+                for unit_id in sorted(roster.units):
+                    ranked = _ranked(
+                        plans,
+                        roster,
+                        category=category,
+                        event_type=event_type,
+                        level=level,
+                        unit_id=unit_id,
+                    )
+                    if len(ranked) > 1 and ranked[0][0] == ranked[1][0]:
+                        ids = tuple(p.plan.id for k, p in ranked if k == ranked[0][0])
+                        found.setdefault(ids, []).append(
+                            f"{category.value}/{event_type} level {level.value} in {unit_id}"
+                        )
+    return [
+        f"plans {' and '.join(ids)} tie for {cases[0]}"
+        + (f" and {len(cases) - 1} more case(s)" if len(cases) > 1 else "")
+        + f"; {ids[0]} is chosen only because of its id"
+        for ids, cases in sorted(found.items())
+    ]

@@ -11,7 +11,7 @@ import pytest
 from service.catalog import Category, Channel, Level
 from service.errors import PlanInvalid
 from service.plans.loader import load_plans
-from service.plans.selection import choose_plan
+from service.plans.selection import choose_plan, find_ties
 from service.roster.loader import load_roster
 from service.roster.roster import Roster
 from tests.conftest import REPO
@@ -213,3 +213,59 @@ def test_most_specific_plan_governs(
     )
     assert choice.plan.plan.id == expected
     assert choice.reason.startswith(f"plan {expected} chosen")
+
+
+FIRE_REFINEMENT = """
+id: city-fire
+kind: special
+extends: linjiang-production-safety
+title: 火灾事故应急预案
+scope: {units: [linjiang], categories: [accident_disaster], event_types: [fire]}
+"""
+FIRE_TWIN = """
+id: fire-twin
+kind: special
+extends: linjiang-production-safety
+title: 另一份火灾预案
+scope: {units: [linjiang], categories: [accident_disaster], event_types: [fire]}
+"""
+
+
+def test_a_refinement_wins_over_what_it_extends_and_ties_are_named(
+    roster: Roster, tmp_path: Path
+) -> None:
+    """Both name `fire`: the plan that extends production safety governs, and its reason
+    says it refines it. Two unrelated plans equally specific are a tie: the reason and
+    `find_ties` say so instead of calling either 'more specific'."""
+    plans_dir = tmp_path / "plans"
+    plans_dir.mkdir()
+    for plan in (REPO / "plans").glob("*.yaml"):
+        (plans_dir / plan.name).write_bytes(plan.read_bytes())
+    production = (plans_dir / "production_safety.yaml").read_text(encoding="utf-8")
+    assert "fire" in production  # the parent names fire too
+    (plans_dir / "fire.yaml").write_text(FIRE_REFINEMENT, encoding="utf-8")
+    plans = load_plans(plans_dir, roster)
+    choice = choose_plan(
+        plans,
+        roster,
+        category=Category.accident_disaster,
+        event_type="fire",
+        level=Level.II,
+        unit_id="hexi",
+    )
+    assert choice.plan.plan.id == "city-fire"
+    assert "refines linjiang-production-safety" in choice.reason
+    assert find_ties(plans, roster) == []
+    (plans_dir / "twin.yaml").write_text(FIRE_TWIN, encoding="utf-8")
+    plans = load_plans(plans_dir, roster)
+    ties = find_ties(plans, roster)
+    assert len(ties) == 1 and "plans fire-twin and city-fire tie for" in ties[0], ties
+    tied = choose_plan(
+        plans,
+        roster,
+        category=Category.accident_disaster,
+        event_type="fire",
+        level=Level.II,
+        unit_id="hexi",
+    )
+    assert "TIED with" in tied.reason
