@@ -54,10 +54,10 @@ class DutyCalendar:
         return self.settings.source != "chinese" or _official_holiday(day) is not None
 
     def unknown_from(self, first: date, last: date) -> date | None:
-        """The first day in [first, last] of a year with no holiday calendar at all: no
-        official data, and no extra holidays listed for it. Its holidays would get no
-        enhanced duty, silently."""
-        listed = {day.year for day in self._extra_holidays}
+        """The first day in [first, last] of a year with no holiday calendar: no official
+        data, and not declared complete in `known_years`. (One holiday listed does not make
+        a year known: National Day would get no enhanced duty, silently.)"""
+        listed = set(self.settings.known_years)
         for year in range(first.year, last.year + 1):
             day = max(first, date(year, 1, 1))
             if year not in listed and not self.has_official_data(day):

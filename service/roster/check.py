@@ -84,8 +84,9 @@ def _calendar_missing(
             CALENDAR_MISSING,
             (),
             f"no public holiday calendar for {day.year}: its holidays get no enhanced duty "
-            f"until they are listed in calendar.extra_holidays (or chinesecalendar is "
-            f"upgraded to a release with {day.year})",
+            f"until they are listed in calendar.extra_holidays and extra_workdays and "
+            f"{day.year} is added to calendar.known_years (or chinesecalendar is upgraded "
+            f"to a release with {day.year})",
         )
     ]
 

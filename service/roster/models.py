@@ -171,3 +171,9 @@ class CalendarSettings(_Strict):
     source: Literal["chinese", "none"] = "chinese"
     extra_holidays: list[date] = Field(default_factory=list)
     extra_workdays: list[date] = Field(default_factory=list)
+    known_years: list[int] = Field(
+        default_factory=list,
+        description="Years whose holidays and adjusted working days are listed in full in "
+        "extra_holidays and extra_workdays (once the State Council has published them); "
+        "until a year is official or listed here, dutyd warns that it has no calendar.",
+    )

@@ -67,10 +67,17 @@ def rules(**sections: Any) -> DutyRules:
 
 
 def calendar(
-    holidays: list[date] | None = None, periods: list[Any] | None = None, source: str = "none"
+    holidays: list[date] | None = None,
+    periods: list[Any] | None = None,
+    source: str = "none",
+    known_years: list[int] | None = None,
 ) -> DutyCalendar:
     return DutyCalendar(
-        CalendarSettings(source=source, extra_holidays=holidays or []),  # type: ignore[arg-type]
+        CalendarSettings(
+            source=source,  # type: ignore[arg-type]
+            extra_holidays=holidays or [],
+            known_years=known_years or [],
+        ),
         periods or [],
     )
 

@@ -169,7 +169,11 @@ def test_a_year_without_a_holiday_calendar_is_told_not_silently_treated_as_ordin
     assert missing.start == datetime(2027, 1, 1, tzinfo=SH) and missing.end == end
     assert "2027" in missing.detail and "extra_holidays" in missing.detail
     # Listed by the office (元旦 2027): told no more, and the day gets enhanced duty.
-    listed = calendar(holidays=[date(2027, 1, 1)], source="chinese")
+    # One holiday listed does not make the year known: National Day would go unwarned.
+    one_listed = calendar(holidays=[date(2027, 1, 1)], source="chinese")
+    [still_missing] = check(roster(), cal=one_listed, start=start, end=end)
+    assert "known_years" in still_missing.detail
+    listed = calendar(holidays=[date(2027, 1, 1)], source="chinese", known_years=[2027])
     assert check(roster(), cal=listed, start=start, end=end) == []
     assert listed.is_enhanced(date(2027, 1, 1), "u")
     # Within the known years, and with no calendar asked for, there is nothing to tell.
