@@ -149,6 +149,11 @@ class Reports(_Strict):
     supplement_window: Duration | None = Field(
         None, description="How long casualty figures may still be supplemented (補報)."
     )
+    supplement_from: Literal["occurred", "learned", "resolved"] = Field(
+        "occurred",
+        description="What the supplement window counts from: the event (the rule: 30 days, "
+        "7 for road traffic and fire), when the office learned of it, or the resolution.",
+    )
     late_escalation: list[Step] | None = Field(
         None,
         description="Who is told when a report is late, step by step until it is made. "

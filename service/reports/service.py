@@ -217,10 +217,19 @@ async def submit_report(
             raise InvalidInput(
                 f"no {kind.value} report is due for incident {incident.id}", field="kind"
             )
-        window = plan.rules(Level(incident.level)).reports.supplement_window
-        if incident.resolved_at and window and now > incident.resolved_at + window:
+        rules = plan.rules(Level(incident.level)).reports
+        window, anchor_name = rules.supplement_window, rules.supplement_from
+        anchor = {
+            "occurred": incident.occurred_at or incident.learned_at,
+            "learned": incident.learned_at,
+            "resolved": incident.resolved_at,
+        }[anchor_name]
+        if window and anchor and now > anchor + window:
+            since = {"occurred": "the event", "learned": "it was learned of"}.get(
+                anchor_name, "resolution"
+            )
             raise InvalidInput(
-                f"the supplement window ({format_duration(window)} after resolution) has passed",
+                f"the supplement window ({format_duration(window)} after {since}) has passed",
                 field="kind",
             )
         count = await session.scalar(

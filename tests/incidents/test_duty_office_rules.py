@@ -92,3 +92,35 @@ async def test_reminders_and_late_notices_read_as_an_officer_writes(
     shift = next(m.body for m in transport.sent if "【值班提醒】" in m.body)
     assert "duty officer" not in shift and "leader on shift" not in shift
     await desk.aclose()
+
+
+async def test_the_supplement_window_counts_from_the_event(
+    daemon: Daemon, clock: FrozenClock
+) -> None:
+    """Road traffic: supplements (补报) within 7 days of the accident, resolved or not; a
+    report of an accident 8 days ago may not be supplemented any more."""
+    dutyd = daemon.dutyd
+    desk = await api_client(dutyd, Role.duty_officer)
+    fresh = (await desk.post("/api/v1/incidents", json=ROAD)).json()
+    old = (
+        await desk.post(
+            "/api/v1/incidents",
+            json={
+                **ROAD,
+                "title": "八天前的事故",
+                "occurred_at": (clock.now() - timedelta(days=8)).isoformat(),
+            },
+        )
+    ).json()
+    supplement = {"kind": "supplement", "content": "伤亡人数更正：重伤3人"}
+    made = await desk.post(f"/api/v1/incidents/{fresh['id']}/reports", json=supplement)
+    assert made.status_code == 201, made.text
+    refused = await desk.post(f"/api/v1/incidents/{old['id']}/reports", json=supplement)
+    assert refused.status_code == 422 and "7d after the event" in refused.text
+    clock.advance(timedelta(days=6))
+    later = await desk.post(f"/api/v1/incidents/{fresh['id']}/reports", json=supplement)
+    assert later.status_code == 201  # day 6: still within the window, unresolved
+    clock.advance(timedelta(days=2))
+    late = await desk.post(f"/api/v1/incidents/{fresh['id']}/reports", json=supplement)
+    assert late.status_code == 422
+    await desk.aclose()
