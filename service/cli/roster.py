@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.app import Dutyd
 from service.cli import feeds, overrides
-from service.cli.options import AtOption, instant, period, who
+from service.cli.options import AtOption, instant, who
 from service.cli.render import echo_lines, holder_line, version_line, violation_line
 from service.cli.runner import fail, run, run_in_transaction
 from service.office.roster_edits import version_to_restore
 from service.roster import store as roster_store
-from service.roster.check import check_roster
+from service.roster.check import check_roster_period
 from service.roster.csvio import export_duty_table, parse_duty_table
 from service.roster.edits import with_duty_table
 from service.roster.report import on_duty
@@ -51,15 +51,15 @@ def roster_check(
 
     async def work(dutyd: Dutyd) -> list[str]:
         in_force = dutyd.runtime
-        begin, finish = period(start, end, dutyd.settings.timezone)
         if unit is not None:
             in_force.roster.unit(unit)  # an unknown unit is an error, not a clean roster
-        found = check_roster(
+        # A date without an offset means that day on each unit's own clocks.
+        found = check_roster_period(
             in_force.roster,
             in_force.rules,
             in_force.calendar,
-            begin,
-            finish,
+            start,
+            end,
             [unit] if unit else None,
         )
         units = in_force.roster.units

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
+from zoneinfo import ZoneInfo
 
+from service.durations import format_duration
 from service.errors import InvalidInput
 from service.roster.calendar import DutyCalendar
 from service.roster.roster import Assignment, Roster
@@ -51,6 +53,27 @@ def check_roster(
         missing = _calendar_missing(roster, calendar, unit_id, start, end, asked=bool(units))
         found.extend(missing)
         found.extend(_check_unit(roster, rules, calendar, unit_id, start, end))
+    return found
+
+
+def check_roster_period(
+    roster: Roster,
+    rules: DutyRules,
+    calendar: DutyCalendar,
+    start: datetime,
+    end: datetime,
+    units: list[str] | None = None,
+) -> list[Violation]:
+    """As `check_roster`, where a time given without an offset (a date typed by an officer)
+    means that time on each unit's own clocks: 2026-03-01 is Berlin's midnight for a Berlin
+    unit and Shanghai's for a Shanghai one."""
+    if start.tzinfo is not None and end.tzinfo is not None:
+        return check_roster(roster, rules, calendar, start, end, units)
+    found: list[Violation] = []
+    for unit_id in units or sorted(roster.units):
+        zone = roster.unit(unit_id).zone
+        begin, finish = (t if t.tzinfo else t.replace(tzinfo=zone) for t in (start, end))
+        found.extend(check_roster(roster, rules, calendar, begin, finish, [unit_id]))
     return found
 
 
@@ -178,7 +201,11 @@ def _check_unit(
         return getattr(effective[changes[max(index, 0)][1]], role)
 
     for role, items in (("duty_officer", officers), ("leader_on_shift", leaders)):
-        merged.extend(_check_stretches(unit_id, role, items, lambda t, r=role: rules_at(t, r)))
+        merged.extend(
+            _check_stretches(
+                unit_id, role, items, lambda t, r=role: rules_at(t, r), roster.unit(unit_id).zone
+            )
+        )
     return sorted(merged, key=lambda v: (v.start, v.rule))
 
 
@@ -265,10 +292,13 @@ def _check_stretches(
     role: str,
     items: list[Assignment],
     rules_at: Callable[[datetime], EffectiveRoleRules],
+    zone: ZoneInfo,
 ) -> list[Violation]:
     """Consecutive shifts and rest between shifts, person by person: a stretch of duty is
     judged by the rules in force where it begins, a rest by those where the rest begins
-    (so enhanced duty's limits apply to what starts on an enhanced-duty day)."""
+    (so enhanced duty's limits apply to what starts on an enhanced-duty day). A rest is
+    measured on the unit's clocks, as duty rules mean it: 08:30 to 08:30 the next day is a
+    day's rest, also across a change to or from summer time."""
     found: list[Violation] = []
     by_person: dict[str, list[Assignment]] = {}
     for a in items:
@@ -299,8 +329,8 @@ def _check_stretches(
                 )
         for (_, prev_end, _), (nxt_start, _, _) in pairwise(stretches):
             min_rest = rules_at(prev_end).min_rest
-            if min_rest is not None and nxt_start - prev_end < min_rest:
-                rest = nxt_start - prev_end
+            rest = _wall(nxt_start, zone) - _wall(prev_end, zone)
+            if min_rest is not None and rest < min_rest:
                 found.append(
                     Violation(
                         unit_id,
@@ -308,7 +338,13 @@ def _check_stretches(
                         nxt_start,
                         f"{role}_rest",
                         (person,),
-                        f"rests {rest} between shifts as {role}, at least {min_rest} required",
+                        f"rests {format_duration(rest)} between shifts as {role}, at least "
+                        f"{format_duration(min_rest)} required",
                     )
                 )
     return found
+
+
+def _wall(instant: datetime, zone: ZoneInfo) -> datetime:
+    """The instant as the unit's clocks show it, for lengths in wall-clock time."""
+    return instant.astimezone(zone).replace(tzinfo=None)

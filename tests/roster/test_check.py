@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from service.errors import RosterInvalid
-from service.roster.check import CALENDAR_MISSING, Violation, check_roster
+from service.roster.check import CALENDAR_MISSING, Violation, check_roster, check_roster_period
 from service.roster.models import SensitivePeriod
 from service.roster.roster import Roster
 from service.roster.rules import load_rules
@@ -248,7 +248,7 @@ def test_enhanced_duty_limits_apply_to_stretches_and_rests_that_begin_in_it() ->
         "enhanced": {"duty_officer": {"min_rest": "4h"}},
     }
     [short] = by_rule(check(doubled, rest_doc))["duty_officer_rest"]
-    assert "at least 12:00:00 required" in short.detail
+    assert "at least 12h required" in short.detail
     tuesday = SensitivePeriod(name="防汛", starts_on=date(2026, 5, 5), ends_on=date(2026, 5, 5))
     assert "duty_officer_rest" not in by_rule(check(doubled, rest_doc, calendar(periods=[tuesday])))
 
@@ -273,3 +273,43 @@ def test_rules_file_names_unknown_unit(tmp_path) -> None:  # type: ignore[no-unt
         RosterInvalid, match=r"rules.yaml:2:3: at units.atlantis: unknown unit 'atlantis'"
     ):
         load_rules(path, roster())
+
+
+def test_a_days_rest_across_the_change_to_summer_time_is_a_days_rest() -> None:
+    """One on, one off, 24-hour shifts in Berlin across 29 March 2026 (clocks go forward):
+    08:00 to 08:00 the next day is a day's rest, not '23h'; a short rest is told in words."""
+    berlin = ZoneInfo("Europe/Berlin")
+    r = roster(
+        zone="Europe/Berlin",
+        rotations=[
+            rotation("duty_officer", ["a", "b"], start="08:00"),
+            rotation("leader_on_shift", ["boss", "vice"], start="08:00"),
+        ],
+    )
+    doc = {"defaults": {"duty_officer": {"min_rest": "24h"}, "leader_on_shift": {"min_rank": 4}}}
+    start = datetime(2026, 3, 25, 0, 0, tzinfo=berlin)
+    found = by_rule(check(r, doc, start=start, end=start + timedelta(days=10)))
+    assert "duty_officer_rest" not in found, found.get("duty_officer_rest")
+    strict = {"defaults": {"duty_officer": {"min_rest": "25h"}, "leader_on_shift": {"min_rank": 4}}}
+    [first, *_] = by_rule(check(r, strict, start=start, end=start + timedelta(days=10)))[
+        "duty_officer_rest"
+    ]
+    assert "rests 24h between shifts" in first.detail and "at least 25h" in first.detail
+
+
+def test_a_date_without_an_offset_means_each_units_own_midnight() -> None:
+    """A gap from 00:00 to 08:00 Berlin time on the first day: checked from the naive date
+    2026-05-04 it lies inside the period for a Berlin unit (not 6 hours off, as Shanghai
+    midnight would put it)."""
+    r = roster(
+        zone="Europe/Berlin",
+        rotations=[
+            rotation("duty_officer", ["a", "b"], start="08:00", starts_on=date(2026, 5, 4)),
+            rotation("leader_on_shift", ["boss", "vice"], start="08:00"),
+        ],
+    )
+    naive_start, naive_end = datetime(2026, 5, 4), datetime(2026, 5, 5)
+    found = check_roster_period(r, rules(**BASIC), calendar(), naive_start, naive_end)
+    gaps = [v for v in found if v.rule == "duty_officer_count"]
+    berlin = ZoneInfo("Europe/Berlin")
+    assert [g.start for g in gaps] == [datetime(2026, 5, 4, 0, 0, tzinfo=berlin)], found
