@@ -8,6 +8,7 @@ messages pass the rate limit and digests (`pacing`) on the way.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,11 +36,20 @@ class Lease:
     lanes: int = 1
 
 
+@dataclass(frozen=True)
+class Takeover:
+    """A message taken over from a dead sender: the earliest time it can have been handed
+    over, and the provider ids other messages to the same address already have (the same
+    text may have gone there since, for another message: that one is not this one)."""
+
+    since: datetime
+    others_sent: frozenset[str]
+
+
 @dataclass
 class Claimed:
     rows: list[Row[Any]]
-    # Messages taken over from a dead sender, with the earliest time it can have sent them.
-    stale_since: dict[int, datetime]
+    takeovers: dict[int, Takeover]
     seen: int  # due rows looked at, including any held back by the rate limit
 
 
@@ -124,4 +134,31 @@ async def claim(
         for row in ready
     )
     await add_events(session, events)
-    return Claimed(ready, stale, len(rows))
+    return Claimed(ready, await _takeovers(session, rows, stale), len(rows))
+
+
+async def _takeovers(
+    session: AsyncSession, rows: Sequence[Row[Any]], stale: dict[int, datetime]
+) -> dict[int, Takeover]:
+    if not stale:
+        return {}
+    addresses = {row.address for row in rows if row.id in stale}
+    sent_to: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for message_id, address, provider_id in await session.execute(
+        select(MessageRow.id, MessageRow.address, MessageRow.provider_id).where(
+            among(session, MessageRow.address, addresses), MessageRow.provider_id.is_not(None)
+        )
+    ):
+        sent_to[address].append((message_id, provider_id))
+    by_id = {row.id: row for row in rows}
+    return {
+        message_id: Takeover(
+            since,
+            frozenset(
+                provider_id
+                for other, provider_id in sent_to[by_id[message_id].address]
+                if other != message_id
+            ),
+        )
+        for message_id, since in stale.items()
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Collection
 from datetime import datetime
 from typing import TextIO
 
@@ -27,7 +28,9 @@ class ConsoleTransport:
         stream.flush()
         return Receipt(transport=self.name, provider_id=None, state="delivered")
 
-    async def find_sent(self, message: OutgoingMessage, since: datetime) -> Receipt | None:
+    async def find_sent(
+        self, message: OutgoingMessage, since: datetime, exclude: Collection[str] = ()
+    ) -> Receipt | None:
         return None
 
     async def close(self) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.catalog import Channel
 from service.notify.observer import DeliveryObserver, FailOver
 from service.notify.queue import queue_message
-from service.notify.tables import MessageRow
+from service.notify.tables import MessageRow, MessageState
 from service.roster.models import Contact, Person
 from service.roster.roster import Roster
 from service.store.job_runs import claim_run
@@ -28,6 +28,35 @@ async def failed_over_already(session: AsyncSession, message_id: int) -> bool:
             select(MessageRow.id).where(MessageRow.failover_of == message_id).limit(1)
         )
     ) is not None
+
+
+IN_PLAY_OR_ARRIVED = (
+    MessageState.pending,
+    MessageState.sending,
+    MessageState.sent,
+    MessageState.delivered,
+    MessageState.bundled,
+)
+
+
+async def _reached_or_on_the_way(
+    session: AsyncSession, failed: MessageRow, root: MessageRow
+) -> int | None:
+    """Another message to the same person about the same matter, since this one began,
+    that arrived or may still arrive (its id), or None."""
+    return await session.scalar(
+        select(MessageRow.id)
+        .where(
+            MessageRow.person_id == failed.person_id,
+            MessageRow.incident_id.is_(None)
+            if failed.incident_id is None
+            else MessageRow.incident_id == failed.incident_id,
+            MessageRow.created_at >= root.created_at,
+            MessageRow.id != failed.id,
+            MessageRow.state.in_(IN_PLAY_OR_ARRIVED),
+        )
+        .limit(1)
+    )
 
 
 def next_contact(person: Person, tried: set[tuple[str, str]]) -> Contact | None:
@@ -46,8 +75,11 @@ async def fail_over(
     now: datetime,
     observer: DeliveryObserver,
 ) -> MessageRow | None:
-    """Queue the same text to the person's next untried contact; if none, report the person
-    unreachable (once per person and incident)."""
+    """Queue the same text to the person's next untried contact (unless this message already
+    failed over); when none is left, report the person unreachable, once per person and
+    incident, but only if no other message reached them or is still on its way: a person
+    paged by SMS and mail at once, whose SMS arrived, is not unreachable because the mail
+    server is down."""
     person = roster.people.get(failed.person_id)
     if person is None:
         return None
@@ -72,7 +104,9 @@ async def fail_over(
         ).all()
     }
     contact = next_contact(person, tried)
-    if contact is not None:
+    if await failed_over_already(session, failed.id):
+        contact = None  # its next contact was already queued; that one decides what follows
+    elif contact is not None:
         message = queue_message(
             session,
             person=person,
@@ -103,6 +137,15 @@ async def fail_over(
             now,
         )
         return message
+    reached = await _reached_or_on_the_way(session, failed, root)
+    if reached is not None:
+        log.info(
+            "person.not_unreachable",
+            person=person.id,
+            incident=failed.incident_id,
+            by=f"message {reached}",
+        )
+        return None
     key = f"{failed.incident_id or 'none'}:{failed.person_id}"
     if failed.incident_id is None:
         key += f":{now.date().isoformat()}"

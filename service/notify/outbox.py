@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.catalog import Channel
 from service.clock import Clock
-from service.notify.claim import Claimed, Lease, claim
+from service.notify.claim import Claimed, Lease, Takeover, claim
 from service.notify.observer import DeliveryObserver, IgnoreResults
 from service.notify.policy import DeliveryPolicy
 from service.notify.record import Recorder
@@ -40,8 +40,8 @@ class Batch(NamedTuple):
     """A claimed batch, leased to this process and committed, ready to send."""
 
     messages: list[OutgoingMessage]
-    # Messages taken over from a dead sender, with the earliest time it can have sent them.
-    stale_since: dict[int, datetime]
+    # Messages taken over from a dead sender: what the provider must be asked first.
+    takeovers: dict[int, Takeover]
     seen: int  # due rows looked at, including any held back by the rate limit
 
 
@@ -95,13 +95,13 @@ class Outbox:
         while max_batches is None or batches < max_batches:
             # A batch held back whole by the rate limit still counts as seen: there may
             # be due rows after it.
-            messages, stale_since, seen = await self.claim(lane)
+            messages, takeovers, seen = await self.claim(lane)
             if not seen:
                 break
             seen_any, batches = True, batches + 1
             if messages:
                 outcomes = await asyncio.gather(
-                    *(send(self.transports, m, stale_since.get(m.id)) for m in messages)
+                    *(self._send(m, takeovers.get(m.id)) for m in messages)
                 )
                 await self.record(messages, list(outcomes))
                 attempted += len(messages)
@@ -112,7 +112,12 @@ class Outbox:
         lease = Lease(self.worker, self.lease, lane, self.lanes)
         async with self.sessions.begin() as session:
             claimed = await claim(session, self.clock.now(), lease, self.policy, self.batch_size)
-        return Batch(self._outgoing(claimed), claimed.stale_since, claimed.seen)
+        return Batch(self._outgoing(claimed), claimed.takeovers, claimed.seen)
+
+    async def _send(self, message: OutgoingMessage, takeover: Takeover | None) -> Outcome:
+        if takeover is None:
+            return await send(self.transports, message, None)
+        return await send(self.transports, message, takeover.since, takeover.others_sent)
 
     def _outgoing(self, claimed: Claimed) -> list[OutgoingMessage]:
         roster = self.roster() if self.roster else None

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.notify.digests import MessageText, bundled_incidents
 from service.notify.events import add_event, add_events, event_values
-from service.notify.failover import fail_over, failed_over_already
+from service.notify.failover import fail_over
 from service.notify.observer import DeliveryObserver, DeliveryResult
 from service.notify.policy import DeliveryPolicy
 from service.notify.send import Outcome
@@ -229,8 +229,7 @@ class Recorder:
         await self.report(
             session, row, now, f"FAILED after {row.attempts} tries: {error.reason}", failed=True
         )
-        if not await failed_over_already(session, row.id):
-            await self.after_failure(session, row, roster, now)
+        await self.after_failure(session, row, roster, now)
 
     async def after_failure(
         self, session: AsyncSession, row: MessageRow, roster: Roster | None, now: datetime

@@ -3,6 +3,7 @@ it when the message was left `sending` by a process that died."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,7 +24,10 @@ class Outcome:
 
 
 async def send(
-    transports: Transports, message: OutgoingMessage, reconcile_since: datetime | None
+    transports: Transports,
+    message: OutgoingMessage,
+    reconcile_since: datetime | None,
+    others_sent: Collection[str] = (),
 ) -> Outcome:
     transport = transports.get(message.channel)
     if transport is None:
@@ -31,7 +35,7 @@ async def send(
     try:
         if reconcile_since is not None:
             try:
-                found = await transport.find_sent(message, reconcile_since)
+                found = await transport.find_sent(message, reconcile_since, others_sent)
             except DeliveryFailed as exc:
                 return Outcome(error=exc, unsure=True)
             if found is not None:

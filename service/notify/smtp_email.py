@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -130,7 +130,9 @@ class SmtpEmailTransport:
             raise classify(exc) from exc
         return Receipt(transport=self.name, provider_id=mail["Message-ID"], state="sent")
 
-    async def find_sent(self, message: OutgoingMessage, since: datetime) -> Receipt | None:
+    async def find_sent(
+        self, message: OutgoingMessage, since: datetime, exclude: Collection[str] = ()
+    ) -> Receipt | None:
         return None  # SMTP cannot be asked; a resend carries the same Message-ID
 
     async def close(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -37,9 +38,13 @@ class Transport(Protocol):
         """Hand the message to the provider; raise DeliveryFailed(retryable=...) if it refuses."""
         ...
 
-    async def find_sent(self, message: OutgoingMessage, since: datetime) -> Receipt | None:
+    async def find_sent(
+        self, message: OutgoingMessage, since: datetime, exclude: Collection[str] = ()
+    ) -> Receipt | None:
         """After a crash mid-send: did the provider accept this message after `since`?
 
+        `exclude` are provider ids that belong to other messages (the same text may well
+        have gone to the same person since, for the next step): never this one's.
         Transports that cannot tell return None, and the message is sent again.
         """
         ...

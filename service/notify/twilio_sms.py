@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Collection
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, TypeVar
@@ -142,16 +142,22 @@ class TwilioSmsTransport:
         )
         return Receipt(transport=self.name, provider_id=sent.sid, state="sent")
 
-    async def find_sent(self, message: OutgoingMessage, since: datetime) -> Receipt | None:
+    async def find_sent(
+        self, message: OutgoingMessage, since: datetime, exclude: Collection[str] = ()
+    ) -> Receipt | None:
         """Twilio keeps what it accepted: look for this text to this number created since
         the claim. Not filtered by DateSent: a message Twilio still has queued has none."""
         found = await self._twilio.call(
             self._twilio.client.messages.list_async(to=message.address, limit=50)
         )
         body = fit_sms(message.body, DIGEST_SEGMENTS if message.subject else 4)
-        for item in found:
+        # Twilio lists newest first; the earliest candidate is the one sent for this
+        # message, later ones with the same text were sent for later messages.
+        for item in reversed(list(found)):
             created = item.date_created
-            if item.body == body and (created is None or created >= since):
+            if item.sid in exclude or item.body != body:
+                continue
+            if created is None or created >= since:
                 return Receipt(transport=self.name, provider_id=item.sid, state="sent")
         return None
 
@@ -209,7 +215,9 @@ class TwilioVoiceTransport:
         )
         return Receipt(transport=self.name, provider_id=call.sid, state="sent")
 
-    async def find_sent(self, message: OutgoingMessage, since: datetime) -> Receipt | None:
+    async def find_sent(
+        self, message: OutgoingMessage, since: datetime, exclude: Collection[str] = ()
+    ) -> Receipt | None:
         return None  # a repeated call after a crash is better than a missed one
 
     async def close(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,7 +18,9 @@ class RecordingTransport:
         self.sent.append(message)
         return Receipt(transport=self.name, provider_id=f"rec-{message.id}", state="delivered")
 
-    async def find_sent(self, message: OutgoingMessage, since: datetime) -> Receipt | None:
+    async def find_sent(
+        self, message: OutgoingMessage, since: datetime, exclude: Collection[str] = ()
+    ) -> Receipt | None:
         return None
 
     async def close(self) -> None:

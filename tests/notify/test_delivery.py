@@ -588,3 +588,76 @@ async def test_a_digest_left_sending_by_a_dead_process_is_not_sent_again(
     assert rows[digest.id].state == MessageState.sent
     assert rows[digest.id].provider_id == fake_twilio.sent[0].sid
     assert any("found already accepted" in e for e in await events(dutyd, digest.id))
+
+
+async def test_a_takeover_is_not_mistaken_for_a_later_message_with_the_same_text(
+    dutyd: Dutyd, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    """Message A was claimed by a process that died before sending; B, the same text to the
+    same number, went out meanwhile. Taking A over must not record B's SMS as A's (A would
+    never arrive): A is sent, and each has its own SID."""
+    outbox = dutyd.engine.outbox
+    outbox.policy = DeliveryPolicy(digest_threshold=100, rate_limit_per_minute=100)
+    same = {"person_id": "sun_li", "address": SUN_LI, "body": "【青山县】第二步：请立即确认"}
+    await insert_message(dutyd, **same)
+    [first] = await claim_due(outbox)  # claimed; then its process dies before sending
+    clock.advance(timedelta(seconds=8))
+    await insert_message(dutyd, **same)
+    assert await outbox.deliver_due() == 1  # the second goes out, the first is still leased
+    clock.advance(timedelta(seconds=dutyd.settings.send_lease_seconds))
+    await dutyd.tick()
+    assert len(fake_twilio.sent) == 2
+    rows = await messages(dutyd)
+    assert [r.state for r in rows] == [MessageState.sent, MessageState.sent]
+    assert rows[0].id == first.id and rows[0].provider_id != rows[1].provider_id
+
+
+async def insert_message(dutyd: Dutyd, *, person_id: str, address: str, body: str) -> None:
+    now = dutyd.clock.now()
+    async with dutyd.sessions.begin() as session:
+        session.add(
+            MessageRow(
+                person_id=person_id,
+                channel="sms",
+                address=address,
+                subject="",
+                body=body,
+                state=MessageState.pending,
+                due_at=now,
+                created_at=now,
+                updated_at=now,
+                attempts=0,
+            )
+        )
+
+
+async def test_a_person_reached_by_sms_is_not_declared_unreachable_when_mail_fails(
+    tmp_path: Path, database_url: str, clock: FrozenClock, fake_twilio: FakeTwilio
+) -> None:
+    """Paged by SMS and mail at once: the SMS arrives, the mail server is down. When the
+    mail's tries are spent there is no contact left, yet the person was reached: no
+    【联系不上】 to the duty office, no person_unreachable on the timeline."""
+    dutyd = await make_dutyd(
+        tmp_path,
+        database_url,
+        clock,
+        fake_twilio,
+        free_port(),
+        channels="sms, email",
+        delivery_max_attempts=2,
+        delivery_retry_minutes=0,
+    )
+    try:
+        desk = await api_client(dutyd, Role.duty_officer)
+        incident = (await desk.post("/api/v1/incidents", json=FLOOD)).json()
+        await run_until_quiet(dutyd, clock, timedelta(seconds=30))
+        rows = await messages(dutyd)
+        assert [(r.channel, r.state) for r in rows if r.person_id == "sun_li"] == [
+            ("sms", MessageState.sent),
+            ("email", MessageState.failed),
+        ]
+        assert not [r for r in rows if "联系不上" in r.body]
+        detail = (await desk.get(f"/api/v1/incidents/{incident['id']}")).json()
+        assert "person_unreachable" not in [e["kind"] for e in detail["timeline"]]
+    finally:
+        await dutyd.stop()
