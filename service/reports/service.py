@@ -25,6 +25,7 @@ from service.reports.duties import (
 )
 from service.reports.tables import DutyPhase, DutyState, ReportDutyRow
 from service.roster.roster import Roster
+from service.texts.words import chinese_number
 
 
 def local_time(roster: Roster, incident: IncidentRow, at: datetime) -> str:
@@ -183,8 +184,13 @@ async def schedule_next_followup(
 
 
 def duty_name(duty: ReportDutyRow, language: str) -> str:
+    """初报, 续报二, 终报 / initial report, follow-up report 2, final report."""
     name = REPORT_NAMES[ReportKind(duty.kind)][language]
-    return f"{name}#{duty.sequence}" if duty.kind == ReportKind.followup else name
+    if duty.kind != ReportKind.followup:
+        return name
+    if language == "zh":
+        return f"{name}{chinese_number(duty.sequence)}"
+    return f"{name} {duty.sequence}"
 
 
 async def submit_report(

@@ -35,3 +35,16 @@ def spoken_duration(delta: timedelta, language: str) -> str:
         if count:
             parts.append(f"{count}{word}")
     return "".join(parts) if language == "zh" else " ".join(parts)
+
+
+_DIGITS = "零一二三四五六七八九"
+
+
+def chinese_number(n: int) -> str:
+    """一, 二, … 十, 十一, … 九十九, as follow-ups are numbered (续报一、续报二); digits beyond."""
+    if not 0 < n < 100:
+        return str(n)
+    tens, ones = divmod(n, 10)
+    if tens == 0:
+        return _DIGITS[ones]
+    return ("" if tens == 1 else _DIGITS[tens]) + "十" + (_DIGITS[ones] if ones else "")

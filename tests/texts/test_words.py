@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from service.texts.words import role_label, spoken_duration
+from service.texts.words import chinese_number, role_label, spoken_duration
 
 
 def test_durations_read_as_written_by_hand() -> None:
@@ -21,3 +21,16 @@ def test_roles_have_names_in_each_language() -> None:
     assert role_label("duty_officer", "zh") == "值班员"
     assert role_label("leader_on_shift", "en") == "leader on shift"
     assert role_label("flood_liaison", "en") == "flood liaison"
+
+
+def test_follow_ups_are_numbered_as_the_office_numbers_them() -> None:
+    """续报一, 续报二 … 续报十, 续报十一, 续报二十一."""
+    assert [chinese_number(n) for n in (1, 2, 10, 11, 20, 21, 99)] == [
+        "一",
+        "二",
+        "十",
+        "十一",
+        "二十",
+        "二十一",
+        "九十九",
+    ]
