@@ -378,8 +378,8 @@ class Dutyd:
         return problem
 
     async def stop(self, grace_seconds: float = 10.0) -> None:
-        """Stop: let a running engine pass finish (it is one transaction at a time, and
-        anything cut short is redone by the next process), then close everything."""
+        """Stop: let a running pass and sends still out finish (anything cut short is redone
+        by the next process), then close everything."""
         self._stopping = True
         if self.scheduler is not None:
             self.scheduler.pause()
@@ -390,11 +390,10 @@ class Dutyd:
                 log.warning("engine.stop_cut_pass_short", grace_seconds=grace_seconds)
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
+        if hasattr(self, "engine"):
+            await self.engine.outbox.drain(grace_seconds)
         for transport in set(getattr(self, "transports", {}).values()):
             await transport.close()
-        if self.read_db is not None and self.read_db is not self.db:
-            await self.read_db.dispose()
-        self.read_db = None
-        if self.db is not None:
-            await self.db.dispose()
-            self.db = None
+        for engine in {e for e in (self.read_db, self.db) if e is not None}:
+            await engine.dispose()
+        self.read_db = self.db = None

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.catalog import Channel
@@ -34,6 +35,7 @@ from service.notify.transport import OutgoingMessage, Transports
 from service.roster.roster import Roster
 
 __all__ = ["DeliveryPolicy", "Outbox", "Outcome"]
+log = structlog.get_logger(__name__)
 
 
 class Batch(NamedTuple):
@@ -60,7 +62,13 @@ class Outbox:
     policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     rng: random.Random = field(default_factory=random.Random)
 
+    # A batch's answers are recorded when the slowest has come or after this long: one
+    # provider request hanging to its timeout must not hold every other message's record
+    # (and the lane's next batch) for that long. The slow ones are recorded as they come.
+    record_after: timedelta = timedelta(seconds=2)
+
     _recorder: Recorder | None = field(default=None, init=False, repr=False)
+    _stragglers: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
 
     @property
     def recorder(self) -> Recorder:
@@ -100,12 +108,36 @@ class Outbox:
                 break
             seen_any, batches = True, batches + 1
             if messages:
-                outcomes = await asyncio.gather(
-                    *(self._send(m, takeovers.get(m.id)) for m in messages)
-                )
-                await self.record(messages, list(outcomes))
+                await self._send_batch(messages, takeovers)
                 attempted += len(messages)
         return attempted, seen_any
+
+    async def _send_batch(
+        self, messages: list[OutgoingMessage], takeovers: dict[int, Takeover]
+    ) -> None:
+        sends = {asyncio.ensure_future(self._send(m, takeovers.get(m.id))): m for m in messages}
+        done, slow = await asyncio.wait(sends, timeout=self.record_after.total_seconds())
+        await self.record([sends[t] for t in done], [t.result() for t in done])
+        if slow:
+            # Still leased to this process: recorded when they answer, or taken over by
+            # another process if this one dies first.
+            later = asyncio.ensure_future(self._record_when_answered({t: sends[t] for t in slow}))
+            self._stragglers.add(later)
+            later.add_done_callback(self._stragglers.discard)
+
+    async def _record_when_answered(
+        self, sends: dict[asyncio.Future[Outcome], OutgoingMessage]
+    ) -> None:
+        await asyncio.wait(list(sends))
+        try:
+            await self.record(list(sends.values()), [t.result() for t in sends])
+        except Exception:  # the lease runs out and another pass takes them over
+            log.exception("outbox.late_record_failed", messages=[m.id for m in sends.values()])
+
+    async def drain(self, seconds: float) -> None:
+        """Wait (up to `seconds`) for sends still out to be answered and recorded."""
+        if self._stragglers:
+            await asyncio.wait(list(self._stragglers), timeout=seconds)
 
     async def claim(self, lane: int = 0) -> Batch:
         """Lease a batch of due messages in `lane` and commit, before anything is sent."""
@@ -140,6 +172,8 @@ class Outbox:
 
     async def record(self, messages: list[OutgoingMessage], outcomes: list[Outcome]) -> None:
         """Record a batch's results in one transaction."""
+        if not messages:
+            return
         async with self.sessions.begin() as session:
             await self.recorder.record(
                 session,

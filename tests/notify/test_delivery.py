@@ -661,3 +661,21 @@ async def test_a_person_reached_by_sms_is_not_declared_unreachable_when_mail_fai
         assert "person_unreachable" not in [e["kind"] for e in detail["timeline"]]
     finally:
         await dutyd.stop()
+
+
+async def test_one_hanging_request_does_not_hold_the_others(
+    dutyd: Dutyd, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    """Twilio hangs on one request of a batch: the others are recorded sent at once (not
+    after the hung one's timeout), and the hung one when it answers."""
+    outbox = dutyd.engine.outbox
+    outbox.policy = DeliveryPolicy(digest_threshold=100, rate_limit_per_minute=100)
+    outbox.record_after = timedelta(seconds=0.2)
+    fake_twilio.stall_next, fake_twilio.stall_seconds = 1, 1.5
+    for n in range(4):
+        await insert_message(dutyd, person_id="sun_li", address=SUN_LI, body=f"通知{n}")
+    assert await outbox.deliver_due() == 4
+    states = [r.state for r in await messages(dutyd)]
+    assert states.count(MessageState.sent) == 3 and states.count(MessageState.sending) == 1
+    await outbox.drain(5)
+    assert [r.state for r in await messages(dutyd)] == [MessageState.sent] * 4
