@@ -89,6 +89,9 @@ class TwilioClient:
         await self.http.close()
 
 
+LOOKUP_PAGE_SIZE = 1000  # Twilio's largest page
+
+
 def classify(exc: BaseException, retry_after: float | None = None) -> DeliveryFailed:
     """The one place that decides whether a Twilio failure may be retried, for every call
     (send, lookup, voice call): HTTP 408, 429 and 5xx, network errors and timeouts may;
@@ -147,9 +150,7 @@ class TwilioSmsTransport:
     ) -> Receipt | None:
         """Twilio keeps what it accepted: look for this text to this number created since
         the claim. Not filtered by DateSent: a message Twilio still has queued has none."""
-        found = await self._twilio.call(
-            self._twilio.client.messages.list_async(to=message.address, limit=50)
-        )
+        found = await self._twilio.call(self._created_since(message.address, since))
         body = fit_sms(message.body, DIGEST_SEGMENTS if message.subject else 4)
         # Twilio lists newest first; the earliest candidate is the one sent for this
         # message, later ones with the same text were sent for later messages.
@@ -160,6 +161,20 @@ class TwilioSmsTransport:
             if created is None or created >= since:
                 return Receipt(transport=self.name, provider_id=item.sid, state="sent")
         return None
+
+    async def _created_since(self, to: str, since: datetime) -> list[Any]:
+        """Every message to `to` created since `since`, newest first, in pages of the most
+        Twilio gives: in a storm one officer gets hundreds, and the one looked for must not
+        fall off the end of a short first page (it would then be sent again)."""
+        found = []
+        stream = await self._twilio.client.messages.stream_async(
+            to=to, page_size=LOOKUP_PAGE_SIZE
+        )
+        async for item in stream:
+            if item.date_created is not None and item.date_created < since:
+                break  # newest first: the rest are older still
+            found.append(item)
+        return found
 
     async def close(self) -> None:
         await self._twilio.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -679,3 +680,22 @@ async def test_one_hanging_request_does_not_hold_the_others(
     assert states.count(MessageState.sent) == 3 and states.count(MessageState.sending) == 1
     await outbox.drain(5)
     assert [r.state for r in await messages(dutyd)] == [MessageState.sent] * 4
+
+
+async def test_a_takeover_finds_its_sms_behind_many_newer_ones(
+    dutyd: Dutyd, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    """In a storm an officer gets many SMS: the one a dead process handed over is found
+    behind sixty newer ones to the same number (Twilio lists newest first) and not resent."""
+    outbox = dutyd.engine.outbox
+    await insert_message(dutyd, person_id="sun_li", address=SUN_LI, body="事件#1 第一步")
+    [first] = await claim_due(outbox)
+    sms = outbox.transports[first.channel]
+    await sms.send(first)  # handed over; then the crash
+    for n in range(60):
+        await sms.send(replace(first, id=10_000 + n, body=f"其他通知{n}"))
+    clock.advance(timedelta(seconds=dutyd.settings.send_lease_seconds + 1))
+    await dutyd.tick()
+    assert [s.body for s in fake_twilio.sent].count("事件#1 第一步") == 1
+    [row] = await messages(dutyd)
+    assert row.state == MessageState.sent and row.provider_id == fake_twilio.sent[0].sid
