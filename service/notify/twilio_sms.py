@@ -167,9 +167,7 @@ class TwilioSmsTransport:
         Twilio gives: in a storm one officer gets hundreds, and the one looked for must not
         fall off the end of a short first page (it would then be sent again)."""
         found = []
-        stream = await self._twilio.client.messages.stream_async(
-            to=to, page_size=LOOKUP_PAGE_SIZE
-        )
+        stream = await self._twilio.client.messages.stream_async(to=to, page_size=LOOKUP_PAGE_SIZE)
         async for item in stream:
             if item.date_created is not None and item.date_created < since:
                 break  # newest first: the rest are older still
