@@ -20,6 +20,7 @@ from service.notify.events import event_values
 from service.notify.sms_text import DIGEST_SEGMENTS, segments
 from service.notify.tables import CLAIM_COLUMNS, MessageRow, MessageState
 from service.store.bulk import among
+from service.texts.words import clip
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +43,7 @@ def digest_body(items: Sequence[MessageText]) -> str:
     for n, row in enumerate(items, start=1):
         first = row.body.strip().splitlines()[0] if row.body.strip() else row.subject
         code = f"#{row.incident_id} " if row.incident_id is not None else ""
-        lines.append(f"{n}) {code}{first[:DIGEST_LINE_CHARS]}")
+        lines.append(f"{n}) {code}{clip(first, DIGEST_LINE_CHARS)}")
     return "\n".join(lines)
 
 

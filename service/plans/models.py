@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from service.catalog import Category, Channel, Level, ReportMedium
 from service.durations import Duration
@@ -122,13 +122,17 @@ class ReportDuty(_Strict):
     remind_before: Duration | None = None
 
 
+# A time of day as plans write it and people read it: 08:00, not 08:00:00.
+ClockTime = Annotated[time, PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)]
+
+
 class FollowUps(_Strict):
     """Follow-up reports (續報): on a cadence, or at fixed local times of day."""
 
     to: list[Target] = Field(min_length=1)
     responsible: Target = Field(default_factory=lambda: Target(role="duty_officer"))
     every: Duration | None = None
-    at: list[time] = Field(default_factory=list, description="Local times of day, e.g. 08:00.")
+    at: list[ClockTime] = Field(default_factory=list, description="Local times of day, e.g. 08:00.")
     via: list[ReportMedium] = Field(default_factory=lambda: [ReportMedium.written], min_length=1)
     remind_before: Duration | None = None
 

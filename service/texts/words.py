@@ -48,3 +48,15 @@ def chinese_number(n: int) -> str:
     if tens == 0:
         return _DIGITS[ones]
     return ("" if tens == 1 else _DIGITS[tens]) + "十" + (_DIGITS[ones] if ones else "")
+
+
+def clip(text: str, limit: int) -> str:
+    """At most `limit` characters, cut where a reader expects it: at a space (English)
+    when one is near the end, and marked with an ellipsis; never mid-word when avoidable."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit * 2 // 3:
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:，。；：、") + "…"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from service.texts.words import chinese_number, role_label, spoken_duration
+from service.texts.words import chinese_number, clip, role_label, spoken_duration
 
 
 def test_durations_read_as_written_by_hand() -> None:
@@ -34,3 +34,12 @@ def test_follow_ups_are_numbered_as_the_office_numbers_them() -> None:
         "二十一",
         "九十九",
     ]
+
+
+def test_long_lines_are_cut_between_words_and_marked() -> None:
+    """A digest line cut to fit ends at a word, with an ellipsis; Chinese is cut by
+    character; a line that fits is left whole."""
+    english = "Level II flood: Qingshan river above the warning mark since 10:00 today"
+    assert clip(english, 40) == "Level II flood: Qingshan river above…"
+    assert clip("【青山县】重大（II级）自然灾害：青山河水位超警戒", 12) == "【青山县】重大（II级…"
+    assert clip("short", 40) == "short"
