@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.app import Dutyd
 from service.auth.tables import ApiTokenRow
 from service.auth.tokens import authenticate
+from service.store.base import MAX_ROW_ID
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -51,10 +52,8 @@ async def get_caller(
 Caller = Annotated[ApiTokenRow, Depends(get_caller)]
 
 
-# Row ids are INTEGER columns, 32-bit signed on PostgreSQL: a larger one is no row at all,
-# and would otherwise reach the database driver and fail there.
-MAX_ID = 2**31 - 1
-RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="A record's id.")]
-MessageId = Annotated[int, Query(ge=1, le=MAX_ID)]
+# A larger id than a row can have would otherwise reach the database driver and fail there.
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A record's id.")]
+MessageId = Annotated[int, Query(ge=1, le=MAX_ROW_ID)]
 PAGE_MAX = 1000
 PageSize = Annotated[int, Query(ge=1, le=PAGE_MAX, description=f"How many (at most {PAGE_MAX}).")]

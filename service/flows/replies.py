@@ -19,9 +19,9 @@ from service.notify.tables import MessageRow
 from service.plans.loader import PlanSet
 from service.roster.models import Person
 from service.roster.roster import Roster
+from service.store.base import MAX_ROW_ID
 
 REPLY = re.compile(r"^\s*(1|ack|确认|2|esc|升级)\s*(?:#?\s*(\d{1,10}))?\s*$", re.IGNORECASE)
-LARGEST_ID = 2**31 - 1  # row ids are 32-bit INTEGER columns on PostgreSQL
 ACK_WORDS = {"1", "ack", "确认"}
 HELP = {
     "zh": "回复1确认、回复2升级，可加事件号，如：1 #12",
@@ -123,7 +123,7 @@ async def handle_sms_reply(
     named = int(match[2]) if match[2] else None
     incident = (
         await _notified_incident(session, person, named)
-        if named is None or named <= LARGEST_ID
+        if named is None or named <= MAX_ROW_ID
         else None
     )
     if incident is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.catalog import Channel
@@ -47,16 +47,24 @@ async def _reached_or_on_the_way(
     return await session.scalar(
         select(MessageRow.id)
         .where(
-            MessageRow.person_id == failed.person_id,
-            MessageRow.incident_id.is_(None)
-            if failed.incident_id is None
-            else MessageRow.incident_id == failed.incident_id,
-            MessageRow.created_at >= root.created_at,
+            *_same_matter(failed, root),
             MessageRow.id != failed.id,
             MessageRow.state.in_(IN_PLAY_OR_ARRIVED),
         )
         .limit(1)
     )
+
+
+def _same_matter(failed: MessageRow, root: MessageRow) -> list[ColumnElement[bool]]:
+    """Messages to the same person about the same incident (or none) since the first of
+    this message's fail-over chain was queued."""
+    return [
+        MessageRow.person_id == failed.person_id,
+        MessageRow.incident_id.is_(None)
+        if failed.incident_id is None
+        else MessageRow.incident_id == failed.incident_id,
+        MessageRow.created_at >= root.created_at,
+    ]
 
 
 def next_contact(person: Person, tried: set[tuple[str, str]]) -> Contact | None:
@@ -89,24 +97,17 @@ async def fail_over(
         if earlier is None:
             break
         root = earlier
-    tried = {
-        (channel, address)
-        for channel, address in (
-            await session.execute(
-                select(MessageRow.channel, MessageRow.address).where(
-                    MessageRow.person_id == failed.person_id,
-                    MessageRow.incident_id.is_(failed.incident_id)
-                    if failed.incident_id is None
-                    else MessageRow.incident_id == failed.incident_id,
-                    MessageRow.created_at >= root.created_at,
-                )
-            )
-        ).all()
-    }
-    contact = next_contact(person, tried)
     if await failed_over_already(session, failed.id):
         contact = None  # its next contact was already queued; that one decides what follows
-    elif contact is not None:
+    else:
+        tried = {
+            (channel, address)
+            for channel, address in await session.execute(
+                select(MessageRow.channel, MessageRow.address).where(*_same_matter(failed, root))
+            )
+        }
+        contact = next_contact(person, tried)
+    if contact is not None:
         message = queue_message(
             session,
             person=person,

@@ -205,9 +205,6 @@ class Checker:
         for (location, message), levels in late_written.items():
             self.report(location, f"level {', '.join(levels)}: {message}")
 
-    def _levels_written(self, sources: dict[str, PlanSource], plan: ResolvedPlan) -> set[str]:
-        return {level.value for level in sources[plan.id].plan.levels}
-
     def _origin_location(self, origin: str, kind: str) -> Location:
         section = origin.rsplit("(", 1)[-1].rstrip(")")
         if not origin.startswith(str(self.document.path)):

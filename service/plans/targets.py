@@ -34,8 +34,7 @@ def target_unit(roster: Roster, target: Target, incident_unit: str) -> str | Non
     if target.unit == "parent":
         return roster.unit(incident_unit).parent
     if target.unit == "top":
-        ancestors = roster.ancestors(incident_unit)
-        return ancestors[-1].id if ancestors else incident_unit
+        return roster.top_unit(incident_unit).id
     return target.unit
 
 

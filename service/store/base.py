@@ -18,6 +18,10 @@ NAMING_CONVENTION = {
 }
 
 
+# Row ids are INTEGER columns, 32-bit signed on PostgreSQL: a larger number is no row.
+MAX_ROW_ID = 2**31 - 1
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores instants in UTC and always hands back timezone-aware values.
 
