@@ -159,11 +159,31 @@ def _describe_input(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[str | int, ...]:
+    """The path in the document an error's location names, without what pydantic adds
+    (a tagged union's tag, '[key]'): a name that is not a key there and not the last."""
+    path: list[str | int] = []
+    parts = [p for p in loc if isinstance(p, str | int) and p != "[key]"]
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        if isinstance(data, dict) and part not in data and not last:
+            continue
+        path.append(part)
+        data = data.get(part) if isinstance(data, dict) else _item(data, part)
+    return tuple(path)
+
+
+def _item(data: Any, part: str | int) -> Any:
+    if isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        return data[part]
+    return None
+
+
 def validation_problems(document: Document, exc: ValidationError) -> list[str]:
     """One line per pydantic error: file:line:col, path inside the document, found, expected."""
     problems = []
     for err in exc.errors():
-        location = tuple(p for p in err["loc"] if isinstance(p, str | int) and p != "[key]")
+        location = _data_path(document.data, err["loc"])
         if err["type"] == "extra_forbidden":
             problems.append(document.problem(location, "unknown key", key=True))
             continue

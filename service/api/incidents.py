@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.api.deps import Caller, DutydDep, PageSize, ReadSessionDep, RowId
 from service.app import Dutyd
 from service.auth.tokens import Role, require_role
-from service.flows import incident_detail, incidents
-from service.incidents import service
+from service.flows import casualties, incident_detail, incidents
+from service.incidents import views
 from service.incidents.models import (
+    CasualtyUpdate,
     CategoryChange,
     DutyView,
     IncidentDetail,
@@ -27,7 +29,7 @@ from service.incidents.models import (
 from service.incidents.tables import IncidentRow
 from service.metrics import INCIDENTS_REPORTED
 from service.reports.duties import ReportKind
-from service.reports.service import duty_view
+from service.reports.names import duty_view
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 ANYONE = (Role.duty_officer, Role.leader, Role.admin)
@@ -38,7 +40,7 @@ async def _change(
 ) -> IncidentView:
     """Run one change of an incident in a transaction, then wake the engine for its effects."""
     async with dutyd.sessions.begin() as session:
-        view = service.incident_view(await action(session))
+        view = views.incident_view(await action(session))
     dutyd.wake()
     return view
 
@@ -89,9 +91,19 @@ async def list_incidents(
     caller: Caller,
     session: ReadSessionDep,
     status: IncidentStatus | None = None,
+    unit: Annotated[str | None, Query(max_length=64, description="Only this unit.")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Words to find in what happened or the intake record (reporter's "
+            "name, unit, phone; what was done; who was told); every word must match.",
+        ),
+    ] = None,
     limit: PageSize = 100,
 ) -> list[IncidentView]:
-    return await service.list_incidents(session, status=status, limit=limit)
+    """The latest incidents first, by status, unit, or words of their record."""
+    return await views.list_incidents(session, status=status, unit=unit, search=q, limit=limit)
 
 
 @router.get("/{incident_id}", response_model=IncidentDetail)
@@ -183,6 +195,28 @@ async def change_category(
     )
 
 
+@router.post("/{incident_id}/casualties", response_model=IncidentView)
+async def update_casualties(
+    incident_id: RowId, body: CasualtyUpdate, caller: Caller, dutyd: DutydDep
+) -> IncidentView:
+    """Casualties and losses as now known. Figures that reach a more severe level under
+    the plan's thresholds raise it or put it to the officer, as the plan says."""
+    require_role(caller, *ANYONE)
+    return await _change(
+        dutyd,
+        lambda session: casualties.update_casualties(
+            session,
+            incident_id,
+            body,
+            roster=dutyd.runtime.roster,
+            plans=dutyd.runtime.plans,
+            actor=caller.name,
+            now=dutyd.clock.now(),
+            worker=dutyd.worker,
+        ),
+    )
+
+
 @router.post("/{incident_id}/escalate", response_model=IncidentView)
 async def escalate_now(incident_id: RowId, caller: Caller, dutyd: DutydDep) -> IncidentView:
     """Escalate now: the next step fires at once instead of after its wait."""
@@ -218,6 +252,12 @@ class ReportSubmission(BaseModel):
 
     kind: ReportKind
     content: str = Field(min_length=1, max_length=100_000)
+    hop: str | None = Field(
+        None,
+        max_length=64,
+        description="For kind `hop`: which hop of the reporting chain (default: the one due "
+        "first).",
+    )
 
 
 @router.post("/{incident_id}/reports", response_model=DutyView, status_code=201)
@@ -236,6 +276,7 @@ async def submit_report(
             content=body.content,
             actor=caller.name,
             now=dutyd.clock.now(),
+            hop=body.hop,
         )
         await session.flush()
         view = duty_view(duty)

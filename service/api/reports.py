@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel
 from service.api.deps import Caller, DutydDep, ReadSessionDep
 from service.incidents.models import DutyView
 from service.reports import stats as reports
-from service.reports.service import duty_view
+from service.reports.names import duty_view
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 

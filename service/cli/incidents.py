@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.app import Dutyd
@@ -15,12 +15,21 @@ from service.catalog import Category, Level
 from service.cli.options import ByOption, who
 from service.cli.render import echo_lines, incident_detail, incident_line
 from service.cli.runner import fail, run, run_in_transaction
-from service.flows import incidents
+from service.flows import casualties, incidents
 from service.flows.incident_detail import get_incident_detail
-from service.incidents.models import IncidentDetail, IncidentReport, IncidentStatus, IncidentView
-from service.incidents.service import incident_view, list_incidents
+from service.incidents.models import (
+    CasualtyUpdate,
+    IncidentDetail,
+    IncidentReport,
+    IncidentStatus,
+    IncidentView,
+    ReceivedVia,
+)
 from service.incidents.tables import IncidentRow
+from service.incidents.views import incident_view, list_incidents
 from service.roster.roster import Roster
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 app = typer.Typer(help="Report, acknowledge and inspect incidents.", no_args_is_help=True)
 
@@ -40,23 +49,52 @@ def incident_report(
         str, typer.Option(help="phone, duty_officer, webhook or automated.")
     ] = "duty_officer",
     reporter: Annotated[str | None, typer.Option(help="Who reports (default: login name).")] = None,
+    deaths: Annotated[int, typer.Option(help="Dead (死亡).")] = 0,
+    seriously_injured: Annotated[int, typer.Option(help="Seriously injured (重伤).")] = 0,
+    injured: Annotated[int, typer.Option(help="Injured (受伤).")] = 0,
+    missing: Annotated[int, typer.Option(help="Missing (失踪).")] = 0,
+    trapped: Annotated[int, typer.Option(help="Trapped (被困).")] = 0,
+    evacuated: Annotated[int, typer.Option(help="Evacuated (转移).")] = 0,
+    losses: Annotated[str, typer.Option(help="Economic and other losses.")] = "",
+    caller_name: Annotated[str, typer.Option(help="Who reported it to the office.")] = "",
+    caller_unit: Annotated[str, typer.Option(help="The caller's unit.")] = "",
+    caller_phone: Annotated[str, typer.Option(help="A number to call back.")] = "",
+    received_via: Annotated[
+        ReceivedVia | None, typer.Option(help="How the office heard of it.")
+    ] = None,
+    actions_taken: Annotated[str, typer.Option(help="What has already been done.")] = "",
+    others_told: Annotated[str, typer.Option(help="Who else has been told.")] = "",
 ) -> None:
-    """Log an incident; the plan's first notifications are queued at once."""
-    try:
-        report = IncidentReport(
-            category=category,
-            event_type=event_type,
-            level=level,
-            unit=unit,
-            title=title,
-            description=description,
-            location=location,
-            source=source,  # type: ignore[arg-type]
-        )
-    except ValidationError as exc:
-        raise fail(
-            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        ) from None
+    """Log an incident with its intake record (接报登记); the plan's first notifications
+    are queued at once."""
+    report = parsed(
+        IncidentReport,
+        category=category,
+        event_type=event_type,
+        level=level,
+        unit=unit,
+        title=title,
+        description=description,
+        location=location,
+        source=source,
+        casualties=dict(
+            deaths=deaths,
+            seriously_injured=seriously_injured,
+            injured=injured,
+            missing=missing,
+            trapped=trapped,
+            evacuated=evacuated,
+        ),
+        losses=losses,
+        intake=dict(
+            reporter_name=caller_name,
+            reporter_unit=caller_unit,
+            reporter_phone=caller_phone,
+            received_via=received_via,
+            actions_taken=actions_taken,
+            others_told=others_told,
+        ),
+    )
 
     async def work(dutyd: Dutyd) -> IncidentDetail:
         async with dutyd.sessions.begin() as session:
@@ -83,6 +121,68 @@ def incident_report(
     typer.echo(
         f"incident {detail.id} logged under plan {detail.plan_id}; "
         f"{len(detail.messages)} message(s) queued"
+    )
+
+
+def parsed(model: type[ModelT], **values: object) -> ModelT:
+    """Values from the command line as the API would take them, or a clear refusal."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise fail(
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        ) from None
+
+
+@app.command("casualties")
+def incident_casualties(
+    incident_id: IncidentArgument,
+    deaths: Annotated[int, typer.Option(help="Dead (死亡), as now known.")] = 0,
+    seriously_injured: Annotated[int, typer.Option(help="Seriously injured (重伤).")] = 0,
+    injured: Annotated[int, typer.Option(help="Injured (受伤).")] = 0,
+    missing: Annotated[int, typer.Option(help="Missing (失踪).")] = 0,
+    trapped: Annotated[int, typer.Option(help="Trapped (被困).")] = 0,
+    evacuated: Annotated[int, typer.Option(help="Evacuated (转移).")] = 0,
+    losses: Annotated[str | None, typer.Option(help="Losses (default: unchanged).")] = None,
+    note: Annotated[str, typer.Option(help="Where the figures come from.")] = "",
+    by: ByOption = None,
+) -> None:
+    """Record casualties and losses as now known (they replace the figures before); a
+    level the plan's thresholds make is raised or proposed, as the plan says."""
+    update = parsed(
+        CasualtyUpdate,
+        casualties=dict(
+            deaths=deaths,
+            seriously_injured=seriously_injured,
+            injured=injured,
+            missing=missing,
+            trapped=trapped,
+            evacuated=evacuated,
+        ),
+        losses=losses,
+        note=note,
+    )
+
+    def describe(view: IncidentView) -> str:
+        proposal = (
+            f"; level {view.proposed_level.value} proposed: {view.proposed_reason}"
+            if view.proposed_level
+            else ""
+        )
+        return f"incident {view.id}: figures recorded; level {view.level.value}{proposal}"
+
+    incident_action(
+        describe,
+        lambda d, s: casualties.update_casualties(
+            s,
+            incident_id,
+            update,
+            roster=d.runtime.roster,
+            plans=d.runtime.plans,
+            actor=who(by),
+            now=d.clock.now(),
+            worker=d.worker,
+        ),
     )
 
 
@@ -217,11 +317,18 @@ def incident_show(
 
 
 @app.command("list")
-def incident_list() -> None:
-    """List the most recent incidents."""
+def incident_list(
+    search: Annotated[
+        str | None,
+        typer.Option(help="Words to find in the record: what happened, reporter, what was done."),
+    ] = None,
+    unit: Annotated[str | None, typer.Option(help="Only this unit.")] = None,
+    status: Annotated[IncidentStatus | None, typer.Option(help="Only this status.")] = None,
+) -> None:
+    """List the most recent incidents, or those matching a search."""
 
     async def work(dutyd: Dutyd) -> list[IncidentView]:
         async with dutyd.sessions() as session:
-            return await list_incidents(session)
+            return await list_incidents(session, search=search, unit=unit, status=status)
 
     echo_lines(incident_line(view) for view in run(work))

@@ -17,6 +17,7 @@ from service.incidents.tables import IncidentRow
 from service.office.tables import HandoverRow
 from service.plans.models import LoadedPlan
 from service.reports.duties import overdue_by
+from service.reports.names import duty_name
 from service.reports.stats import UnitReportStats
 from service.reports.tables import ReportDutyRow
 from service.roster.check import Violation
@@ -57,6 +58,12 @@ def incident_detail(detail: IncidentDetail, roster: Roster) -> list[str]:
     ]
     if detail.acknowledged_at:
         lines.append(f"  acknowledged {at(detail.acknowledged_at)} by {detail.acknowledged_by}")
+    if detail.proposed_level:
+        lines.append(
+            f"  LEVEL {detail.proposed_level.value} PROPOSED, awaiting decision: "
+            f"{detail.proposed_reason}"
+        )
+    lines.extend(f"  {line}" for line in record_lines(detail))
     lines.append("\nTimeline:")
     lines.extend(
         f"  {at(entry.at)}  {entry.kind:<20} {entry.actor:<12} {entry.summary}"
@@ -76,10 +83,35 @@ def incident_detail(detail: IncidentDetail, roster: Roster) -> list[str]:
     for r in detail.reports:
         done = f"made {at(r.submitted_at)} by {r.submitted_by}" if r.submitted_at else r.state
         lines.append(
-            f"  {r.kind:<10} #{r.sequence:<3} due {at(r.due_at)}  {done}"
+            f"  {duty_label(r.kind, r.sequence, r.hop):<16} {r.name}  due {at(r.due_at)}  {done}"
             f"{'  LATE' if r.late else ''}  responsible: {r.responsible}"
         )
     return lines
+
+
+def record_lines(detail: IncidentDetail) -> list[str]:
+    """What the office recorded: casualties and losses, and the intake (接报登记)."""
+    figures = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in detail.casualties.items() if v)
+    lines = [f"casualties: {figures or 'none reported'}"]
+    if detail.losses:
+        lines.append(f"losses: {detail.losses}")
+    intake = detail.intake
+    who = ", ".join(
+        x for x in (intake.reporter_name, intake.reporter_unit, intake.reporter_phone) if x
+    )
+    if who or intake.received_via:
+        how = f" by {intake.received_via.value.replace('_', ' ')}" if intake.received_via else ""
+        lines.append(f"reported{how} by {who or 'unknown'}; taken by {detail.reporter}")
+    if intake.actions_taken:
+        lines.append(f"already done: {intake.actions_taken}")
+    if intake.others_told:
+        lines.append(f"also told: {intake.others_told}")
+    return lines
+
+
+def duty_label(kind: str, sequence: int, hop: str | None) -> str:
+    """A duty as the API names it: followup #2, hop to-city."""
+    return f"hop {hop}" if hop else f"{kind} #{sequence}"
 
 
 def incident_line(view: IncidentView) -> str:
@@ -92,10 +124,11 @@ def open_duty_line(incident: IncidentRow, duty: ReportDutyRow, zone: tzinfo, now
     """One open report duty; due time in the incident unit's zone, lateness if overdue."""
     lateness = overdue_by(duty.due_at, now)
     late = f"LATE {format_duration(lateness)}" if lateness is not None else "due"
+    label = duty_label(duty.kind, duty.sequence, duty.hop)
     return (
-        f"#{incident.id:<5} {incident.unit_id:<14} {duty.kind:<9}{duty.sequence:<3}"
-        f"{minute(duty.due_at, zone)}  {late:<12} "
-        f"{duty.responsible_desc}  {incident.title}"
+        f"#{incident.id:<5} {incident.unit_id:<14} {label:<16}"
+        f"{minute(duty.due_at, zone)}  {late:<12} {duty_name(duty, 'zh')}  "
+        f"responsible {duty.responsible_desc}  {incident.title}"
     )
 
 

@@ -14,6 +14,7 @@ from service.cli.render import echo_lines, open_duty_line, report_stats_line
 from service.cli.runner import run, run_in_transaction
 from service.flows import incidents
 from service.reports.duties import ReportKind
+from service.reports.names import duty_name
 from service.reports.stats import open_duties, report_stats
 
 app = typer.Typer(help="Reports up the chain and their deadlines.", no_args_is_help=True)
@@ -23,9 +24,12 @@ app = typer.Typer(help="Reports up the chain and their deadlines.", no_args_is_h
 def report_submit(
     incident_id: Annotated[int, typer.Argument(help="Incident number.")],
     kind: Annotated[
-        ReportKind, typer.Option(help="initial, written, followup, final, supplement.")
+        ReportKind, typer.Option(help="initial, written, followup, final, supplement, hop.")
     ],
     content: Annotated[str, typer.Option(help="The report's text.")],
+    hop: Annotated[
+        str | None, typer.Option(help="For --kind hop: the hop of the reporting chain.")
+    ] = None,
     by: ByOption = None,
 ) -> None:
     """Record a report made up the chain; it closes the oldest open duty of that kind."""
@@ -40,9 +44,10 @@ def report_submit(
             content=content,
             actor=who(by),
             now=dutyd.clock.now(),
+            hop=hop,
         )
         late = " (LATE)" if duty.late else ""
-        return f"{kind.value} report for incident {incident_id} recorded{late}"
+        return f"{duty_name(duty, 'en')} for incident {incident_id} recorded{late}"
 
     typer.echo(run_in_transaction(work))
 

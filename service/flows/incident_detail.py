@@ -7,12 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.errors import NotFound
 from service.incidents.models import IncidentDetail, MessageView, TimelineEntry
-from service.incidents.service import incident_view
 from service.incidents.tables import IncidentRow
 from service.incidents.timeline import pending_timeline, read_timeline
+from service.incidents.views import incident_view
 from service.notify.queue import messages_for_incident
 from service.notify.tables import MessageRow
-from service.reports.service import duties_for_incident, duty_view
+from service.reports.names import duty_view
+from service.reports.service import duties_for_incident
 from service.reports.tables import ReportDutyRow
 
 

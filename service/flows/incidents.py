@@ -12,6 +12,7 @@ from service.catalog import Level
 from service.errors import InvalidInput
 from service.escalation import chain
 from service.escalation.tables import StepKind
+from service.flows.casualties import after_figures_changed, weigh_casualties
 from service.flows.replan import change_category, change_level, replan
 from service.flows.response import start_response
 from service.incidents import service as incidents
@@ -21,8 +22,10 @@ from service.incidents.tables import IncidentRow
 from service.incidents.timeline import add_entry, fired_step_people
 from service.notify.queue import tell_people, withdraw_pending
 from service.plans.archive import plan_by_digest, remember_version
+from service.plans.casualty_levels import implied_level
 from service.plans.loader import PlanSet
 from service.plans.selection import choose_plan
+from service.reports import followups, settle
 from service.reports import service as reports
 from service.reports.duties import ReportKind
 from service.reports.tables import ReportDutyRow
@@ -57,7 +60,7 @@ async def report_incident(
     if report.dedup_key:
         existing = await incidents.open_duplicate(session, report.dedup_key)
         if existing is not None:
-            incidents.merge_repeat(
+            changes = incidents.merge_repeat(
                 session, existing, report, roster=roster, reporter=reporter, now=now
             )
             if LEVEL_ORDER[report.level] > LEVEL_ORDER[Level(existing.level)]:
@@ -72,6 +75,16 @@ async def report_incident(
                     now=now,
                     worker=worker,
                 )
+            if "casualties" in changes:
+                await after_figures_changed(
+                    session,
+                    existing,
+                    roster=roster,
+                    plans=plans,
+                    actor=reporter,
+                    now=now,
+                    worker=worker,
+                )
             return existing, True
 
     choice = choose_plan(
@@ -82,6 +95,25 @@ async def report_incident(
         level=report.level,
         unit_id=report.unit,
     )
+    reported_level = report.level
+    implied = implied_level(
+        choice.plan.plan, report.category, report.event_type, report.casualties.model_dump()
+    )
+    if (
+        implied is not None
+        and implied.on_crossing == "raise"
+        and LEVEL_ORDER[implied.level] > LEVEL_ORDER[report.level]
+    ):
+        # The plan says such figures make a higher level: logged at it from the start.
+        report = report.model_copy(update={"level": implied.level})
+        choice = choose_plan(
+            plans,
+            roster,
+            category=report.category,
+            event_type=report.event_type,
+            level=report.level,
+            unit_id=report.unit,
+        )
     await remember_version(session, choice.plan, now)
     silence = await active_silence(
         session,
@@ -102,8 +134,19 @@ async def report_incident(
         reporter=reporter,
         now=now,
     )
+    if report.level != reported_level:
+        incidents.note_level_from_figures(
+            session,
+            incident,
+            reported=reported_level,
+            reason=implied.reason if implied else "",
+            now=now,
+        )
     if silence is None:
         await start_response(session, roster, choice.plan.plan, incident, now=now, worker=worker)
+        await weigh_casualties(
+            session, incident, roster=roster, plans=plans, actor=reporter, now=now, worker=worker
+        )
     return incident, False
 
 
@@ -199,7 +242,7 @@ async def set_status(
         plan = await plan_by_digest(session, incident.plan_version, plans)
         reports.open_final_duty(session, roster, plan, incident, now=now)
     elif status is IncidentStatus.closed:
-        await reports.settle_on_close(session, roster, incident, actor=actor, now=now)
+        await settle.settle_on_close(session, roster, incident, actor=actor, now=now)
     add_entry(
         session,
         incident_id=incident_id,
@@ -241,9 +284,14 @@ async def submit_report(
     content: str,
     actor: str,
     now: datetime,
+    hop: str | None = None,
 ) -> ReportDutyRow:
+    """Make a report; the next follow-up, or the next hop up the chain, falls due."""
     incident = await incidents.lock_incident(session, incident_id)
     plan = await plan_by_digest(session, incident.plan_version, plans)
-    return await reports.submit_report(
-        session, roster, plan, incident, kind=kind, content=content, actor=actor, now=now
+    duty = await reports.submit_report(
+        session, roster, plan, incident, kind=kind, content=content, actor=actor, now=now, hop=hop
     )
+    if duty.kind == ReportKind.followup:
+        await followups.schedule_next_followup(session, roster, plan, incident, duty, now)
+    return duty

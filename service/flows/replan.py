@@ -12,9 +12,10 @@ from service.escalation import chain
 from service.flows.response import start_response
 from service.incidents import service as incidents
 from service.incidents.tables import IncidentRow
-from service.plans.archive import remember_version
+from service.plans.archive import plan_by_digest, remember_version
 from service.plans.loader import PlanSet
 from service.plans.selection import Choice, choose_plan
+from service.reports import followups, settle
 from service.reports import service as reports
 from service.roster.roster import Roster
 
@@ -70,7 +71,8 @@ async def _replan(
     # New deadlines replace old ones not yet missed; a report already late stays owed. The
     # new ones count from now, when the office learned of the new level: a raise 40 minutes
     # in must not book a 30-minute report late before anyone knew it was owed.
-    keep = await reports.withdraw_for_replan(session, incident_id=incident.id)
+    keep = await settle.withdraw_for_replan(session, incident_id=incident.id)
+    made = await reports.submitted_keys(session, incident.id)
     await start_response(
         session,
         roster,
@@ -79,6 +81,8 @@ async def _replan(
         now=now,
         worker=worker,
         skip_report_kinds=keep,
+        reached_hops={key.split(":", 1)[1] for key in made if ":" in key},
+        followup_number=await reports.followups_counted(session, incident.id) + 1,
         duties_from=now,
     )
 
@@ -112,6 +116,10 @@ async def change_level(
         worker=worker,
         why=f"re-planned for level {level.value}",
         restart=True,
+    )
+    plan = await plan_by_digest(session, row.plan_version, plans)
+    await followups.owe_followup_on_change(
+        session, roster, plan, row, what=f"level changed to {level.value}", now=now
     )
     return row
 

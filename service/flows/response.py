@@ -25,6 +25,8 @@ async def start_response(
     now: datetime,
     worker: str,
     skip_report_kinds: set[str] | None = None,
+    reached_hops: set[str] | None = None,
+    followup_number: int = 1,
     duties_from: datetime | None = None,
 ) -> None:
     """Page the first step (unless acknowledged), tell who must know, open the report duties
@@ -57,5 +59,7 @@ async def start_response(
         incident,
         now=now,
         learned_at=duties_from,
-        skip_kinds=skip_report_kinds or set(),
+        skip=frozenset(skip_report_kinds or ()),
+        reached=frozenset(reached_hops or ()),
+        followup_number=followup_number,
     )

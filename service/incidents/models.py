@@ -54,6 +54,31 @@ class Casualties(BaseModel):
     evacuated: int = Field(0, ge=0)
 
 
+class ReceivedVia(StrEnum):
+    """How the office heard of it (接报方式)."""
+
+    phone = "phone"
+    fax = "fax"
+    system = "system"
+    in_person = "in_person"
+    sms = "sms"
+    email = "email"
+    radio = "radio"
+
+
+class Intake(BaseModel):
+    """The intake record a duty officer keeps (接报登记) besides what happened."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reporter_name: str = Field("", max_length=128, description="Who reported it to the office.")
+    reporter_unit: str = Field("", max_length=200, description="The reporter's unit or address.")
+    reporter_phone: str = Field("", max_length=64, description="A number to call them back on.")
+    received_via: ReceivedVia | None = Field(None, description="How the office heard of it.")
+    actions_taken: str = Field("", max_length=5000, description="What was already done.")
+    others_told: str = Field("", max_length=2000, description="Who else has been told.")
+
+
 class IncidentReport(BaseModel):
     """What a duty officer or a machine reports."""
 
@@ -78,6 +103,7 @@ class IncidentReport(BaseModel):
     reporter: str | None = Field(None, max_length=128, description="Default: the caller.")
     casualties: Casualties = Field(default_factory=Casualties)
     losses: str = Field("", max_length=5000, description="Economic and other losses.")
+    intake: Intake = Field(default_factory=Intake)
     attachments: list[str] = Field(
         default_factory=list, max_length=50, description="References (URLs, document numbers)."
     )
@@ -97,6 +123,16 @@ class IncidentReport(BaseModel):
     def _in_utc(cls, value: datetime | None) -> datetime | None:
         """Instants are kept in UTC (the stored form), whatever offset they were given in."""
         return value.astimezone(UTC) if value is not None else None
+
+
+class CasualtyUpdate(BaseModel):
+    """New figures as now known (they replace the old ones, and may correct them down)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    casualties: Casualties
+    losses: str | None = Field(None, max_length=5000, description="Default: unchanged.")
+    note: str = Field("", max_length=2000, description="Where the figures come from.")
 
 
 class StatusChange(BaseModel):
@@ -149,6 +185,8 @@ class DutyView(BaseModel):
     id: int
     kind: str
     sequence: int
+    hop: str | None = Field(None, description="The reporting-chain hop, for kind `hop`.")
+    name: str = Field(description="The report as people call it: 续报二, 报县政府值班室.")
     due_at: datetime
     state: str
     late: bool
@@ -171,6 +209,11 @@ class IncidentView(BaseModel):
     longitude: float | None
     casualties: dict[str, Any]
     losses: str
+    intake: Intake
+    proposed_level: Level | None = Field(
+        None, description="A level the casualty figures imply, awaiting the officer's decision."
+    )
+    proposed_reason: str | None = None
     attachments: list[Any]
     source: str
     reporter: str

@@ -19,7 +19,7 @@ from service.incidents.models import (
     TRANSITIONS,
     IncidentReport,
     IncidentStatus,
-    IncidentView,
+    Intake,
 )
 from service.incidents.tables import IncidentRow, SilenceRow
 from service.incidents.timeline import add_entry
@@ -113,6 +113,7 @@ async def log_incident(
         longitude=report.longitude,
         casualties=report.casualties.model_dump(),
         losses=report.losses,
+        **intake_columns(report.intake),
         attachments=list(report.attachments),
         dedup_key=report.dedup_key,
         silence_id=silence.id if silence else None,
@@ -157,6 +158,26 @@ async def log_incident(
     return incident
 
 
+def intake_columns(intake: Intake) -> dict[str, str]:
+    values = intake.model_dump()
+    values["received_via"] = intake.received_via.value if intake.received_via else ""
+    return values
+
+
+def note_level_from_figures(
+    session: AsyncSession, incident: IncidentRow, *, reported: Level, reason: str, now: datetime
+) -> None:
+    add_entry(
+        session,
+        incident_id=incident.id,
+        at=now,
+        kind="level_changed",
+        summary=f"logged at level {incident.level}, not the level {reported.value} reported: "
+        f"casualty figures: {reason}",
+        data={"from": reported.value, "to": incident.level},
+    )
+
+
 def merge_repeat(
     session: AsyncSession,
     incident: IncidentRow,
@@ -165,8 +186,9 @@ def merge_repeat(
     roster: Roster,
     reporter: str,
     now: datetime,
-) -> None:
-    """A repeated report (same dedup key) adds what is new to the open incident."""
+) -> list[str]:
+    """A repeated report (same dedup key) adds what is new to the open incident; what
+    it changed."""
     changes = []
     if report.description and report.description not in incident.description:
         stamp = now.astimezone(roster.unit(incident.unit_id).zone).strftime("%m-%d %H:%M")
@@ -191,10 +213,14 @@ def merge_repeat(
         + (f"; updated {', '.join(changes)}" if changes else ""),
         data={"level": report.level.value},
     )
+    return changes
 
 
-def require_open(incident: IncidentRow) -> None:
-    if incident.status not in [s.value for s in OPEN_STATUSES]:
+def require_open(incident: IncidentRow, *, allow_resolved: bool = False) -> None:
+    allowed = [s.value for s in OPEN_STATUSES]
+    if allow_resolved:
+        allowed.append(IncidentStatus.resolved.value)
+    if incident.status not in allowed:
         raise InvalidInput(f"incident {incident.id} is {incident.status}", field="status")
 
 
@@ -212,6 +238,7 @@ def set_level(
         raise InvalidInput(f"incident {incident.id} is already level {level.value}", field="level")
     old = incident.level
     incident.level = level.value
+    incident.proposed_level = incident.proposed_reason = None
     verb = "raised" if LEVEL_ORDER[level] > LEVEL_ORDER[Level(old)] else "lowered"
     add_entry(
         session,
@@ -329,54 +356,3 @@ def expire_acknowledgement(session: AsyncSession, incident: IncidentRow, *, now:
     incident.acknowledged_at, incident.acknowledged_by = None, None
     incident.status = ACK_EXPIRY[current].value
     incident.escalation_generation += 1
-
-
-def incident_view(row: IncidentRow) -> IncidentView:
-    return IncidentView(
-        id=row.id,
-        category=row.category,
-        event_type=row.event_type,
-        level=Level(row.level),
-        unit=row.unit_id,
-        title=row.title,
-        description=row.description,
-        location=row.location,
-        latitude=row.latitude,
-        longitude=row.longitude,
-        casualties=row.casualties or {},
-        losses=row.losses or "",
-        attachments=row.attachments or [],
-        source=row.source,
-        reporter=row.reporter,
-        dedup_key=row.dedup_key,
-        silenced=row.silence_id is not None,
-        status=IncidentStatus(row.status),
-        occurred_at=row.occurred_at,
-        learned_at=row.learned_at,
-        created_at=row.created_at,
-        plan_id=row.plan_id,
-        plan_version=row.plan_version,
-        acknowledged_at=row.acknowledged_at,
-        acknowledged_by=row.acknowledged_by,
-        resolved_at=row.resolved_at,
-        closed_at=row.closed_at,
-    )
-
-
-async def open_in_unit(session: AsyncSession, unit_id: str) -> list[IncidentRow]:
-    rows = await session.scalars(
-        select(IncidentRow)
-        .where(IncidentRow.unit_id == unit_id)
-        .where(IncidentRow.status.in_([s.value for s in OPEN_STATUSES]))
-        .order_by(IncidentRow.id)
-    )
-    return list(rows)
-
-
-async def list_incidents(
-    session: AsyncSession, *, status: IncidentStatus | None = None, limit: int = 100
-) -> list[IncidentView]:
-    query = select(IncidentRow).order_by(IncidentRow.id.desc()).limit(limit)
-    if status is not None:
-        query = query.where(IncidentRow.status == status.value)
-    return [incident_view(row) for row in await session.scalars(query)]

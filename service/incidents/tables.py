@@ -42,6 +42,16 @@ class IncidentRow(Base):
     escalation_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(128))
+    # The intake record (接报登记): who reported it, how, what was done, who else knows.
+    reporter_name: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    reporter_unit: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    reporter_phone: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    received_via: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    actions_taken: Mapped[str] = mapped_column(Text, default="", server_default="")
+    others_told: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # A level the casualty figures imply, awaiting the officer's decision (plan rule `ask`).
+    proposed_level: Mapped[str | None] = mapped_column(String(4))
+    proposed_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class TimelineEntryRow(Base):

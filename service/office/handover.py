@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.errors import InvalidInput, NotFound
-from service.incidents.service import open_in_unit
+from service.incidents.views import open_in_unit
 from service.office.tables import HandoverRow
 from service.reports.stats import open_duties
 from service.roster.roster import Roster

@@ -13,7 +13,14 @@ from pydantic import ValidationError
 
 from service.catalog import EVENT_TYPES, Level
 from service.durations import format_duration
-from service.plans.models import LevelRules, PlanDocument, ResolvedPlan, Target, Templates
+from service.plans.models import (
+    EscalationAppend,
+    LevelRules,
+    PlanDocument,
+    ResolvedPlan,
+    Target,
+    Templates,
+)
 from service.plans.templates import ESCALATION_VARIABLES
 from service.roster.roster import Roster
 from service.texts.render import template_environment
@@ -55,10 +62,19 @@ def targets(plan: PlanDocument) -> Iterator[tuple[Location, Target]]:
                 yield (*where, "reports", kind, "responsible"), duty.responsible
                 for i, target in enumerate(duty.to):
                     yield (*where, "reports", kind, "to", i), target
+            for h, hop in enumerate(rules.reports.chain or []):
+                yield (*where, "reports", "chain", h, "responsible"), hop.responsible
+                for i, target in enumerate(hop.to):
+                    yield (*where, "reports", "chain", h, "to", i), target
         if rules.escalation:
-            for s, step in enumerate(rules.escalation.steps):
+            steps, key = (
+                (rules.escalation.append, "append")
+                if isinstance(rules.escalation, EscalationAppend)
+                else (rules.escalation.steps, "steps")
+            )
+            for s, step in enumerate(steps):
                 for t, target in enumerate(step.notify):
-                    yield (*where, "escalation", "steps", s, "notify", t), target
+                    yield (*where, "escalation", key, s, "notify", t), target
         if rules.reports and rules.reports.late_escalation:
             for s, step in enumerate(rules.reports.late_escalation):
                 for t, target in enumerate(step.notify):
@@ -93,6 +109,15 @@ class Checker:
                         ("scope", "event_types", i),
                         f"unknown event type {event_type!r} for categories "
                         f"{', '.join(scope.categories) or 'any'}; expected one of "
+                        f"{', '.join(sorted(allowed))}",
+                    )
+        for r, rule in enumerate(plan.casualty_levels or []):
+            allowed = {t for c in (rule.categories or list(EVENT_TYPES)) for t in EVENT_TYPES[c]}
+            for i, event_type in enumerate(rule.event_types):
+                if event_type not in allowed:
+                    self.report(
+                        ("casualty_levels", r, "event_types", i),
+                        f"unknown event type {event_type!r}; expected one of "
                         f"{', '.join(sorted(allowed))}",
                     )
         for name, members in plan.groups.items():

@@ -18,7 +18,9 @@ from service.catalog import Level
 from service.errors import PlanInvalid
 from service.plans.checks import Checker, PlanSource
 from service.plans.models import (
+    CasualtyLevels,
     EffectiveRules,
+    EscalationAppend,
     LevelRules,
     LoadedPlan,
     PlanDocument,
@@ -97,7 +99,7 @@ def load_plans(directory: Path, roster: Roster) -> PlanSet:
         source = sources[plan_id]
         checker = Checker(source.document, roster, _groups(sources, chain))
         checker.check_document(source.plan)
-        resolved = _resolve(sources, chain)
+        resolved = _resolve(sources, chain, checker.problems)
         checker.check_resolved(resolved, sources)
         problems.extend(checker.problems)
         content = canonical_content(resolved)
@@ -161,11 +163,14 @@ def _groups(sources: dict[str, PlanSource], chain: list[str]) -> dict[str, list[
     return groups
 
 
-def _resolve(sources: dict[str, PlanSource], chain: list[str]) -> ResolvedPlan:
+def _resolve(sources: dict[str, PlanSource], chain: list[str], problems: list[str]) -> ResolvedPlan:
     own = sources[chain[-1]]
     scope: Scope | None = None
+    casualty_levels: list[CasualtyLevels] = []
     for plan_id in chain:
         scope = sources[plan_id].plan.scope or scope
+        given = sources[plan_id].plan.casualty_levels
+        casualty_levels = given if given is not None else casualty_levels
     scope = scope or Scope()
     levels: dict[Level, EffectiveRules] = {}
     origins: dict[Level, dict[str, str]] = {}
@@ -176,11 +181,17 @@ def _resolve(sources: dict[str, PlanSource], chain: list[str]) -> ResolvedPlan:
             plan = sources[plan_id].plan
             path = sources[plan_id].document.path
             for section, rules in (
-                ("defaults", plan.defaults),
-                (f"levels.{level.value}", plan.levels.get(level)),
+                (("defaults",), plan.defaults),
+                (("levels", level.value), plan.levels.get(level)),
             ):
-                if rules is not None:
-                    _overlay(merged, origin, rules, f"{path} ({section})")
+                if rules is None:
+                    continue
+                where = f"{path} ({'.'.join(section)})"
+                problem = _overlay(merged, origin, rules, where)
+                if problem and plan_id == chain[-1]:
+                    problems.append(
+                        sources[plan_id].document.problem((*section, "escalation"), problem)
+                    )
         levels[level] = EffectiveRules(
             response=merged.get("response"),
             notify=merged.get("notify") or [],
@@ -197,15 +208,28 @@ def _resolve(sources: dict[str, PlanSource], chain: list[str]) -> ResolvedPlan:
         source_file=str(own.document.path),
         scope=scope,
         groups=_groups(sources, chain),
+        casualty_levels=casualty_levels,
         levels=levels,
         origins=origins,
     )
 
 
-def _overlay(merged: dict[str, Any], origin: dict[str, str], rules: LevelRules, where: str) -> None:
+def _overlay(
+    merged: dict[str, Any], origin: dict[str, str], rules: LevelRules, where: str
+) -> str | None:
+    """Lay `rules` over what came before; a problem to report, if the rules cannot apply."""
+    problem = None
     for key in RULE_KEYS:
         value = getattr(rules, key)
-        if value is not None:
+        if isinstance(value, EscalationAppend):
+            inherited = merged.get(key)
+            if inherited is None:
+                problem = "escalation 'append' adds steps to an inherited chain, but no "
+                problem += "plan this one extends gives an escalation for this level"
+                continue
+            merged[key] = inherited.model_copy(update={"steps": [*inherited.steps, *value.append]})
+            origin[key] = f"{origin[key]} + {where}"
+        elif value is not None:
             merged[key] = value
             origin[key] = where
     for key, container in (("reports", rules.reports), ("templates", rules.templates)):
@@ -214,3 +238,4 @@ def _overlay(merged: dict[str, Any], origin: dict[str, str], rules: LevelRules, 
         for name in container.model_fields_set:
             merged[key][name] = getattr(container, name)
             origin[f"{key}.{name}"] = where
+    return problem

@@ -11,9 +11,18 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 from enum import StrEnum
+from itertools import pairwise
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    Tag,
+    model_validator,
+)
 
 from service.catalog import Category, Channel, Level, ReportMedium
 from service.durations import Duration
@@ -107,6 +116,25 @@ class Escalation(_Strict):
         return [step for step in self.steps for _ in range(step.repeat + 1)]
 
 
+class EscalationAppend(_Strict):
+    """Steps added after the inherited chain's own (a county adds one after the city's)."""
+
+    append: list[Step] = Field(min_length=1)
+
+
+# The tags are not plan keys, so that an error's path in the file leaves them out.
+def _escalation_form(value: object) -> str:
+    if isinstance(value, dict):
+        return "appended-steps" if "append" in value else "whole-chain"
+    return "appended-steps" if isinstance(value, EscalationAppend) else "whole-chain"
+
+
+EscalationRule = Annotated[
+    Annotated[Escalation, Tag("whole-chain")] | Annotated[EscalationAppend, Tag("appended-steps")],
+    Discriminator(_escalation_form),
+]
+
+
 class Response(_Strict):
     level: Level = Field(description="The response level started (I highest).")
     command: list[Target] = Field(default_factory=list, description="Who takes command.")
@@ -122,6 +150,18 @@ class ReportDuty(_Strict):
     remind_before: Duration | None = None
 
 
+class ReportHop(ReportDuty):
+    """One hop of a reporting chain up the levels of government (逐级上报): the office that
+    reports, to whom, by when. Its deadline counts from when the reporting office learned
+    of the event: from the report of the hop named in `after` (that report is how it
+    learned), or, for a first hop, from when the incident's office learned of it."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)
+    after: str | None = Field(
+        None, description="The hop whose report tells this hop's office of the event."
+    )
+
+
 # A time of day as plans write it and people read it: 08:00, not 08:00:00.
 ClockTime = Annotated[time, PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)]
 
@@ -133,13 +173,22 @@ class FollowUps(_Strict):
     responsible: Target = Field(default_factory=lambda: Target(role="duty_officer"))
     every: Duration | None = None
     at: list[ClockTime] = Field(default_factory=list, description="Local times of day, e.g. 08:00.")
+    on_change: Duration | None = Field(
+        None,
+        description="A follow-up owed within this long of a change of the casualty figures "
+        "or of the level, besides the cadence.",
+    )
     via: list[ReportMedium] = Field(default_factory=lambda: [ReportMedium.written], min_length=1)
     remind_before: Duration | None = None
 
     @model_validator(mode="after")
     def _cadence_or_times(self) -> FollowUps:
-        if (self.every is None) == (not self.at):
-            raise ValueError("follow-ups need exactly one of 'every' or 'at'")
+        if self.every is not None and self.at:
+            raise ValueError("follow-ups take 'every' or 'at', not both")
+        if self.every is None and not self.at and self.on_change is None:
+            raise ValueError("follow-ups need one of 'every', 'at' or 'on_change'")
+        if self.on_change is not None and self.on_change <= timedelta(0):
+            raise ValueError("follow-ups 'on_change' must be longer than zero")
         if self.every is not None and self.every < timedelta(minutes=10):
             raise ValueError("follow-ups 'every' must be at least 10m")
         return self
@@ -148,6 +197,9 @@ class FollowUps(_Strict):
 class Reports(_Strict):
     initial: ReportDuty | None = None
     written: ReportDuty | None = None
+    chain: list[ReportHop] | None = Field(
+        None, description="Reports passed up from level to level, each with its own deadline."
+    )
     followups: FollowUps | None = None
     final: ReportDuty | None = Field(None, description="Deadline counted from resolution.")
     supplement_window: Duration | None = Field(
@@ -163,6 +215,57 @@ class Reports(_Strict):
         description="Who is told when a report is late, step by step until it is made. "
         "Default: the leader on shift of the incident's unit, by SMS and email.",
     )
+
+    @model_validator(mode="after")
+    def _hops_in_order(self) -> Reports:
+        seen: set[str] = set()
+        for hop in self.chain or []:
+            if hop.id in seen:
+                raise ValueError(f"chain: hop id {hop.id!r} is used twice")
+            if hop.after is not None and hop.after not in seen:
+                raise ValueError(
+                    f"chain: hop {hop.id!r} comes after {hop.after!r}, which is not an "
+                    "earlier hop of the chain"
+                )
+            seen.add(hop.id)
+        return self
+
+
+CasualtyFigure = Literal[
+    "deaths", "seriously_injured", "injured", "missing", "trapped", "evacuated"
+]
+
+
+class CasualtyLevels(_Strict):
+    """Figures that make an event of a level: the most severe level any figure of which is
+    reached (e.g. production safety: I at 30 deaths or 100 seriously injured)."""
+
+    categories: list[Category] = Field(default_factory=list, description="Default: all.")
+    event_types: list[str] = Field(default_factory=list, description="Default: all.")
+    levels: dict[Level, dict[CasualtyFigure, Annotated[int, Field(ge=1)]]] = Field(min_length=1)
+    on_crossing: Literal["raise", "ask"] = Field(
+        "ask",
+        description="When figures reach a more severe level than the incident has: raise it "
+        "at once, or put the level to the officer to confirm.",
+    )
+
+    @model_validator(mode="after")
+    def _severity_order(self) -> CasualtyLevels:
+        ordered = [level for level in reversed(Level) if level in self.levels]  # IV first
+        for lower, higher in pairwise(ordered):
+            for figure, count in self.levels[higher].items():
+                below = self.levels[lower].get(figure)
+                if below is not None and count <= below:
+                    raise ValueError(
+                        f"level {higher.value} needs more {figure} than level {lower.value} "
+                        f"({count} is not above {below})"
+                    )
+        return self
+
+    def covers(self, category: str, event_type: str) -> bool:
+        return (not self.categories or category in self.categories) and (
+            not self.event_types or event_type in self.event_types
+        )
 
 
 class LocalizedText(_Strict):
@@ -182,7 +285,7 @@ class LevelRules(_Strict):
     response: Response | None = None
     notify: list[NotifyRule] | None = None
     reports: Reports | None = None
-    escalation: Escalation | None = None
+    escalation: EscalationRule | None = None
     templates: Templates | None = None
 
 
@@ -202,6 +305,9 @@ class PlanDocument(_Strict):
     extends: str | None = None
     scope: Scope | None = None
     groups: dict[str, list[Target]] = Field(default_factory=dict)
+    casualty_levels: list[CasualtyLevels] | None = Field(
+        None, description="Figures that make each level; the first rule covering it applies."
+    )
     defaults: LevelRules = Field(default_factory=LevelRules)
     levels: dict[Level, LevelRules] = Field(default_factory=dict)
 
@@ -230,6 +336,7 @@ class ResolvedPlan(BaseModel):
     source_file: str
     scope: Scope
     groups: dict[str, list[Target]]
+    casualty_levels: list[CasualtyLevels] = Field(default_factory=list)
     levels: dict[Level, EffectiveRules]
     origins: dict[Level, dict[str, str]] = Field(
         description="For each level and rule, the file and section it came from."

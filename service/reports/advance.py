@@ -14,7 +14,8 @@ from service.notify.queue import queue_message, queue_to_person
 from service.plans.models import ResolvedPlan
 from service.plans.targets import describe_target, resolve_targets
 from service.reports.duties import ReportKind, late_steps, rule_for
-from service.reports.service import duty_name, local_time, schedule_next_followup
+from service.reports.followups import schedule_next_followup
+from service.reports.names import duty_name, local_time
 from service.reports.tables import DutyPhase, ReportDutyRow
 from service.roster.roster import Roster
 from service.texts.render import email_subject, render_plain
@@ -33,7 +34,7 @@ async def advance_duty(
     if duty.phase == DutyPhase.remind:
         if duty.responsible_id and duty.responsible_id in roster.people:
             person = roster.people[duty.responsible_id]
-            rule = rule_for(plan.rules(Level(incident.level)).reports, duty.kind)
+            rule = rule_for(plan.rules(Level(incident.level)).reports, duty.kind, duty.hop)
             told = [
                 describe_target(roster, target, incident.unit_id, person.language)
                 for target in (rule.to if rule is not None else [])

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from service.plans.models import FollowUps, ReportDuty, Reports, Step, Target
+from service.plans.models import FollowUps, ReportDuty, ReportHop, Reports, Step, Target
 from service.roster.shifts import wall_to_utc
 
 DEFAULT_LATE_ESCALATION = [
@@ -21,6 +21,7 @@ class ReportKind(StrEnum):
     followup = "followup"
     final = "final"
     supplement = "supplement"
+    hop = "hop"  # one hop of a reporting chain up the levels of government
 
 
 REPORT_NAMES = {
@@ -29,6 +30,7 @@ REPORT_NAMES = {
     ReportKind.followup: {"zh": "续报", "en": "follow-up report"},
     ReportKind.final: {"zh": "终报", "en": "final report"},
     ReportKind.supplement: {"zh": "补报", "en": "supplementary report"},
+    ReportKind.hop: {"zh": "逐级上报", "en": "report up the chain"},
 }
 
 
@@ -38,11 +40,21 @@ class DutySpec:
     sequence: int
     rule: ReportDuty | FollowUps
     due_at: datetime
+    hop: str | None = None
+
+    @property
+    def key(self) -> str:
+        return duty_key(self.kind, self.hop)
 
     @property
     def remind_at(self) -> datetime | None:
         before = self.rule.remind_before
         return self.due_at - before if before else None
+
+
+def duty_key(kind: str, hop: str | None) -> str:
+    """What makes a duty the same duty across re-plans: its kind, and a hop its hop id."""
+    return f"{ReportKind.hop.value}:{hop}" if hop else str(kind)
 
 
 def next_followup_due(rule: FollowUps, after: datetime, zone: ZoneInfo) -> datetime:
@@ -75,8 +87,15 @@ def followup_owed_after(
     return next_followup_due(rule, now, zone)
 
 
-def opening_duties(reports: Reports, learned_at: datetime, zone: ZoneInfo) -> list[DutySpec]:
-    """Duties owed from the moment the office learned of the event."""
+def opening_duties(
+    reports: Reports,
+    learned_at: datetime,
+    zone: ZoneInfo,
+    reached: frozenset[str] = frozenset(),
+) -> list[DutySpec]:
+    """Duties owed from the moment the office learned of the event. Of the reporting chain,
+    the hops that start it, and those after a hop in `reached` (already reported: its
+    office learned of the event, and the deadline of the next counts from `learned_at`)."""
     specs = []
     if reports.initial:
         specs.append(
@@ -86,7 +105,12 @@ def opening_duties(reports: Reports, learned_at: datetime, zone: ZoneInfo) -> li
         specs.append(
             DutySpec(ReportKind.written, 1, reports.written, learned_at + reports.written.deadline)
         )
-    if reports.followups:
+    for index, hop in enumerate(reports.chain or []):
+        if hop.after is None or hop.after in reached:
+            specs.append(
+                DutySpec(ReportKind.hop, index + 1, hop, learned_at + hop.deadline, hop.id)
+            )
+    if reports.followups and (reports.followups.every or reports.followups.at):
         # Follow-ups begin once the first report is due: a follow-up before it makes no sense.
         start = max([learned_at, *(s.due_at for s in specs)])
         specs.append(
@@ -100,8 +124,16 @@ def opening_duties(reports: Reports, learned_at: datetime, zone: ZoneInfo) -> li
     return specs
 
 
-def rule_for(reports: Reports, kind: str) -> ReportDuty | FollowUps | None:
+def hops_after(reports: Reports, hop_id: str) -> list[tuple[int, ReportHop]]:
+    """The hops whose office learns of the event from hop `hop_id`'s report, with their
+    sequence (place in the chain, from 1)."""
+    return [(i + 1, hop) for i, hop in enumerate(reports.chain or []) if hop.after == hop_id]
+
+
+def rule_for(reports: Reports, kind: str, hop: str | None = None) -> ReportDuty | FollowUps | None:
     """The plan's rule a duty of this kind was made by (none for a supplementary report)."""
+    if kind == ReportKind.hop:
+        return next((h for h in reports.chain or [] if h.id == hop), None)
     return {
         ReportKind.initial: reports.initial,
         ReportKind.written: reports.written,

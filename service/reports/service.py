@@ -10,26 +10,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.catalog import Level
 from service.durations import format_duration
 from service.errors import InvalidInput
-from service.incidents.models import DutyView
 from service.incidents.tables import IncidentRow
 from service.incidents.timeline import add_entry
-from service.plans.models import FollowUps, ResolvedPlan
+from service.plans.models import ResolvedPlan
 from service.plans.targets import describe_target, resolve_targets
 from service.reports.duties import (
-    REPORT_NAMES,
     DutySpec,
     ReportKind,
-    describe_targets,
-    followup_owed_after,
+    duty_key,
+    hops_after,
     opening_duties,
 )
+from service.reports.names import duty_name, hop_names, local_time
 from service.reports.tables import DutyPhase, DutyState, ReportDutyRow
 from service.roster.roster import Roster
-from service.texts.words import chinese_number
-
-
-def local_time(roster: Roster, incident: IncidentRow, at: datetime) -> str:
-    return at.astimezone(roster.unit(incident.unit_id).zone).strftime("%m-%d %H:%M")
 
 
 def create_duty(
@@ -58,11 +52,13 @@ def create_duty(
         generation=generation,
         kind=spec.kind.value,
         sequence=spec.sequence,
+        hop=spec.hop,
+        names=hop_names(roster, spec.rule.to[0], incident.unit_id) if spec.hop else None,
         responsible_id=responsible[0].id if responsible else None,
         responsible_desc=(
             f"{responsible[0].name}（{office}）" if responsible else f"无人（{office}）"
         ),
-        recipients=describe_targets(spec.rule.to),
+        recipients=[describe_target(roster, t, incident.unit_id, "zh") for t in spec.rule.to],
         via=[v.value for v in spec.rule.via],
         due_at=spec.due_at,
         remind_at=remind_at,
@@ -83,17 +79,23 @@ def create_opening_duties(
     *,
     now: datetime,
     learned_at: datetime | None = None,
-    skip_kinds: set[str] = frozenset(),  # type: ignore[assignment]
+    skip: frozenset[str] = frozenset(),
+    reached: frozenset[str] = frozenset(),
+    followup_number: int = 1,
 ) -> list[ReportDutyRow]:
     """The report duties the plan's rules for the incident's level owe, with deadlines
     counted from `learned_at`: when the office learned of the event, or (for the duties a
-    re-plan opens) of its new level; by default the incident's own `learned_at`."""
+    re-plan opens) of its new level; by default the incident's own `learned_at`. Duties
+    whose key (`duty_key`) is in `skip` are not opened again; `reached` are the hops
+    already reported, whose next hops are owed."""
     rules = plan.rules(Level(incident.level))
     zone = roster.unit(incident.unit_id).zone
     rows = []
-    for spec in opening_duties(rules.reports, learned_at or incident.learned_at, zone):
-        if spec.kind.value in skip_kinds:
+    for spec in opening_duties(rules.reports, learned_at or incident.learned_at, zone, reached):
+        if spec.key in skip:
             continue
+        if spec.kind is ReportKind.followup:
+            spec = DutySpec(spec.kind, followup_number, spec.rule, spec.due_at)
         rows.append(
             create_duty(
                 session,
@@ -105,20 +107,35 @@ def create_opening_duties(
                 now=now,
             )
         )
-    if rows:
-        add_entry(
-            session,
-            incident_id=incident.id,
-            at=now,
-            kind="reports_due",
-            summary="reports due: "
-            + "; ".join(
-                f"{REPORT_NAMES[ReportKind(r.kind)]['en']} by "
-                f"{local_time(roster, incident, r.due_at)}"
-                for r in rows
-            ),
-        )
+    note_duties_due(session, roster, incident, rows, now=now)
     return rows
+
+
+def note_duties_due(
+    session: AsyncSession,
+    roster: Roster,
+    incident: IncidentRow,
+    rows: list[ReportDutyRow],
+    *,
+    now: datetime,
+    why: str = "",
+) -> None:
+    if not rows:
+        return
+    add_entry(
+        session,
+        incident_id=incident.id,
+        at=now,
+        kind="reports_due",
+        summary=why
+        + "reports due: "
+        + "; ".join(
+            f"{duty_name(r, 'en')} by {local_time(roster, incident, r.due_at)}, "
+            f"responsible {r.responsible_desc}"
+            for r in rows
+        ),
+        data={"duties": [{"kind": r.kind, "hop": r.hop, "sequence": r.sequence} for r in rows]},
+    )
 
 
 async def cancel_open_duties(
@@ -141,56 +158,28 @@ async def cancel_open_duties(
     return (await session.execute(query)).rowcount
 
 
-async def submitted_kinds(session: AsyncSession, incident_id: int) -> set[str]:
-    rows = await session.scalars(
-        select(ReportDutyRow.kind).where(
+async def submitted_keys(session: AsyncSession, incident_id: int) -> set[str]:
+    """The duties made (by `duty_key`): a re-plan does not ask for them again."""
+    rows = await session.execute(
+        select(ReportDutyRow.kind, ReportDutyRow.hop).where(
             ReportDutyRow.incident_id == incident_id, ReportDutyRow.state == DutyState.submitted
         )
     )
-    return set(rows)
+    return {duty_key(kind, hop) for kind, hop in rows.all()}
 
 
-async def schedule_next_followup(
-    session: AsyncSession,
-    roster: Roster,
-    plan: ResolvedPlan,
-    incident: IncidentRow,
-    previous: ReportDutyRow,
-    now: datetime,
-) -> ReportDutyRow | None:
-    rule = plan.rules(Level(incident.level)).reports.followups
-    if not isinstance(rule, FollowUps) or incident.resolved_at is not None:
-        return None
-    exists = await session.scalar(
-        select(ReportDutyRow.id).where(
-            ReportDutyRow.incident_id == incident.id,
+async def followups_counted(session: AsyncSession, incident_id: int) -> int:
+    """Follow-ups made, missed or still owed so far: the next one's number is one more."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(ReportDutyRow)
+        .where(
+            ReportDutyRow.incident_id == incident_id,
             ReportDutyRow.kind == ReportKind.followup.value,
-            ReportDutyRow.generation == previous.generation,
-            ReportDutyRow.sequence == previous.sequence + 1,
+            ReportDutyRow.state != DutyState.cancelled,
         )
     )
-    if exists is not None:
-        return None
-    zone = roster.unit(incident.unit_id).zone
-    spec = DutySpec(
-        ReportKind.followup,
-        previous.sequence + 1,
-        rule,
-        followup_owed_after(rule, previous.due_at, now, zone),
-    )
-    return create_duty(
-        session, roster, plan, incident, spec, generation=previous.generation, now=now
-    )
-
-
-def duty_name(duty: ReportDutyRow, language: str) -> str:
-    """初报, 续报二, 终报 / initial report, follow-up report 2, final report."""
-    name = REPORT_NAMES[ReportKind(duty.kind)][language]
-    if duty.kind != ReportKind.followup:
-        return name
-    if language == "zh":
-        return f"{name}{chinese_number(duty.sequence)}"
-    return f"{name} {duty.sequence}"
+    return int(count or 0)
 
 
 async def submit_report(
@@ -203,11 +192,14 @@ async def submit_report(
     content: str,
     actor: str,
     now: datetime,
+    hop: str | None = None,
 ) -> ReportDutyRow:
-    """Record a report; it closes the oldest open duty of that kind. A late one stays late."""
+    """Record a report; it closes the oldest open duty of that kind (of that hop, for a
+    reporting chain, if named). A late one stays late. A hop's report tells the next
+    office up, whose own deadline starts now."""
     if not content.strip():
         raise InvalidInput("a report needs content", field="content")
-    duty = await session.scalar(
+    query = (
         select(ReportDutyRow)
         .where(
             ReportDutyRow.incident_id == incident.id,
@@ -218,10 +210,14 @@ async def submit_report(
         .limit(1)
         .with_for_update()
     )
+    if hop is not None:
+        query = query.where(ReportDutyRow.hop == hop)
+    duty = await session.scalar(query)
     if duty is None:
         if kind is not ReportKind.supplement:
+            which = f" to hop {hop!r}" if hop else ""
             raise InvalidInput(
-                f"no {kind.value} report is due for incident {incident.id}", field="kind"
+                f"no {kind.value} report{which} is due for incident {incident.id}", field="kind"
             )
         rules = plan.rules(Level(incident.level)).reports
         window, anchor_name = rules.supplement_window, rules.supplement_from
@@ -277,74 +273,47 @@ async def submit_report(
         kind="report_submitted",
         actor=actor,
         summary=f"{duty_name(duty, 'en')} submitted by {actor}{lateness}",
-        data={"duty": duty.id, "kind": duty.kind, "late": duty.late},
+        data={"duty": duty.id, "kind": duty.kind, "hop": duty.hop, "late": duty.late},
     )
-    if kind is ReportKind.followup:
-        await schedule_next_followup(session, roster, plan, incident, duty, now)
+    if duty.hop is not None:
+        open_next_hops(session, roster, plan, incident, duty, now=now)
     return duty
 
 
-async def settle_on_close(
-    session: AsyncSession, roster: Roster, incident: IncidentRow, *, actor: str, now: datetime
-) -> tuple[int, int]:
-    """Closing settles every open duty: one already due and never made is recorded missing
-    (漏报) against its responsible person; one not yet due is cancelled, with the reason.
-    Each on the timeline. Returns (missing, cancelled)."""
-    rows = await session.scalars(
-        select(ReportDutyRow)
-        .where(ReportDutyRow.incident_id == incident.id, ReportDutyRow.state == DutyState.open)
-        .order_by(ReportDutyRow.due_at, ReportDutyRow.id)
-    )
-    missing = cancelled = 0
-    for duty in rows.all():
-        duty.next_at, duty.phase = None, DutyPhase.done
-        due = local_time(roster, incident, duty.due_at)
-        if duty.due_at <= now:
-            duty.state, duty.late = DutyState.missing, True
-            missing += 1
-            add_entry(
-                session,
-                incident_id=incident.id,
-                at=now,
-                kind="report_missing",
-                actor=actor,
-                summary=f"MISSED (漏报): {duty_name(duty, 'en')} was due {due} and never made; "
-                f"responsible {duty.responsible_desc}",
-                data={"duty": duty.id, "kind": duty.kind, "responsible": duty.responsible_id},
-            )
-        else:
-            duty.state = DutyState.cancelled
-            cancelled += 1
-            add_entry(
-                session,
-                incident_id=incident.id,
-                at=now,
-                kind="report_cancelled",
-                actor=actor,
-                summary=f"{duty_name(duty, 'en')} due {due} no longer owed: the incident "
-                f"was closed by {actor}",
-                data={"duty": duty.id, "kind": duty.kind},
-            )
-    return missing, cancelled
-
-
-async def withdraw_for_replan(session: AsyncSession, *, incident_id: int) -> set[str]:
-    """Before a re-plan: open duties not yet late are withdrawn (the new plan sets its
-    own deadlines); returns the kinds the new plan must not open again: those already
-    submitted, and those already late (a late report stays owed). The final report, owed
-    once resolved, is kept."""
-    keep = await submitted_kinds(session, incident_id)
-    open_rows = await session.scalars(
-        select(ReportDutyRow).where(
-            ReportDutyRow.incident_id == incident_id, ReportDutyRow.state == DutyState.open
+def open_next_hops(
+    session: AsyncSession,
+    roster: Roster,
+    plan: ResolvedPlan,
+    incident: IncidentRow,
+    reported: ReportDutyRow,
+    *,
+    now: datetime,
+) -> list[ReportDutyRow]:
+    """The office a hop reported to has learned of the event now: its own report up the
+    chain is owed from now, by its own deadline."""
+    assert reported.hop is not None
+    reports = plan.rules(Level(incident.level)).reports
+    rows = [
+        create_duty(
+            session,
+            roster,
+            plan,
+            incident,
+            DutySpec(ReportKind.hop, sequence, hop, now + hop.deadline, hop.id),
+            generation=reported.generation,
+            now=now,
         )
+        for sequence, hop in hops_after(reports, reported.hop)
+    ]
+    note_duties_due(
+        session,
+        roster,
+        incident,
+        rows,
+        now=now,
+        why=f"{duty_name(reported, 'en')} made: that office learned of it now; ",
     )
-    for duty in open_rows.all():
-        if duty.late:
-            keep.add(duty.kind)
-        elif duty.kind != ReportKind.final:
-            duty.state, duty.next_at = DutyState.cancelled, None
-    return keep
+    return rows
 
 
 def open_final_duty(
@@ -377,18 +346,3 @@ async def duties_for_incident(session: AsyncSession, incident_id: int) -> list[R
         .order_by(ReportDutyRow.due_at, ReportDutyRow.id)
     )
     return list(rows)
-
-
-def duty_view(d: ReportDutyRow) -> DutyView:
-    return DutyView(
-        id=d.id,
-        kind=d.kind,
-        sequence=d.sequence,
-        due_at=d.due_at,
-        state=d.state,
-        late=d.late,
-        responsible=d.responsible_desc,
-        recipients=d.recipients,
-        submitted_at=d.submitted_at,
-        submitted_by=d.submitted_by,
-    )

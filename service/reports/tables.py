@@ -37,8 +37,11 @@ class ReportDutyRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
     generation: Mapped[int] = mapped_column(default=0)
-    kind: Mapped[str] = mapped_column(String(16))  # initial, written, followup, final
+    kind: Mapped[str] = mapped_column(String(16))  # a ReportKind
     sequence: Mapped[int] = mapped_column(default=1)
+    hop: Mapped[str | None] = mapped_column(String(64))  # a reporting-chain hop's id
+    # The report as people call it, where its kind alone does not say (a hop: 向…报告).
+    names: Mapped[dict[str, Any] | None]
     responsible_id: Mapped[str | None] = mapped_column(String(64))
     responsible_desc: Mapped[str] = mapped_column(String(200))
     recipients: Mapped[list[Any]] = mapped_column(default=list)

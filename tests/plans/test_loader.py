@@ -99,7 +99,25 @@ BAD = [
     ("duplicate_id", r"b\.yaml:1:5: at id: plan id 'same' is already used by .*a\.yaml"),
     (
         "followups_both",
-        r"at defaults\.reports\.followups: follow-ups need exactly one of 'every' or 'at'",
+        r"at defaults\.reports\.followups: follow-ups take 'every' or 'at', not both",
+    ),
+    (
+        "append_nothing",
+        r"plan\.yaml:6:5: at defaults\.escalation: escalation 'append' adds steps to an "
+        r"inherited chain, but no plan this one extends gives an escalation",
+    ),
+    (
+        "append_bad_step",
+        r"plan\.yaml:16:17: at levels\.I\.escalation\.append\.0\.wait: expected a duration",
+    ),
+    (
+        "hop_after_unknown",
+        r"at defaults\.reports: chain: hop 'to-city' comes after 'to-county', which is not "
+        r"an earlier hop",
+    ),
+    (
+        "casualty_order",
+        r"at casualty_levels\.0: level I needs more deaths than level II \(10 is not above 30\)",
     ),
     ("duplicate_key", r"plan\.yaml:4:1: key 'title' appears twice in the same map"),
     ("python_tag", r"plan\.yaml:1:5: tag '.*python/object/apply:os.system' is not allowed"),
