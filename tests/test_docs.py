@@ -22,3 +22,42 @@ def test_readme_starts_with_the_two_commands() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert readme.index("./scripts/serve") < readme.index("./scripts/test")
     assert "exec scripts/test" in (REPO / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def plan_keys() -> set[str]:
+    """Every key the plan language accepts, in every model a plan file is made of."""
+    from pydantic import BaseModel
+
+    from service.plans.models import EscalationAppend, PlanDocument
+
+    keys: set[str] = set()
+    seen: set[type[BaseModel]] = set()
+    todo: list[type[BaseModel]] = [PlanDocument, EscalationAppend]
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            keys.add(name)
+            todo.extend(_models_in(field.annotation))
+    return keys
+
+
+def _models_in(annotation: object) -> list[type]:
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def test_every_plan_key_is_documented() -> None:
+    """docs/plans.md names every key a plan file may use (e.g. `late_escalation`)."""
+    text = (REPO / "docs" / "plans.md").read_text(encoding="utf-8")
+    keys = plan_keys()
+    assert {"late_escalation", "chain", "after", "on_change", "casualty_levels"} <= keys
+    missing = sorted(k for k in keys if f"`{k}`" not in text)
+    assert missing == [], f"undocumented plan keys: {missing}"

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY
 
+from service.app import Dutyd
 from service.clock import FrozenClock
 from service.flows.incident_detail import get_incident_detail
-from service.flows.incidents import replan
+from service.flows.incidents import acknowledge, replan
 from tests.engine_helpers import report, start_dutyd
 from tests.plan_helpers import copy_sample_plans, write_plan
 
@@ -68,17 +69,46 @@ async def test_step_repeats_then_duty_office_is_alerted(
         await dutyd.stop()
 
 
+async def timeline_kinds(dutyd: Dutyd, incident_id: int) -> list[str]:
+    async with dutyd.sessions() as session:
+        detail = await get_incident_detail(session, incident_id=incident_id)
+    return [e.kind for e in detail.timeline]
+
+
 async def test_after_last_stop_sends_nothing_more(
     tmp_path: Path, database_url: str, clock: FrozenClock
 ) -> None:
+    """The chain is spent when the last step's wait runs out, not when it fires; with
+    `stop` nobody more is told, and an acknowledgement in that wait spends nothing."""
     plans = write_plan(tmp_path / "plans", "p.yaml", REPEATING.format(after_last="stop"))
     dutyd, transport = await start_dutyd(tmp_path, database_url, clock, plans_dir=plans.parent)
     try:
-        await report(dutyd)
+        unanswered = await report(dutyd)
+        await dutyd.tick()
+        clock.advance(timedelta(minutes=5))
+        await dutyd.tick()  # the last step (the repeat) fires now
+        kinds = await timeline_kinds(dutyd, unanswered)
+        assert kinds.count("step_fired") == 2 and "escalation_exhausted" not in kinds
+        answered = await report(dutyd)
+        await dutyd.tick()
+        clock.advance(timedelta(minutes=4, seconds=59))
+        await dutyd.tick()
+        assert "escalation_exhausted" not in await timeline_kinds(dutyd, unanswered)
+        async with dutyd.sessions.begin() as session:
+            await acknowledge(
+                session,
+                roster=dutyd.runtime.roster,
+                plans=dutyd.runtime.plans,
+                incident_id=answered,
+                actor="li_na",
+                now=clock.now(),
+            )
         for _ in range(4):
-            await dutyd.tick()
             clock.advance(timedelta(minutes=5))
-        assert len(transport.sent) == 2
+            await dutyd.tick()
+        assert (await timeline_kinds(dutyd, unanswered)).count("escalation_exhausted") == 1
+        assert "escalation_exhausted" not in await timeline_kinds(dutyd, answered)
+        assert len([m for m in transport.sent if m.incident_id == unanswered]) == 2
     finally:
         await dutyd.stop()
 

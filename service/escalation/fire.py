@@ -206,20 +206,20 @@ def fire_step(
             )
         )
     else:
-        ctx.note("escalation_exhausted", f"{label} was the last step; no further escalation")
-        if escalation.after_last is AfterLast.alert_duty_office:
-            # The alert goes out only after the last step's wait, via a step past the end.
-            session.add(
-                EscalationStepRow(
-                    incident_id=incident.id,
-                    generation=step_row.generation,
-                    kind=StepKind.unanswered_alert,
-                    step_index=len(steps),
-                    round=step_row.round,
-                    due_at=now + step.wait,
-                    state=StepState.pending,
-                )
+        # The chain is spent only when the last step's wait runs out unanswered: a row
+        # past the end wakes the engine then, to say so (and to alert the duty office,
+        # if the plan says so). An acknowledgement before then cancels it.
+        session.add(
+            EscalationStepRow(
+                incident_id=incident.id,
+                generation=step_row.generation,
+                kind=StepKind.unanswered_alert,
+                step_index=len(steps),
+                round=step_row.round,
+                due_at=now + step.wait if messages else now,
+                state=StepState.pending,
             )
+        )
     return messages
 
 
@@ -233,9 +233,19 @@ def fire_unanswered_alert(
     now: datetime,
     worker: str,
 ) -> list[MessageRow]:
-    """Tell the top unit's duty office that a whole chain went unanswered."""
+    """The last step's wait ran out unanswered: the chain is spent; the top unit's duty
+    office is told, unless the plan says to stop."""
     ctx = _Context(session, roster, plan, incident, now)
     mark_fired(step_row, now=now, worker=worker)
+    escalation = ctx.rules.escalation
+    alert = escalation is None or escalation.after_last is AfterLast.alert_duty_office
+    ctx.note(
+        "escalation_exhausted",
+        "the last step's wait ran out unanswered; no further escalation"
+        + ("" if alert else " (the plan says stop)"),
+    )
+    if not alert:
+        return []
     recipients = reach_people(
         roster.duty_office(now, incident.unit_id), [Channel.sms, Channel.email]
     )
