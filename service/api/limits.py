@@ -3,7 +3,8 @@
 A body longer than `http_max_body_bytes` is refused with 413 as soon as that is known (by
 its Content-Length, or while it streams in). A JSON body nested deeper than
 MAX_JSON_DEPTH, or holding text that is not Unicode (a lone surrogate such as "\\ud800",
-which JSON can spell but no database can store), is refused with 422 naming where. The
+which JSON can spell but no database can store) or a NUL character (which PostgreSQL's
+text cannot hold), is refused with 422 naming where; so is a query string with a NUL. The
 models' own limits (string and list lengths, ids, page sizes) do the rest.
 """
 
@@ -31,6 +32,9 @@ def json_problem(value: Any, where: list[str | int], depth: int = 0) -> str | No
         except UnicodeEncodeError:
             place = ".".join(map(str, where)) or "body"
             return f"{place}: not valid Unicode text (a lone surrogate)"
+        if "\x00" in value:
+            place = ".".join(map(str, where)) or "body"
+            return f"{place}: contains a NUL character (\\u0000), which text may not hold"
         return None
     if isinstance(value, dict):
         for key, item in value.items():
@@ -47,6 +51,10 @@ def json_problem(value: Any, where: list[str | int], depth: int = 0) -> str | No
     return None
 
 
+def _has_nul(query: bytes) -> bool:
+    return b"\x00" in query or b"%00" in query
+
+
 class RequestLimits:
     """ASGI middleware: reads the body once, checks it, hands it on unchanged."""
 
@@ -54,6 +62,9 @@ class RequestLimits:
         self.app, self.max_body_bytes = app, max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _has_nul(scope.get("query_string", b"")):
+            await self._refuse(send, 422, "query: contains a NUL character (%00)")
+            return
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
@@ -76,6 +87,10 @@ class RequestLimits:
             if problem:
                 await self._refuse(send, 422, problem)
                 return
+        form = "application/x-www-form-urlencoded"
+        if body and headers.get("content-type", "").startswith(form) and _has_nul(body):
+            await self._refuse(send, 422, "body: contains a NUL character (%00)")
+            return
         replayed = False
 
         async def replay() -> Message:

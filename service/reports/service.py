@@ -159,10 +159,13 @@ async def cancel_open_duties(
 
 
 async def submitted_keys(session: AsyncSession, incident_id: int) -> set[str]:
-    """The duties made (by `duty_key`): a re-plan does not ask for them again."""
+    """The duties made (by `duty_key`): a re-plan does not ask for them again. Follow-ups
+    are not among them: they recur, and the new level's cadence applies."""
     rows = await session.execute(
         select(ReportDutyRow.kind, ReportDutyRow.hop).where(
-            ReportDutyRow.incident_id == incident_id, ReportDutyRow.state == DutyState.submitted
+            ReportDutyRow.incident_id == incident_id,
+            ReportDutyRow.state == DutyState.submitted,
+            ReportDutyRow.kind != ReportKind.followup.value,
         )
     )
     return {duty_key(kind, hop) for kind, hop in rows.all()}

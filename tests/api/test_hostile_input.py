@@ -94,11 +94,16 @@ async def test_numbers_and_text_that_are_not_what_they_claim_are_refused(
         ('{"latitude": NaN}', "latitude"),
         ('{"longitude": Infinity}', "longitude"),
         ('{"title": "\\ud800 水位"}', "title"),
+        ('{"description": "水位\\u0000"}', "description: contains a NUL character"),
+        ('{"intake": {"reporter_name": "\\u0000"}}', "intake.reporter_name"),
     ):
         body = json.dumps(FLOOD)[:-1] + ", " + bad[1:]
         answer = await client.post("/api/v1/incidents", content=body, headers=headers)
         assert answer.status_code == 422, answer.text
         assert where in answer.text
+    for query in ("q=%00", "q=%E6%B0%B4%00"):
+        answer = await client.get(f"/api/v1/incidents?{query}")
+        assert answer.status_code == 422 and "NUL" in answer.text, answer.text
     deep = '{"a":' * 40 + "1" + "}" * 40
     answer = await client.post("/api/v1/incidents", content=deep, headers=headers)
     assert answer.status_code == 422 and "nested deeper" in answer.text

@@ -124,3 +124,22 @@ async def test_the_supplement_window_counts_from_the_event(
     late = await desk.post(f"/api/v1/incidents/{fresh['id']}/reports", json=supplement)
     assert late.status_code == 422
     await desk.aclose()
+
+
+async def test_follow_ups_go_on_after_a_raise(daemon: Daemon, clock: FrozenClock) -> None:
+    """A follow-up made, then a raise to I: the new level's follow-ups (08:00 and 17:00)
+    are owed and numbered on from the last (续报二), not dropped because one was made."""
+    dutyd = daemon.dutyd
+    desk = await api_client(dutyd, Role.leader)
+    incident = (await desk.post("/api/v1/incidents", json={**ROAD, "level": "II"})).json()
+    path = f"/api/v1/incidents/{incident['id']}"
+    first = next(d for d in incident["reports"] if d["kind"] == "followup")
+    clock.set(datetime.fromisoformat(first["due_at"]) - timedelta(minutes=5))
+    made = await desk.post(f"{path}/reports", json={"kind": "followup", "content": "续报一"})
+    assert made.status_code == 201, made.text
+    raised = await desk.post(f"{path}/level", json={"level": "I", "reason": "死亡32人"})
+    assert raised.status_code == 200, raised.text
+    detail = (await desk.get(path)).json()
+    owed = [d for d in detail["reports"] if d["kind"] == "followup" and d["state"] == "open"]
+    assert [d["name"] for d in owed] == ["续报二"], detail["reports"]
+    await desk.aclose()
