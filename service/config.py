@@ -81,6 +81,27 @@ class Settings(BaseSettings):
         description="URL at which the outside world (Twilio webhooks, links in mail) reaches us.",
     )
 
+    # Console logins
+    session_idle_minutes: int = Field(
+        120, ge=5, le=24 * 60, description="A console session unused this long ends."
+    )
+    session_max_hours: int = Field(
+        26,
+        ge=1,
+        le=24 * 7,
+        description="A console session ends this long after login, used or not (a 24h shift "
+        "and its handover fit).",
+    )
+    login_max_failures: int = Field(
+        5, ge=1, le=100, description="Failed logins in a row that lock an account."
+    )
+    login_lockout_minutes: int = Field(
+        15, ge=1, le=24 * 60, description="How long a locked account, or a noisy address, waits."
+    )
+    invite_valid_hours: int = Field(
+        72, ge=1, le=24 * 30, description="How long a one-time invitation link works."
+    )
+
     # Engine
     engine_poll_seconds: float = Field(
         1.0, gt=0, description="Safety interval at which the engine looks for due work."

@@ -40,7 +40,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("service.office",),
     ("service.flows",),
     ("service.app", "service.schema"),
-    ("service.api",),
+    ("service.api", "service.web"),
     ("service.cli",),
     ("service.__main__",),
 ]
@@ -49,6 +49,7 @@ KERNEL = set(LAYERS[0])
 SAME_LAYER_ALLOWED: set[tuple[str, str]] = {
     ("service.plans", "service.runtime"),
     ("service.runtime", "service.plans"),
+    ("service.api", "service.web"),  # the API's application mounts the console
 }
 SKIPPED = ("service/store/migrations/",)
 

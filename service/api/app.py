@@ -18,6 +18,7 @@ from service.app import Dutyd
 from service.config import load_settings
 from service.logs import configure_logging
 from service.process import tune_garbage_collector
+from service.web.app import install_console
 
 
 def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
@@ -34,6 +35,9 @@ def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
         try:
             yield
         finally:
+            feed = getattr(app.state, "console_feed", None)
+            if feed is not None:
+                await feed.stop()
             if manage_lifecycle:
                 await dutyd.stop()
 
@@ -49,6 +53,7 @@ def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
     app.include_router(silences.router)
     app.include_router(twilio.router)
     app.include_router(ack.router)
+    install_console(app)
     return app
 
 

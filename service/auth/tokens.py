@@ -18,9 +18,15 @@ TOKEN_PREFIX = "dutyd_"
 
 
 class Role(StrEnum):
+    """What a person or a machine may do (auth.policy says which action needs which)."""
+
     duty_officer = "duty_officer"
     leader = "leader"
+    warning_drafter = "warning_drafter"
+    warning_approver = "warning_approver"
+    roster_admin = "roster_admin"
     admin = "admin"
+    viewer = "viewer"
 
 
 def _digest(token: str) -> str:

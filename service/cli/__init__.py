@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import config, db, handover, incidents, plans, reports, roster, tokens
+from service.cli import config, db, handover, incidents, plans, reports, roster, tokens, users
 from service.cli.serve import serve
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ for group, name in (
     (plans.app, "plans"),
     (roster.app, "roster"),
     (tokens.app, "token"),
+    (users.app, "user"),
     (db.app, "db"),
     (config.app, "config"),
     (handover.app, "handover"),

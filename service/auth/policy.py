@@ -1,0 +1,118 @@
+"""Who may do what, and where: the one table of actions and the roles they need, and the
+units a role granted on a unit reaches. The API, the console and the CLI all ask here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from service.auth.tokens import Role
+from service.errors import Forbidden
+
+
+class Action(StrEnum):
+    view = "view"
+    report_incident = "report_incident"
+    work_incident = "work_incident"  # acknowledge, escalate, status, level, figures, reports
+    replan = "replan"
+    request_override = "request_override"
+    approve_override = "approve_override"
+    edit_roster = "edit_roster"
+    handover = "handover"
+    manage_silences = "manage_silences"
+    reload_plans = "reload_plans"
+    manage_accounts = "manage_accounts"
+
+
+DESK = frozenset({Role.duty_officer, Role.leader, Role.admin})
+EVERYONE = frozenset(Role)
+ALLOWED: dict[Action, frozenset[Role]] = {
+    Action.view: EVERYONE,
+    Action.report_incident: DESK,
+    Action.work_incident: DESK,
+    Action.replan: frozenset({Role.leader, Role.admin}),
+    Action.request_override: frozenset(
+        {Role.duty_officer, Role.leader, Role.roster_admin, Role.admin}
+    ),
+    Action.approve_override: frozenset({Role.leader, Role.admin}),
+    Action.edit_roster: frozenset({Role.roster_admin, Role.admin}),
+    Action.handover: DESK,
+    Action.manage_silences: DESK,
+    Action.reload_plans: frozenset({Role.admin}),
+    Action.manage_accounts: frozenset({Role.admin}),
+}
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A role on a unit (None: every unit), with or without the units under it."""
+
+    role: Role
+    unit: str | None = None
+    with_subunits: bool = True
+
+    def covers(self, unit_id: str | None, parent_of: Callable[[str], str | None]) -> bool:
+        if self.unit is None:
+            return True
+        if unit_id is None:
+            return False  # a matter of no one unit is for those granted every unit
+        current: str | None = unit_id
+        while current is not None:
+            if current == self.unit:
+                return True
+            if not self.with_subunits:
+                return False
+            current = parent_of(current)
+        return False
+
+    def describe(self) -> str:
+        where = "every unit" if self.unit is None else self.unit
+        if self.unit is not None and self.with_subunits:
+            where += " and the units under it"
+        return f"{self.role.value} on {where}"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting: a person logged in to the console, or a machine's API token."""
+
+    name: str
+    grants: tuple[Grant, ...]
+    person_id: str | None = None
+    token_id: int | None = None
+
+    @property
+    def roles(self) -> set[Role]:
+        return {g.role for g in self.grants}
+
+    def may(
+        self, action: Action, unit_id: str | None, parent_of: Callable[[str], str | None]
+    ) -> bool:
+        return any(g.role in ALLOWED[action] and g.covers(unit_id, parent_of) for g in self.grants)
+
+    def visible_units(
+        self, units: Iterable[str], parent_of: Callable[[str], str | None]
+    ) -> list[str]:
+        return [u for u in units if self.may(Action.view, u, parent_of)]
+
+    def sees_everything(self) -> bool:
+        return any(g.unit is None for g in self.grants)
+
+
+def authorize(
+    principal: Principal,
+    action: Action,
+    unit_id: str | None,
+    parent_of: Callable[[str], str | None],
+) -> None:
+    """Refuse with Forbidden, naming what is missing, unless `principal` may."""
+    if principal.may(action, unit_id, parent_of):
+        return
+    needed = ", ".join(sorted(r.value for r in ALLOWED[action]))
+    where = f" in {unit_id}" if unit_id else ""
+    held = "; ".join(g.describe() for g in principal.grants) or "no role"
+    raise Forbidden(
+        f"{principal.name} may not {action.value}{where}: needs one of {needed} "
+        f"there (holds {held})"
+    )

@@ -1,0 +1,175 @@
+"""What the board (值班台) shows: who is on duty in each unit in scope, the open incidents
+most urgent first with their next report deadline, escalations nobody acknowledged,
+messages that could not be delivered, and coverage gaps ahead."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.escalation.tables import EscalationStepRow, StepKind, StepState
+from service.incidents.models import LEVEL_ORDER, OPEN_STATUSES
+from service.incidents.tables import IncidentRow
+from service.notify.tables import MessageRow, MessageState
+from service.reports.names import duty_name
+from service.reports.tables import DutyState, ReportDutyRow
+from service.roster.check import Violation, check_roster
+from service.runtime import Runtime
+
+GAPS_AHEAD = timedelta(hours=72)
+UNDELIVERED_SINCE = timedelta(hours=24)
+
+
+@dataclass
+class UnitNow:
+    id: str
+    name: str
+    zone: object
+    duty_officers: list[str]
+    leaders: list[str]
+    next_handover: datetime | None
+
+
+@dataclass
+class IncidentLine:
+    incident: IncidentRow
+    next_due: datetime | None
+    next_report: str
+    late: bool
+    unacknowledged_step: str | None
+    zone: object
+
+
+@dataclass
+class Board:
+    now: datetime
+    units: list[UnitNow]
+    incidents: list[IncidentLine]
+    undelivered: list[tuple[MessageRow, str]]
+    gaps: list[Violation] = field(default_factory=list)
+
+
+def unit_now(runtime: Runtime, unit_id: str, now: datetime) -> UnitNow:
+    roster = runtime.roster
+    unit = roster.unit(unit_id)
+    officers = [h.person.name for h in roster.holders("duty_officer", unit_id, now)]
+    leaders = [h.person.name for h in roster.holders("leader_on_shift", unit_id, now)]
+    ends = [
+        a.end
+        for a in roster.assignments(unit_id, "duty_officer", now, now + timedelta(days=2))
+        if a.start <= now < a.end
+    ]
+    return UnitNow(unit_id, unit.name, unit.zone, officers, leaders, min(ends, default=None))
+
+
+def urgency(line: IncidentLine) -> tuple[int, int, int, datetime]:
+    """Late reports first, then unacknowledged, then the more severe, then the sooner due."""
+    return (
+        0 if line.late else 1,
+        0 if line.unacknowledged_step else 1,
+        -LEVEL_ORDER[line.incident.level],  # type: ignore[index]
+        line.next_due or datetime.max.replace(tzinfo=line.incident.learned_at.tzinfo),
+    )
+
+
+async def open_incident_lines(
+    session: AsyncSession, runtime: Runtime, units: list[str], now: datetime
+) -> list[IncidentLine]:
+    incidents = list(
+        await session.scalars(
+            select(IncidentRow).where(
+                IncidentRow.status.in_([s.value for s in OPEN_STATUSES]),
+                IncidentRow.unit_id.in_(units),
+            )
+        )
+    )
+    ids = [i.id for i in incidents]
+    duties: dict[int, ReportDutyRow] = {}
+    for duty in await session.scalars(
+        select(ReportDutyRow)
+        .where(ReportDutyRow.incident_id.in_(ids), ReportDutyRow.state == DutyState.open)
+        .order_by(ReportDutyRow.due_at)
+    ):
+        duties.setdefault(duty.incident_id, duty)
+    fired: dict[int, int] = dict(
+        (
+            await session.execute(
+                select(EscalationStepRow.incident_id, func.count())
+                .where(
+                    EscalationStepRow.incident_id.in_(ids),
+                    EscalationStepRow.state == StepState.fired,
+                    EscalationStepRow.kind == StepKind.step,
+                )
+                .group_by(EscalationStepRow.incident_id)
+            )
+        ).all()
+    )
+    lines = []
+    for incident in incidents:
+        duty = duties.get(incident.id)
+        plan = runtime.plans.get(incident.plan_id)
+        steps = 0
+        if plan is not None:
+            chain = plan.plan.levels.get(incident.level)  # type: ignore[call-overload]
+            if chain is not None and chain.escalation is not None:
+                steps = len(chain.escalation.flat_steps())
+        step = None
+        if incident.acknowledged_at is None and incident.silence_id is None:
+            count = fired.get(incident.id, 0)
+            step = f"{count}/{steps}" if steps else str(count)
+        lines.append(
+            IncidentLine(
+                incident=incident,
+                next_due=duty.due_at if duty else None,
+                next_report=duty_name(duty, "zh") if duty else "",
+                late=bool(duty and duty.due_at <= now),
+                unacknowledged_step=step,
+                zone=runtime.roster.unit(incident.unit_id).zone,
+            )
+        )
+    return sorted(lines, key=urgency)
+
+
+async def undelivered(
+    session: AsyncSession, runtime: Runtime, units: list[str], now: datetime
+) -> list[tuple[MessageRow, str]]:
+    rows = await session.execute(
+        select(MessageRow, IncidentRow.unit_id)
+        .join(IncidentRow, IncidentRow.id == MessageRow.incident_id)
+        .where(
+            MessageRow.state == MessageState.failed,
+            MessageRow.created_at > now - UNDELIVERED_SINCE,
+            IncidentRow.unit_id.in_(units),
+        )
+        .order_by(MessageRow.id.desc())
+        .limit(50)
+    )
+    people = runtime.roster.people
+    return [
+        (m, people[m.person_id].name if m.person_id in people else m.person_id)
+        for m, _ in rows.all()
+    ]
+
+
+async def build_board(
+    session: AsyncSession,
+    runtime: Runtime,
+    units: list[str],
+    now: datetime,
+    *,
+    with_gaps: bool = True,
+) -> Board:
+    return Board(
+        now=now,
+        units=[unit_now(runtime, u, now) for u in units],
+        incidents=await open_incident_lines(session, runtime, units, now),
+        undelivered=await undelivered(session, runtime, units, now),
+        gaps=check_roster(
+            runtime.roster, runtime.rules, runtime.calendar, now, now + GAPS_AHEAD, units
+        )
+        if with_gaps
+        else [],
+    )

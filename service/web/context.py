@@ -1,0 +1,129 @@
+"""Who is looking at the console: the session behind the cookie, the principal it acts
+as, the language of its pages; and the CSRF check every form passes."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Form, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.app import Dutyd
+from service.auth.accounts import principal_for_account
+from service.auth.policy import Action, Principal, authorize
+from service.auth.sessions import SessionRules, session_for_cookie
+from service.auth.tables import AccountRow, WebSessionRow
+from service.errors import AuthError, Forbidden
+from service.roster.roster import Roster
+
+COOKIE = "dutyd_console"
+CSRF_HEADER = "x-csrf-token"
+
+
+class LoginRequired(AuthError):
+    """No live session: the console sends the browser to the login page."""
+
+
+class ConsoleForbidden(Forbidden):
+    """Refused in the console: shown as a page, not as the API's JSON."""
+
+
+def get_dutyd(request: Request) -> Dutyd:
+    return request.app.state.dutyd
+
+
+DutydDep = Annotated[Dutyd, Depends(get_dutyd)]
+
+
+def session_rules(dutyd: Dutyd) -> SessionRules:
+    s = dutyd.settings
+    return SessionRules(
+        idle=timedelta(minutes=s.session_idle_minutes),
+        absolute=timedelta(hours=s.session_max_hours),
+        max_failures=s.login_max_failures,
+        lockout=timedelta(minutes=s.login_lockout_minutes),
+    )
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    principal: Principal
+    account: AccountRow
+    web_session: WebSessionRow
+    language: str
+    name: str
+
+    @property
+    def person_id(self) -> str:
+        return self.account.person_id
+
+    @property
+    def csrf(self) -> str:
+        return self.web_session.csrf_token
+
+    def authorize(self, action: Action, unit_id: str | None, roster: Roster) -> None:
+        try:
+            authorize(self.principal, action, unit_id, parent_of(roster))
+        except Forbidden as exc:
+            raise ConsoleForbidden(str(exc)) from None
+
+    def may(self, action: Action, unit_id: str | None, roster: Roster) -> bool:
+        return self.principal.may(action, unit_id, parent_of(roster))
+
+    def units(self, roster: Roster) -> list[str]:
+        return self.principal.visible_units(roster.units, parent_of(roster))
+
+
+def parent_of(roster: Roster):  # type: ignore[no-untyped-def]
+    return lambda unit_id: roster.units[unit_id].parent if unit_id in roster.units else None
+
+
+async def viewer_for(session: AsyncSession, dutyd: Dutyd, cookie: str | None) -> Viewer | None:
+    found = await session_for_cookie(
+        session, cookie, now=dutyd.clock.now(), rules=session_rules(dutyd)
+    )
+    if found is None:
+        return None
+    row, account = found
+    person = dutyd.runtime.roster.people.get(account.person_id)
+    language = account.language or (person.language if person else "zh")
+    return Viewer(
+        principal=await principal_for_account(session, account),
+        account=account,
+        web_session=row,
+        language=language if language in ("zh", "en") else "zh",
+        name=person.name if person else account.person_id,
+    )
+
+
+async def get_viewer(request: Request, dutyd: DutydDep) -> Viewer:
+    async with dutyd.sessions.begin() as session:
+        viewer = await viewer_for(session, dutyd, request.cookies.get(COOKIE))
+    if viewer is None:
+        raise LoginRequired("log in first")
+    if not viewer.principal.grants:
+        raise ConsoleForbidden(f"{viewer.person_id} holds no role: ask an admin for one")
+    return viewer
+
+
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+
+async def check_csrf(
+    request: Request, viewer: ViewerDep, csrf: Annotated[str | None, Form()] = None
+) -> Viewer:
+    """A form (or an htmx request) must carry the session's CSRF token."""
+    given = csrf or request.headers.get(CSRF_HEADER) or ""
+    if not hmac.compare_digest(given.encode(), viewer.csrf.encode()):
+        raise ConsoleForbidden("the form's security token is missing or stale: reload the page")
+    return viewer
+
+
+FormViewer = Annotated[Viewer, Depends(check_csrf)]

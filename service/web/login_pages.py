@@ -1,0 +1,179 @@
+"""Logging in and out, setting a password from an invitation, choosing the language."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from service.auth.accounts import invite_is_open, redeem_invite
+from service.auth.sessions import REFUSED, check_login, end_session, start_session
+from service.errors import AuthError, InvalidInput
+from service.web.context import (
+    COOKIE,
+    DutydDep,
+    FormViewer,
+    client_address,
+    session_rules,
+)
+from service.web.render import page
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+LOGIN_CSRF = "dutyd_login_csrf"
+
+
+def _language(request: Request) -> str:
+    return "en" if request.cookies.get("dutyd_language") == "en" else "zh"
+
+
+def _safe_next(target: str) -> str:
+    """Only a path of this console: a login link must not send anyone elsewhere."""
+    return target if target.startswith("/console") and not target.startswith("//") else "/console"
+
+
+def _login_form(
+    request: Request, *, next_path: str, error: str = "", status: int = 200
+) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = page(
+        "login.html.j2",
+        _language(request),
+        status_code=status,
+        viewer=None,
+        csrf=token,
+        next_path=_safe_next(next_path),
+        error=error,
+    )
+    response.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict", path="/console")
+    return response
+
+
+def _set_session_cookie(request: Request, response: Response, value: str, dutyd: DutydDep) -> None:
+    response.set_cookie(
+        COOKIE,
+        value,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        max_age=dutyd.settings.session_max_hours * 3600,
+        path="/",
+    )
+
+
+@router.get("/login")
+async def login_form(request: Request, next: str = "/console") -> Response:
+    return _login_form(request, next_path=next)
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    dutyd: DutydDep,
+    login: Annotated[str, Form(max_length=128)],
+    password: Annotated[str, Form(max_length=1024)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/console",
+) -> Response:
+    expected = request.cookies.get(LOGIN_CSRF, "")
+    if not expected or not hmac.compare_digest(csrf.encode(), expected.encode()):
+        return _login_form(request, next_path=next, error="the form expired: try again", status=403)
+    now = dutyd.clock.now()
+    async with dutyd.sessions.begin() as session:
+        account = await check_login(
+            session,
+            login.strip(),
+            password,
+            address=client_address(request),
+            now=now,
+            rules=session_rules(dutyd),
+        )
+        cookie = (
+            await start_session(
+                session,
+                account,
+                address=client_address(request),
+                now=now,
+                rules=session_rules(dutyd),
+            )
+            if account is not None
+            else None
+        )
+    if cookie is None:
+        return _login_form(request, next_path=next, error=REFUSED, status=401)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    _set_session_cookie(request, response, cookie, dutyd)
+    response.delete_cookie(LOGIN_CSRF, path="/console")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, dutyd: DutydDep, viewer: FormViewer) -> Response:
+    async with dutyd.sessions.begin() as session:
+        row = await session.merge(viewer.web_session)
+        end_session(row, dutyd.clock.now())
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.post("/language")
+async def choose_language(request: Request, dutyd: DutydDep, viewer: FormViewer) -> Response:
+    chosen = "en" if viewer.language == "zh" else "zh"
+    async with dutyd.sessions.begin() as session:
+        account = await session.merge(viewer.account)
+        account.language = chosen
+    response = RedirectResponse(request.headers.get("referer") or "/console", status_code=303)
+    response.set_cookie("dutyd_language", chosen, samesite="lax", path="/")
+    return response
+
+
+@router.get("/invite/{secret}")
+async def invite_form(request: Request, secret: str, dutyd: DutydDep) -> HTMLResponse:
+    async with dutyd.reads() as session:
+        usable = await invite_is_open(session, secret, dutyd.clock.now())
+    return page(
+        "invite.html.j2",
+        _language(request),
+        status_code=200 if usable else 410,
+        viewer=None,
+        usable=usable,
+        error="" if usable else "this invitation link is unknown, used or expired",
+    )
+
+
+@router.post("/invite/{secret}")
+async def invite_accept(
+    request: Request,
+    secret: str,
+    dutyd: DutydDep,
+    password: Annotated[str, Form(max_length=1024)],
+    password_again: Annotated[str, Form(max_length=1024)],
+) -> Response:
+    now = dutyd.clock.now()
+    try:
+        if password != password_again:
+            raise InvalidInput("the two passwords differ", field="password")
+        async with dutyd.sessions.begin() as session:
+            account = await redeem_invite(session, secret, password, now=now)
+            cookie = await start_session(
+                session,
+                account,
+                address=client_address(request),
+                now=now,
+                rules=session_rules(dutyd),
+            )
+    except (AuthError, InvalidInput) as exc:
+        return page(
+            "invite.html.j2",
+            _language(request),
+            status_code=422,
+            viewer=None,
+            usable=True,
+            error=str(exc),
+        )
+    response = RedirectResponse("/console", status_code=303)
+    _set_session_cookie(request, response, cookie, dutyd)
+    return response

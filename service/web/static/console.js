@@ -1,0 +1,71 @@
+// The console's few behaviours of its own: countdowns to report deadlines that tick on the
+// server's clock, the event types of the chosen category, the CSRF token on htmx requests,
+// and live refreshes that never wipe what an officer is typing.
+(function () {
+  "use strict";
+  var SOON_MS = 30 * 60 * 1000;
+  var offset = 0; // server time minus browser time, from the page's data-now
+
+  function syncClock() {
+    var holder = document.querySelector("[data-now]");
+    if (holder) offset = Date.parse(holder.getAttribute("data-now")) - Date.now();
+  }
+
+  function spoken(ms) {
+    var minutes = Math.floor(Math.abs(ms) / 60000);
+    var h = Math.floor(minutes / 60), m = minutes % 60;
+    var zh = document.documentElement.lang.indexOf("zh") === 0;
+    if (zh) return (h ? h + "小时" : "") + m + "分";
+    return (h ? h + " h " : "") + m + " min";
+  }
+
+  function tick() {
+    var now = Date.now() + offset;
+    var zh = document.documentElement.lang.indexOf("zh") === 0;
+    document.querySelectorAll(".countdown[data-due]").forEach(function (el) {
+      var left = Date.parse(el.getAttribute("data-due")) - now;
+      el.classList.toggle("overdue", left <= 0);
+      el.classList.toggle("soon", left > 0 && left <= SOON_MS);
+      el.textContent = left <= 0
+        ? (zh ? "已逾期 " : "late by ") + spoken(left)
+        : (zh ? "剩余 " : "in ") + spoken(left);
+    });
+  }
+
+  function filterTypes() {
+    var category = document.getElementById("f-category");
+    var types = document.getElementById("f-event_type");
+    if (!category || !types) return;
+    var keep = null;
+    Array.prototype.forEach.call(types.options, function (option) {
+      var shown = option.getAttribute("data-category") === category.value;
+      option.hidden = !shown;
+      option.disabled = !shown;
+      if (shown && (keep === null || option.selected)) keep = option;
+    });
+    if (keep && (types.selectedOptions[0] || {}).disabled !== false) keep.selected = true;
+  }
+
+  function typing() {
+    var el = document.activeElement;
+    return el && /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName) && el.type !== "submit";
+  }
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta) event.detail.headers["X-CSRF-Token"] = meta.content;
+  });
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    // A live refresh waits while someone types; the next change or 30 s brings it.
+    if (event.detail.requestConfig.verb === "get" && typing()) event.preventDefault();
+  });
+  document.addEventListener("htmx:afterSwap", function () { syncClock(); tick(); });
+  document.addEventListener("DOMContentLoaded", function () {
+    syncClock();
+    tick();
+    filterTypes();
+    var category = document.getElementById("f-category");
+    if (category) category.addEventListener("change", filterTypes);
+    setInterval(tick, 1000);
+  });
+})();

@@ -1,0 +1,144 @@
+"""The console in-process: logging in, the board, logging and working an incident,
+with the CSRF check and the unit scope of each role."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+
+from service.auth.policy import Grant
+from service.auth.tokens import Role
+from service.clock import FrozenClock
+from tests.conftest import Daemon
+from tests.web.console_helpers import PASSWORD, console_client, csrf_of, make_account
+
+FLOOD = {
+    "category": "natural_disaster",
+    "event_type": "flood",
+    "level": "II",
+    "unit": "qingshan",
+    "title": "青山河水位超警戒",
+    "reporter_name": "王建国",
+    "received_via": "phone",
+    "deaths": "0",
+}
+
+
+async def test_log_and_work_an_incident_from_the_console(
+    daemon: Daemon, clock: FrozenClock
+) -> None:
+    dutyd = daemon.dutyd
+    desk = await console_client(dutyd, "sun_li", Grant(Role.duty_officer, "qingshan"))
+    board = await desk.get("/console")
+    assert board.status_code == 200, board.text
+    assert "青山县人民政府值班室" in board.text and "临江市人民政府总值班室" not in board.text
+    form = await desk.get("/console/incidents/new")
+    csrf = csrf_of(form.text)
+    logged = await desk.post("/console/incidents/new", data={**FLOOD, "csrf": csrf})
+    assert logged.status_code == 303, logged.text
+    path = logged.headers["location"]
+    page = await desk.get(path)
+    assert "青山河水位超警戒" in page.text and "王建国" in page.text
+    assert "plan_selected" in page.text or "qingshan-flood" in page.text
+
+    # The same event type in the same unit again: offered as a duplicate first.
+    again = await desk.post("/console/incidents/new", data={**FLOOD, "csrf": csrf})
+    assert again.status_code == 409 and "duplicates" in again.text
+
+    acked = await desk.post(f"{path}/ack", data={"csrf": csrf})
+    assert acked.status_code == 303
+    page = await desk.get(path)
+    assert "acknowledged by sun_li" in page.text
+    made = await desk.post(
+        f"{path}/report", data={"csrf": csrf, "kind": "initial", "content": "电话初报市总值班室"}
+    )
+    assert made.status_code == 303
+    bad = await desk.post(f"{path}/level", data={"csrf": csrf, "level": "I", "reason": ""})
+    assert bad.status_code == 422 and "reason" in bad.text
+    await desk.aclose()
+
+
+async def test_forms_need_the_csrf_token(daemon: Daemon) -> None:
+    dutyd = daemon.dutyd
+    desk = await console_client(dutyd, "sun_li", Grant(Role.duty_officer, "qingshan"))
+    refused = await desk.post("/console/incidents/new", data=FLOOD)
+    assert refused.status_code == 403 and "security token" in refused.text
+    forged = await desk.post("/console/incidents/new", data={**FLOOD, "csrf": "x" * 43})
+    assert forged.status_code == 403
+    await desk.aclose()
+
+
+async def test_a_county_officer_acts_in_the_county_only(daemon: Daemon) -> None:
+    dutyd = daemon.dutyd
+    city = await console_client(dutyd, "li_na", Grant(Role.duty_officer, "linjiang"))
+    form = await city.get("/console/incidents/new")
+    hexi = await city.post(
+        "/console/incidents/new",
+        data={**FLOOD, "unit": "hexi", "title": "河西县内涝", "csrf": csrf_of(form.text)},
+    )
+    assert hexi.status_code == 303, hexi.text
+    county = await console_client(dutyd, "sun_li", Grant(Role.duty_officer, "qingshan"))
+    csrf = csrf_of((await county.get("/console/incidents/new")).text)
+    page = await county.get(hexi.headers["location"])
+    assert page.status_code == 403
+    refused = await county.post(f"{hexi.headers['location']}/ack", data={"csrf": csrf})
+    assert refused.status_code == 403 and "work_incident in hexi" in refused.text
+    elsewhere = await county.post(
+        "/console/incidents/new", data={**FLOOD, "unit": "hexi", "csrf": csrf}
+    )
+    assert elsewhere.status_code == 403
+    viewer = await console_client(dutyd, "zhao_min", Grant(Role.viewer))
+    assert "河西县内涝" in (await viewer.get("/console")).text
+    csrf = csrf_of((await viewer.get(hexi.headers["location"])).text)
+    assert (
+        await viewer.post(f"{hexi.headers['location']}/ack", data={"csrf": csrf})
+    ).status_code == 403
+    for client in (city, county, viewer):
+        await client.aclose()
+
+
+async def test_login_lockout_and_session_expiry(daemon: Daemon, clock: FrozenClock) -> None:
+    dutyd = daemon.dutyd
+    await make_account(dutyd, "liu_yang", Grant(Role.duty_officer, "qingshan"))
+    async with dutyd.sessions.begin() as session:
+        from service.auth.accounts import require_account, set_password
+
+        set_password(await require_account(session, "liu_yang"), PASSWORD)
+    app_client = await console_client(dutyd, "sun_li", Grant(Role.duty_officer, "qingshan"))
+    transport = app_client._transport  # the same in-process app
+    browser = httpx.AsyncClient(transport=transport, base_url="http://dutyd.test")
+
+    async def attempt(password: str) -> httpx.Response:
+        form = await browser.get("/console/login")
+        return await browser.post(
+            "/console/login",
+            data={"login": "liu_yang", "password": password, "csrf": csrf_of(form.text)},
+        )
+
+    assert (await browser.get("/console")).status_code == 303  # to the login page
+    for _ in range(5):
+        assert (await attempt("wrong password!")).status_code == 401
+    locked = await attempt(PASSWORD)  # right, but locked now
+    assert locked.status_code == 401
+    async with dutyd.sessions() as session:
+        from sqlalchemy import select
+
+        from service.auth.tables import LoginAttemptRow
+
+        reasons = list(
+            await session.scalars(
+                select(LoginAttemptRow.reason).where(LoginAttemptRow.login == "liu_yang")
+            )
+        )
+    assert reasons.count("wrong password") == 4 and reasons[-1] == "account locked"
+    assert "locked until" in reasons[4]
+    clock.advance(timedelta(minutes=16))
+    assert (await attempt(PASSWORD)).status_code == 303
+    assert (await browser.get("/console")).status_code == 200
+    clock.advance(timedelta(minutes=121))  # idle past the limit
+    assert (await browser.get("/console")).status_code == 303
+    no_csrf = await browser.post("/console/login", data={"login": "liu_yang", "password": PASSWORD})
+    assert no_csrf.status_code == 403
+    await browser.aclose()
+    await app_client.aclose()
