@@ -1,0 +1,176 @@
+"""The console in a real browser (Debian's Chromium, driven by Playwright) against a
+started daemon served over HTTP: a county duty officer and the leader on shift work an
+incident through, each in their own browser context, and see each other's work live."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from playwright.async_api import BrowserContext, Page, expect
+
+from service.auth import accounts
+from service.auth.policy import Grant
+from service.auth.tokens import Role
+from service.clock import FrozenClock
+from service.flows.replies import handle_sms_reply
+from service.notify.queue import messages_for_incident
+from tests.conftest import REPO, Daemon
+from tests.web.browser import launch_browser
+from tests.web.console_helpers import PASSWORD, make_account
+from tests.web.served import serve_console
+
+SCREENSHOTS = REPO / "docs" / "screenshots"
+LIVE = 5_000  # ms: a change reaches another console well within this
+
+
+async def log_in(context: BrowserContext, base: str, person: str) -> Page:
+    page = await context.new_page()
+    await page.goto(f"{base}/console")
+    await expect(page).to_have_url(f"{base}/console/login?next=/console")
+    await page.get_by_label("账号").fill(person)
+    await page.get_by_label("密码").fill(PASSWORD)
+    await page.get_by_role("button", name="登录").click()
+    await expect(page).to_have_url(f"{base}/console")
+    return page
+
+
+async def with_password(daemon: Daemon, person: str, *grants: Grant) -> None:
+    dutyd = daemon.dutyd
+    await make_account(dutyd, person, *grants)
+    async with dutyd.sessions.begin() as session:
+        accounts.set_password(await accounts.require_account(session, person), PASSWORD)
+
+
+async def shoot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+
+
+async def test_an_incident_worked_from_two_consoles(
+    daemon: Daemon, clock: FrozenClock, tmp_path: Path
+) -> None:
+    dutyd = daemon.dutyd
+    await with_password(daemon, "sun_li", Grant(Role.duty_officer, "qingshan"))
+    await with_password(daemon, "zhou_jun", Grant(Role.leader, "qingshan"))
+    await with_password(daemon, "liu_yang", Grant(Role.duty_officer, "qingshan"))
+    await with_password(daemon, "zhao_min", Grant(Role.viewer))
+    async with serve_console(dutyd) as base, launch_browser() as browser:
+        officer_context = await browser.new_context(viewport={"width": 1280, "height": 900})
+        leader_context = await browser.new_context(viewport={"width": 1280, "height": 900})
+        officer = await log_in(officer_context, base, "sun_li")
+        leader = await log_in(leader_context, base, "zhou_jun")
+        await expect(leader.locator("table.incidents")).to_have_count(0)
+
+        # The officer logs a call (接报登记); the leader's board shows it without a reload.
+        await officer.get_by_role("link", name="接报登记").first.click()
+        await officer.get_by_label("事件类别").select_option("natural_disaster")
+        await officer.get_by_label("事件类型").select_option("flood")
+        await officer.get_by_label("级别").select_option("II")
+        await officer.get_by_label("标题").fill("青山河石门段水位超警戒0.6米")
+        await officer.get_by_label("地点").fill("石门村")
+        await officer.get_by_label("报告人", exact=True).fill("王建国")
+        await officer.get_by_label("联系电话").fill("0571-66012345")
+        await officer.get_by_label("接报方式").select_option("phone")
+        await officer.get_by_label("已采取措施").fill("已通知沿河两岸群众转移")
+        await officer.get_by_role("button", name="保存").click()
+        await expect(officer.locator("h1")).to_contain_text("青山河石门段水位超警戒")
+        incident_url = officer.url
+        incident_id = int(incident_url.rsplit("/", 1)[1])
+        row = leader.locator(f"#incident-{incident_id}")
+        await expect(row).to_be_visible(timeout=LIVE)
+        await expect(row.locator(".ack .alert")).to_be_visible()
+        await shoot(leader, "board.png")
+
+        # An acknowledgement by SMS from a person paged turns the row on the leader's board.
+        await dutyd.tick()
+        async with dutyd.sessions.begin() as session:
+            paged = (await messages_for_incident(session, incident_id))[0]
+            person = dutyd.runtime.roster.people[paged.person_id]
+            number = next(c.address for c in person.contacts if c.channel.value == "sms")
+            answer = await handle_sms_reply(
+                session,
+                dutyd.runtime.roster,
+                dutyd.runtime.plans,
+                sender=number,
+                body=f"1 {incident_id}",
+                now=clock.now(),
+            )
+        assert answer.acted, answer
+        await expect(row.locator(".status")).to_have_text("已确认", timeout=LIVE)
+        await expect(row.locator(".ack")).to_have_text("✓")
+
+        # The officer makes the initial report from the incident page.
+        await officer.reload()
+        initial = officer.locator("tr.duty[data-kind=initial]")
+        await initial.get_by_role("textbox").fill("电话初报市总值班室：水位超警戒0.6米")
+        await initial.get_by_role("button", name="报送").click()
+        await expect(officer.locator("tr.duty[data-kind=initial]")).to_contain_text("已报")
+        await shoot(officer, "incident.png")
+
+        # The written report's countdown: amber before, red and counting up once late.
+        countdown = row.locator(".countdown")
+        await expect(countdown).to_contain_text("剩余", timeout=LIVE)
+        clock.advance(timedelta(minutes=61))  # (sessions idle out after 2 hours)
+        await dutyd.tick()  # records the written report late (迟报): a change on the board
+        await expect(countdown).to_have_class("countdown overdue", timeout=LIVE)
+        await expect(countdown).to_contain_text("已逾期")
+
+        # A swap asked for by the officer, approved by the leader.
+        await officer.goto(f"{base}/console/roster?unit=qingshan&month=2026-07")
+        form = officer.locator("#override-form")
+        await form.get_by_label("开始").fill("2026-07-20T08:30")
+        await form.get_by_label("结束").fill("2026-07-21T08:30")
+        await form.get_by_label("人员").select_option("liu_yang")
+        await form.get_by_label("替换").select_option("sun_li")
+        await form.get_by_label("理由").fill("孙丽参加防汛培训")
+        await form.get_by_role("button", name="申请调班/替班").click()
+        pending = officer.locator(".override")
+        await expect(pending).to_contain_text("孙丽参加防汛培训")
+        await expect(pending.get_by_role("button", name="批准")).to_have_count(0)
+        await leader.goto(f"{base}/console/roster?unit=qingshan&month=2026-07")
+        await leader.locator(".override").get_by_role("button", name="批准").click()
+        await expect(leader.locator(".override")).to_have_count(0)
+        day = leader.locator('[data-day="2026-07-20"]')
+        await expect(day).to_contain_text("刘洋")
+        await shoot(leader, "roster.png")
+
+        # Handover (交接班): the open incident listed; the incoming officer confirms.
+        await officer.reload()
+        await officer.get_by_label("交班事项").fill("石门段仍需每小时巡查")
+        await officer.get_by_role("button", name="交班").click()
+        handover = officer.locator(".handover").first
+        await expect(handover).to_contain_text("青山河石门段水位超警戒")
+        incoming = await log_in(await browser.new_context(), base, "liu_yang")
+        await incoming.goto(f"{base}/console/roster?unit=qingshan")
+        await incoming.get_by_role("button", name="接班确认").click()
+        await expect(incoming.locator(".handover").first).to_contain_text("✓ 刘洋")
+
+        # A form without its CSRF token, and an action the role does not allow: refused.
+        await officer.goto(incident_url)
+        await officer.evaluate(
+            "document.querySelectorAll('#escalate').forEach(b => "
+            "b.form.querySelector('[name=csrf]').remove())"
+        )
+        await officer.locator("#escalate").click()
+        await expect(officer.locator(".error")).to_contain_text("security token")
+        viewer = await log_in(await browser.new_context(), base, "zhao_min")
+        await viewer.goto(incident_url)
+        await expect(viewer.locator("#ack")).to_have_count(0)  # not offered
+        status = await viewer.evaluate(
+            """async (csrf) => (await fetch(location.pathname + '/ack', {method: 'POST',
+               headers: {'Content-Type': 'application/x-www-form-urlencoded'},
+               body: 'csrf=' + csrf})).status""",
+            await viewer.locator('meta[name="csrf-token"]').get_attribute("content"),
+        )
+        assert status == 403
+
+        # The wall display, then logging out.
+        await leader.goto(f"{base}/console/wall")
+        await expect(leader.locator(f"#incident-{incident_id}")).to_be_visible()
+        await shoot(leader, "wall.png")
+        await officer.goto(f"{base}/console")
+        await officer.get_by_role("button", name="退出").click()
+        await expect(officer).to_have_url(f"{base}/console/login")
+        await officer.goto(f"{base}/console")
+        await expect(officer).to_have_url(f"{base}/console/login?next=/console")
