@@ -9,6 +9,7 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.api.access import check_route_access
 from service.app import Dutyd
 from service.auth.tables import ApiTokenRow
 from service.auth.tokens import authenticate
@@ -42,11 +43,15 @@ ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 
 
 async def get_caller(
+    request: Request,
     dutyd: DutydDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> ApiTokenRow:
+    """The token's holder, once the access policy allows it this route (api.access)."""
     async with dutyd.reads() as session:
-        return await authenticate(session, credentials.credentials if credentials else None)
+        token = await authenticate(session, credentials.credentials if credentials else None)
+    check_route_access(request, token)
+    return token
 
 
 Caller = Annotated[ApiTokenRow, Depends(get_caller)]

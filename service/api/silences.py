@@ -9,7 +9,6 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from service.api.deps import Caller, DutydDep, ReadSessionDep, RowId, SessionDep
-from service.auth.tokens import Role, require_role
 from service.incidents import silences
 
 router = APIRouter(prefix="/api/v1/silences", tags=["silences"])
@@ -42,7 +41,6 @@ async def create(
     body: silences.SilenceRequest, caller: Caller, dutyd: DutydDep, session: SessionDep
 ) -> SilenceView:
     """Automated reports matching it are recorded but page nobody, until `ends_at`."""
-    require_role(caller, Role.leader, Role.admin)
     return view(
         await silences.create_silence(session, body, actor=caller.name, now=dutyd.clock.now())
     )
@@ -61,5 +59,4 @@ async def expire(
     silence_id: RowId, caller: Caller, dutyd: DutydDep, session: SessionDep
 ) -> SilenceView:
     """End a silence now (it stays on record)."""
-    require_role(caller, Role.leader, Role.admin)
     return view(await silences.expire_silence(session, silence_id, now=dutyd.clock.now()))

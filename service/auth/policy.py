@@ -19,6 +19,8 @@ class Action(StrEnum):
     request_override = "request_override"
     approve_override = "approve_override"
     edit_roster = "edit_roster"
+    edit_duty_table = "edit_duty_table"
+    manage_feeds = "manage_feeds"
     handover = "handover"
     manage_silences = "manage_silences"
     reload_plans = "reload_plans"
@@ -37,8 +39,10 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     ),
     Action.approve_override: frozenset({Role.leader, Role.admin}),
     Action.edit_roster: frozenset({Role.roster_admin, Role.admin}),
+    Action.edit_duty_table: frozenset({Role.leader, Role.roster_admin, Role.admin}),
+    Action.manage_feeds: frozenset({Role.leader, Role.roster_admin, Role.admin}),
     Action.handover: DESK,
-    Action.manage_silences: DESK,
+    Action.manage_silences: frozenset({Role.leader, Role.admin}),
     Action.reload_plans: frozenset({Role.admin}),
     Action.manage_accounts: frozenset({Role.admin}),
 }

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.tables import ApiTokenRow
-from service.errors import AuthError, Forbidden, InvalidInput
+from service.errors import AuthError, InvalidInput
 
 TOKEN_PREFIX = "dutyd_"
 
@@ -64,11 +64,3 @@ async def authenticate(session: AsyncSession, token: str | None) -> ApiTokenRow:
     if row is None or row.revoked_at is not None:
         raise AuthError("unknown or revoked token")
     return row
-
-
-def require_role(row: ApiTokenRow, *allowed: Role) -> None:
-    if Role(row.role) not in allowed:
-        raise Forbidden(
-            f"token {row.name!r} has role {row.role}; this needs one of "
-            + ", ".join(r.value for r in allowed)
-        )

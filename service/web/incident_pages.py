@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from service.auth.policy import Action
 from service.catalog import CATEGORY_NAMES, EVENT_TYPES, Category, Level
-from service.errors import DutydError, NotFound
+from service.errors import DutydError, Forbidden, NotFound
 from service.flows import casualties, incidents
 from service.flows.incident_detail import get_incident_detail
 from service.incidents.models import (
@@ -26,7 +26,7 @@ from service.incidents.models import (
 )
 from service.incidents.tables import IncidentRow
 from service.reports.duties import ReportKind
-from service.web.context import DutydDep, FormViewer, Viewer, ViewerDep
+from service.web.context import ConsoleForbidden, DutydDep, FormViewer, Viewer, ViewerDep
 from service.web.forms import field_errors, form_values, local_input, parse_local
 from service.web.render import page
 
@@ -254,6 +254,8 @@ async def incident_action(
                 )
             else:
                 raise NotFound("action", action)
+    except Forbidden as exc:
+        raise ConsoleForbidden(str(exc)) from None
     except (DutydError, ValidationError, ValueError) as exc:
         message = "; ".join(f"{k}: {v}" for k, v in field_errors(exc).items())
         return await _incident_page(dutyd, viewer, incident_id, error=message, status=422)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from service.auth.policy import Action
 from service.auth.tokens import Role
 from service.catalog import Category, Level
-from service.errors import DutydError
+from service.errors import DutydError, Forbidden
 from service.office.handover import confirm_handover, start_handover
 from service.office.overrides import approve_override, request_override
 from service.office.tables import HandoverRow
@@ -22,7 +22,7 @@ from service.plans.selection import choose_plan
 from service.plans.show import describe
 from service.roster.check import check_roster
 from service.roster.shifts import wall_to_utc
-from service.web.context import DutydDep, FormViewer, Viewer, ViewerDep
+from service.web.context import ConsoleForbidden, DutydDep, FormViewer, Viewer, ViewerDep
 from service.web.forms import field_errors, form_values, parse_local
 from service.web.render import page
 
@@ -183,6 +183,8 @@ async def _office_action(
                 await confirm_handover(
                     session, roster, handover_id=int(target), person=viewer.person_id, now=now
                 )
+    except Forbidden as exc:
+        raise ConsoleForbidden(str(exc)) from None
     except (DutydError, ValueError) as exc:
         message = "; ".join(f"{k}: {v}" for k, v in field_errors(exc).items())
         return await _roster_page(dutyd, viewer, unit_id, None, error=message, status=422)

@@ -1,0 +1,54 @@
+"""Which action of the access policy each API route is: the one table the bearer-token
+check consults for every request that presents a token, so that no handler decides for
+itself. A route changing something that is missing from the table is refused (fail
+closed); reading needs `view`. Routes without a token (health, metrics, Twilio's signed
+webhooks, acknowledgement links, calendar feeds) carry their own proof and take no Caller."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from service.auth.accounts import principal_for_token
+from service.auth.policy import Action, authorize
+from service.auth.tables import ApiTokenRow
+from service.errors import Forbidden
+
+INCIDENT = "/api/v1/incidents/{incident_id}"
+ROUTE_ACTIONS: dict[tuple[str, str], Action] = {
+    ("POST", "/api/v1/incidents"): Action.report_incident,
+    **{
+        ("POST", f"{INCIDENT}/{verb}"): Action.work_incident
+        for verb in ("ack", "status", "level", "category", "casualties", "escalate", "reports")
+    },
+    ("POST", f"{INCIDENT}/replan"): Action.replan,
+    ("POST", "/api/v1/plans/reload"): Action.reload_plans,
+    ("PUT", "/api/v1/roster"): Action.edit_roster,
+    ("POST", "/api/v1/roster/versions/{version_id}/restore"): Action.edit_roster,
+    ("PUT", "/api/v1/roster/duty-table.csv"): Action.edit_duty_table,
+    ("POST", "/api/v1/roster/overrides"): Action.request_override,
+    ("POST", "/api/v1/roster/overrides/{override_id}/approve"): Action.approve_override,
+    ("POST", "/api/v1/roster/feeds"): Action.manage_feeds,
+    ("POST", "/api/v1/roster/feeds/revoke"): Action.manage_feeds,
+    ("POST", "/api/v1/handovers"): Action.handover,
+    ("POST", "/api/v1/handovers/{handover_id}/confirm"): Action.handover,
+    ("POST", "/api/v1/silences"): Action.manage_silences,
+    ("DELETE", "/api/v1/silences/{silence_id}"): Action.manage_silences,
+}
+READS = ("GET", "HEAD")
+
+
+def route_action(method: str, path_template: str) -> Action | None:
+    """The action a route is; None for a change the table does not know (refused)."""
+    if method in READS:
+        return ROUTE_ACTIONS.get((method, path_template), Action.view)
+    return ROUTE_ACTIONS.get((method, path_template))
+
+
+def check_route_access(request: Request, token: ApiTokenRow) -> None:
+    route = request.scope.get("route")
+    template = getattr(route, "path", request.url.path)
+    action = route_action(request.method, template)
+    if action is None:
+        raise Forbidden(f"no access rule for {request.method} {template}: refused")
+    # Tokens hold their role on every unit, so no unit needs naming here.
+    authorize(principal_for_token(token), action, None, lambda _: None)
