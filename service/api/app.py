@@ -18,7 +18,7 @@ from service.app import Dutyd
 from service.config import load_settings
 from service.logs import configure_logging
 from service.process import tune_garbage_collector
-from service.web.app import install_console
+from service.web.app import announce_console, install_console
 
 
 def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
@@ -28,6 +28,7 @@ def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if manage_lifecycle:
             await dutyd.start()
+            await announce_console(dutyd)
             tune_garbage_collector()
             await dutyd.run_scheduler()
             # SIGHUP reloads plans, as daemons do; the admin API does the same.
