@@ -154,6 +154,27 @@ async def undelivered(
     ]
 
 
+GAPS_FRESH = timedelta(minutes=5)
+_gaps_seen: dict[tuple[int, int, tuple[str, ...], int], list[Violation]] = {}
+
+
+def coverage_gaps(runtime: Runtime, units: list[str], now: datetime) -> list[Violation]:
+    """Gaps and breaches in the next 72 hours. They change with the roster, not with each
+    incident, so a board refreshed at every change reuses them for a few minutes (per
+    roster in force and set of units)."""
+    slot = int(now.timestamp() // GAPS_FRESH.total_seconds())
+    key = (id(runtime), runtime.roster_version, tuple(units), slot)
+    found = _gaps_seen.get(key)
+    if found is None:
+        found = check_roster(
+            runtime.roster, runtime.rules, runtime.calendar, now, now + GAPS_AHEAD, units
+        )
+        if len(_gaps_seen) > 64:
+            _gaps_seen.clear()
+        _gaps_seen[key] = found
+    return found
+
+
 async def build_board(
     session: AsyncSession,
     runtime: Runtime,
@@ -167,9 +188,5 @@ async def build_board(
         units=[unit_now(runtime, u, now) for u in units],
         incidents=await open_incident_lines(session, runtime, units, now),
         undelivered=await undelivered(session, runtime, units, now),
-        gaps=check_roster(
-            runtime.roster, runtime.rules, runtime.calendar, now, now + GAPS_AHEAD, units
-        )
-        if with_gaps
-        else [],
+        gaps=coverage_gaps(runtime, units, now) if with_gaps else [],
     )
