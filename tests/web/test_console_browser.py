@@ -174,3 +174,35 @@ async def test_an_incident_worked_from_two_consoles(
         await expect(officer).to_have_url(f"{base}/console/login")
         await officer.goto(f"{base}/console")
         await expect(officer).to_have_url(f"{base}/console/login?next=/console")
+
+
+async def test_keyboard_alone_and_a_phone_screen(daemon: Daemon) -> None:
+    """Logged in and an incident logged with the keyboard only, on a phone-sized screen,
+    and no page wider than the screen."""
+    dutyd = daemon.dutyd
+    await with_password(daemon, "he_jing", Grant(Role.duty_officer, "hexi"))
+    async with serve_console(dutyd) as base, launch_browser() as browser:
+        phone = await browser.new_context(viewport={"width": 390, "height": 844})
+        page = await phone.new_page()
+        await page.goto(f"{base}/console")
+        await page.keyboard.type("he_jing")  # the name field has the focus
+        await page.keyboard.press("Tab")
+        await page.keyboard.type(PASSWORD)
+        await page.keyboard.press("Enter")
+        await expect(page).to_have_url(f"{base}/console")
+        for path in ("/console", "/console/incidents/new", "/console/roster", "/console/plans"):
+            await page.goto(f"{base}{path}")
+            overflow = await page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 1, (path, overflow)
+        await page.goto(f"{base}/console/incidents/new")
+        await page.get_by_label("事件类别").focus()
+        await page.keyboard.press("Tab")  # event type: the first of the category
+        await page.keyboard.press("Tab")  # level
+        await page.keyboard.press("Tab")  # unit: hexi, the only one in scope
+        await page.keyboard.press("Tab")
+        await page.keyboard.type("河西县城区内涝")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("h1")).to_contain_text("河西县城区内涝")
+        await shoot(page, "phone-incident.png")
