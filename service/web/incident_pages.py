@@ -167,6 +167,8 @@ async def _incident_page(
         plan_reason=chosen.summary if chosen else "",
         people={p.id: p.name for p in roster.people.values()},
         may_work=viewer.may(Action.work_incident, detail.unit, roster),
+        may_replan=viewer.may(Action.replan, detail.unit, roster),
+        categories=[(c, EVENT_TYPES[c]) for c in Category],
         statuses=[s for s in TRANSITIONS[detail.status]],
         levels=[lv for lv in Level if lv != detail.level],
         report_kinds=[k for k in ReportKind],
@@ -240,6 +242,22 @@ async def incident_action(
                     hop=values.get("hop") or None,
                     actor=actor,
                     **common,
+                )
+            elif action == "category":
+                category, _, event_type = str(values.get("event_type", "")).partition("/")
+                await incidents.change_category(
+                    session,
+                    incident_id,
+                    category=Category(category),
+                    event_type=event_type,
+                    reason=_required(values, "reason"),
+                    actor=actor,
+                    worker=dutyd.worker,
+                    **common,
+                )
+            elif action == "replan":
+                await incidents.replan(
+                    session, incident_id=incident_id, actor=actor, worker=dutyd.worker, **common
                 )
             elif action == "casualties":
                 update = CasualtyUpdate.model_validate(

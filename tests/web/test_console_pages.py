@@ -56,6 +56,19 @@ async def test_log_and_work_an_incident_from_the_console(
     assert made.status_code == 303
     bad = await desk.post(f"{path}/level", data={"csrf": csrf, "level": "I", "reason": ""})
     assert bad.status_code == 422 and "reason" in bad.text
+    supplement = await desk.post(
+        f"{path}/report", data={"csrf": csrf, "kind": "supplement", "content": "失踪1人已找到"}
+    )
+    assert supplement.status_code == 303
+    corrected = await desk.post(
+        f"{path}/category",
+        data={"csrf": csrf, "event_type": "natural_disaster/geological", "reason": "实为山体滑坡"},
+    )
+    assert corrected.status_code == 303, corrected.text
+    page = (await desk.get(path)).text
+    assert "补报" in page and "category corrected from natural_disaster/flood" in page
+    replan = await desk.post(f"{path}/replan", data={"csrf": csrf})
+    assert replan.status_code == 403  # leaders and admins re-plan
     await desk.aclose()
 
 

@@ -86,6 +86,7 @@ CONSOLE_PAGES = [
     ("POST", "/console/incidents/new", Action.report_incident),
     ("POST", "/console/incidents/{incident_id}/escalate", Action.work_incident),
     ("POST", "/console/incidents/{incident_id}/ack", Action.work_incident),
+    ("POST", "/console/incidents/{incident_id}/category", Action.work_incident),
     ("POST", "/console/incidents/{incident_id}/status", Action.work_incident),
     ("POST", "/console/incidents/{incident_id}/replan", Action.replan),
     ("POST", "/console/roster/overrides", Action.request_override),
