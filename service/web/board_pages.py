@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sse_starlette.sse import EventSourceResponse
 
 from service.auth.policy import Action
+from service.web.access import console_access
 from service.web.board import build_board
 from service.web.context import DutydDep, Viewer, ViewerDep
 from service.web.live import ChangeFeed
 from service.web.render import page
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(
+    prefix="/console", include_in_schema=False, dependencies=[Depends(console_access)]
+)
 
 
 def change_feed(request: Request) -> ChangeFeed:

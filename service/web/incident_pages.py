@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -26,11 +26,14 @@ from service.incidents.models import (
 )
 from service.incidents.tables import IncidentRow
 from service.reports.duties import ReportKind
+from service.web.access import console_access
 from service.web.context import ConsoleForbidden, DutydDep, FormViewer, Viewer, ViewerDep
 from service.web.forms import field_errors, form_values, local_input, parse_local
 from service.web.render import page
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(
+    prefix="/console", include_in_schema=False, dependencies=[Depends(console_access)]
+)
 FIGURES = ("deaths", "seriously_injured", "injured", "missing", "trapped", "evacuated")
 INTAKE = ("reporter_name", "reporter_unit", "reporter_phone", "actions_taken", "others_told")
 
@@ -103,7 +106,6 @@ async def log_incident(request: Request, dutyd: DutydDep, viewer: FormViewer) ->
         report = _report_from(values, zone)
     except (ValidationError, DutydError) as exc:
         return _form_page(dutyd, viewer, values, errors=field_errors(exc), status=422)
-    viewer.authorize(Action.report_incident, report.unit, roster)
     now = dutyd.clock.now()
     if values.get("confirm_new") != "yes":
         async with dutyd.reads() as session:
@@ -152,7 +154,6 @@ async def _incident_page(
                 message=f"incident {incident_id} not found",
             )
     roster = dutyd.runtime.roster
-    viewer.authorize(Action.view, detail.unit, roster)
     unit = roster.unit(detail.unit)
     chosen = next((e for e in detail.timeline if e.kind in ("plan_selected", "replanned")), None)
     return page(
@@ -200,13 +201,11 @@ async def incident_action(
     values = await form_values(request)
     runtime, now, actor = dutyd.runtime, dutyd.clock.now(), viewer.person_id
     try:
-        unit = await _unit_of(dutyd, incident_id)
+        await _unit_of(dutyd, incident_id)
     except NotFound as exc:
         return page(
             "error.html.j2", viewer.language, status_code=404, viewer=viewer, message=str(exc)
         )
-    needed = Action.replan if action == "replan" else Action.work_incident
-    viewer.authorize(needed, unit, runtime.roster)
     common: dict[str, Any] = {"roster": runtime.roster, "plans": runtime.plans, "now": now}
     try:
         async with dutyd.sessions.begin() as session:

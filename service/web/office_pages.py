@@ -7,7 +7,7 @@ import calendar
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
@@ -22,11 +22,14 @@ from service.plans.selection import choose_plan
 from service.plans.show import describe
 from service.roster.check import check_roster
 from service.roster.shifts import wall_to_utc
+from service.web.access import console_access
 from service.web.context import ConsoleForbidden, DutydDep, FormViewer, Viewer, ViewerDep
 from service.web.forms import field_errors, form_values, parse_local
 from service.web.render import page
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(
+    prefix="/console", include_in_schema=False, dependencies=[Depends(console_access)]
+)
 ROLES = ("duty_officer", "leader_on_shift")
 
 
@@ -130,10 +133,7 @@ async def _office_action(
     try:
         async with dutyd.sessions.begin() as session:
             if action == "override":
-                viewer.authorize(Action.request_override, unit_id, roster)
                 approve = values.get("approve") == "yes"
-                if approve:
-                    viewer.authorize(Action.approve_override, unit_id, roster)
                 override, data = request_override(
                     roster,
                     unit=unit_id,
@@ -157,7 +157,6 @@ async def _office_action(
                     source="override",
                 )
             elif action == "approve" and target:
-                viewer.authorize(Action.approve_override, unit_id, roster)
                 data = approve_override(
                     roster, target, approver=viewer.person_id, approver_role=Role.leader, now=now
                 )
@@ -169,7 +168,6 @@ async def _office_action(
                     source="approval",
                 )
             elif action == "handover":
-                viewer.authorize(Action.handover, unit_id, roster)
                 await start_handover(
                     session,
                     roster,
@@ -179,7 +177,6 @@ async def _office_action(
                     now=now,
                 )
             elif action == "confirm" and target:
-                viewer.authorize(Action.handover, unit_id, roster)
                 await confirm_handover(
                     session, roster, handover_id=int(target), person=viewer.person_id, now=now
                 )

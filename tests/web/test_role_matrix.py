@@ -130,6 +130,18 @@ def test_every_console_route_is_in_the_matrix() -> None:
                 assert key in listed or key in CONSOLE_OPEN or generic, key
 
 
+def test_every_console_change_has_an_access_rule() -> None:
+    """The console's routers pass every request through web.access; each POST is in its
+    table (a POST missing from it is refused, so this keeps the table complete)."""
+    from service.web import access as console_access
+
+    for module in (board_pages, incident_pages, office_pages):
+        for route in module.router.routes:
+            assert isinstance(route, APIRoute)
+            if "POST" in route.methods:
+                assert route.path in console_access.CHANGES, route.path
+
+
 def test_the_api_table_names_only_routes_that_exist() -> None:
     existing = {
         (m, r.path) for module in API_MODULES for r in module.router.routes for m in r.methods
