@@ -103,6 +103,7 @@ SEED = 20261202
 
 BOARD_GOAL_MS = 200.0  # judged on the p95 of each request
 SSE_GOAL_S = 1.0
+LAG_TICK = 0.01  # seconds the event-loop lag sampler sleeps
 
 T = TypeVar("T")
 
@@ -546,6 +547,7 @@ class LiveResult:
     seen: list[float] = field(default_factory=list)  # commit end → board with the incident
     seen_missing: int = 0
     seen_bytes: int = 0
+    loop_lag: list[float] = field(default_factory=list)  # while every console refetches
 
 
 async def listen(console: Console, wake: asyncio.Condition) -> None:
@@ -602,8 +604,12 @@ async def open_consoles(
             timeout=httpx.Timeout(60.0, read=None),
             limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
         )
+        # Not kept alive: the stream opens later, by when uvicorn may be closing an idle
+        # connection (timeout_keep_alive 5 s), which httpx would fail to reuse.
         answer = await client.post(
-            f"/console/invite/{secret}", data={"password": PASSWORD, "password_again": PASSWORD}
+            f"/console/invite/{secret}",
+            data={"password": PASSWORD, "password_again": PASSWORD},
+            headers={"Connection": "close"},
         )
         if answer.status_code != 303 or not client.cookies.get(COOKIE):
             raise SystemExit(f"{person} could not log in: HTTP {answer.status_code}")
@@ -697,7 +703,21 @@ async def seen_by_all(
         result.seen_bytes = len(answer.content)
         return time.perf_counter() - commit_end
 
-    delays = await asyncio.gather(*(fetch(c, b) for c, b in zip(opened, before, strict=True)))
+    # How late the event loop (which the engine shares in `dutyd serve`) runs meanwhile.
+    done = asyncio.Event()
+
+    async def sample_lag() -> None:
+        while not done.is_set():
+            began = time.perf_counter()
+            await asyncio.sleep(LAG_TICK)
+            result.loop_lag.append(time.perf_counter() - began - LAG_TICK)
+
+    sampler = asyncio.create_task(sample_lag())
+    try:
+        delays = await asyncio.gather(*(fetch(c, b) for c, b in zip(opened, before, strict=True)))
+    finally:
+        done.set()
+        await sampler
     result.seen = [d for d in delays if d is not None]
     result.seen_missing = sum(d is None for d in delays)
 
@@ -803,7 +823,16 @@ def report_live(result: LiveResult) -> bool:
                 f"{within}/{result.consoles}",
             )
         )
+    if result.loop_lag:
+        rows.append(("  meanwhile, event loop late by", *ms_summary(result.loop_lag), ""))
     table(rows)
+    if result.loop_lag:
+        print(
+            f"  while the consoles refetched, the event loop (the engine's too, in dutyd serve) "
+            f"was held for over 100 ms {sum(1 for v in result.loop_lag if v > 0.1)} times, "
+            f"{sum(v for v in result.loop_lag if v > 0.1):.1f} s in all; boards of "
+            f"{result.seen_bytes / 1024:.0f} KiB"
+        )
     if result.missing or result.early:
         print(
             f"  {result.missing} console-rounds had no event in time; {result.early} events "

@@ -87,9 +87,11 @@ class RequestLimits:
             if problem:
                 await self._refuse(send, 422, problem)
                 return
-        form = "application/x-www-form-urlencoded"
-        if body and headers.get("content-type", "").startswith(form) and _has_nul(body):
-            await self._refuse(send, 422, "body: contains a NUL character (%00)")
+        kind = headers.get("content-type", "")
+        forms = ("application/x-www-form-urlencoded", "multipart/form-data")
+        # No form here takes a file, so a NUL in a form's text is always a mistake.
+        if body and kind.startswith(forms) and _has_nul(body):
+            await self._refuse(send, 422, "body: contains a NUL character")
             return
         replayed = False
 

@@ -3,17 +3,19 @@ one-time invitation links, and the principal a login or an API token acts as."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
+import threading
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.policy import Grant, Principal
-from service.auth.tables import AccountRow, ApiTokenRow, InviteRow, RoleGrantRow
+from service.auth.tables import AccountRow, ApiTokenRow, InviteRow, RoleGrantRow, WebSessionRow
 from service.auth.tokens import Role
 from service.errors import AuthError, InvalidInput, NotFound
 
@@ -39,12 +41,29 @@ def check_password_rules(password: str) -> None:
         )
 
 
-def password_matches(account: AccountRow, password: str) -> bool:
-    if not account.password_hash:
-        return False
+# Checked against when there is no real hash, so that a refusal takes as long as a check.
+DUMMY_HASH = HASHER.hash(secrets.token_hex(16))
+# Password checks at once: each takes a core for a tenth of a second or more.
+CHECKS = threading.BoundedSemaphore(2)
+
+
+def _verify(stored: str, password: str) -> bool:
+    with CHECKS:
+        try:
+            return HASHER.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+async def password_matches_hash(stored: str, password: str) -> bool:
+    """The slow argon2 check, off the event loop (which runs the escalations)."""
+    return await asyncio.to_thread(_verify, stored, password)
+
+
+def needs_rehash(stored: str) -> bool:
     try:
-        return HASHER.verify(account.password_hash, password)
-    except (VerificationError, InvalidHashError):
+        return HASHER.check_needs_rehash(stored)
+    except InvalidHashError:
         return False
 
 
@@ -74,9 +93,25 @@ async def require_account(session: AsyncSession, person_id: str) -> AccountRow:
 
 
 def set_password(account: AccountRow, password: str) -> None:
+    """A new password; the caller ends the account's sessions (`end_sessions`)."""
     check_password_rules(password)
     account.password_hash = HASHER.hash(password)
     account.failed_logins, account.locked_until = 0, None
+
+
+async def end_sessions(session: AsyncSession, account_id: int, now: datetime) -> int:
+    """End every open console session of the account (a new password, a disabled account)."""
+    result = await session.execute(
+        update(WebSessionRow)
+        .where(WebSessionRow.account_id == account_id, WebSessionRow.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    return int(result.rowcount or 0)
+
+
+async def disable_account(session: AsyncSession, account: AccountRow, now: datetime) -> int:
+    account.disabled_at = now
+    return await end_sessions(session, account.id, now)
 
 
 async def grant_role(
@@ -183,6 +218,7 @@ async def redeem_invite(
     if account is None or account.disabled_at is not None:
         raise AuthError("this invitation's account is disabled")
     set_password(account, password)
+    await end_sessions(session, account.id, now)
     invite.used_at = now
     return account
 

@@ -8,11 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.auth.accounts import digest, find_account, password_matches
+from service.auth.accounts import (
+    DUMMY_HASH,
+    HASHER,
+    digest,
+    find_account,
+    needs_rehash,
+    password_matches_hash,
+)
 from service.auth.tables import AccountRow, LoginAttemptRow, SigningKeyRow, WebSessionRow
 
 COOKIE_KEY = "console-session"
@@ -20,7 +27,9 @@ COOKIE_KEY = "console-session"
 SEEN_EVERY = timedelta(minutes=1)
 # What a refused login is told: never which part was wrong.
 REFUSED = "wrong name or password, or the account is locked for a while: try again later"
-ADDRESS_FAILURES = 20  # failed logins from one address in a lockout period before it waits
+# Failed logins from one address in a lockout period before it waits. Only guesses count,
+# not its own throttled attempts, which would keep it shut for good under a slow trickle.
+ADDRESS_FAILURES = 20
 
 
 @dataclass(frozen=True)
@@ -61,47 +70,80 @@ def _record(
 
 
 async def check_login(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     login: str,
     password: str,
     *,
     address: str,
     now: datetime,
     rules: SessionRules,
-) -> AccountRow | None:
-    """The account if the password is right and nothing bars it; None otherwise (commit
-    either way: every attempt is recorded). Failures in a row lock the account for a
-    while, and an address with many failures waits too."""
+) -> int | None:
+    """The account's id if the password is right and nothing bars it; None otherwise.
+    Every attempt is recorded. The attempt is counted against the account before the
+    password is checked, in a transaction of its own that locks the account's row, so
+    attempts in parallel cannot pass the lockout; the slow check itself runs off the
+    event loop and outside any transaction, and every refusal costs the same time."""
+    login = login[:128]
+    async with sessions.begin() as session:
+        barred = await _barred(session, login, address, now, rules)
+        if barred is not None:
+            _record(session, login, address, now, False, barred)
+    if barred is not None:
+        await password_matches_hash(DUMMY_HASH, password)  # the same time as a real check
+        return None
+    async with sessions() as session:
+        account = await find_account(session, login)
+        stored = account.password_hash if account else None
+        account_id = account.id if account else None
+    ok = await password_matches_hash(stored or DUMMY_HASH, password) and stored is not None
+    async with sessions.begin() as session:
+        row = await session.get(AccountRow, account_id, with_for_update=True)
+        assert row is not None
+        if ok:
+            row.failed_logins, row.locked_until = 0, None
+            if needs_rehash(stored or ""):
+                row.password_hash = HASHER.hash(password)
+            _record(session, login, address, now, True, "")
+            return row.id
+        reason = "wrong password"
+        if row.failed_logins >= rules.max_failures:
+            row.locked_until, row.failed_logins = now + rules.lockout, 0
+            reason += f"; locked until {row.locked_until.isoformat()}"
+        _record(session, login, address, now, False, reason)
+    return None
+
+
+async def _barred(
+    session: AsyncSession, login: str, address: str, now: datetime, rules: SessionRules
+) -> str | None:
+    """Why this attempt is refused before any password is checked; None to go on, with
+    the attempt already counted against the account (locked row)."""
     recent_failures = await session.scalar(
         select(func.count())
         .select_from(LoginAttemptRow)
         .where(
             LoginAttemptRow.address == address,
-            LoginAttemptRow.succeeded.is_(False),
+            or_(
+                LoginAttemptRow.reason.startswith("wrong password"),
+                LoginAttemptRow.reason == "no such account",
+            ),
             LoginAttemptRow.at > now - rules.lockout,
         )
     )
     if int(recent_failures or 0) >= ADDRESS_FAILURES:
-        _record(session, login, address, now, False, "address rate-limited")
-        return None
-    account = await find_account(session, login)
-    if account is None or account.disabled_at is not None:
-        _record(session, login, address, now, False, "no such account")
-        return None
+        return "address rate-limited"
+    account = await session.scalar(
+        select(AccountRow).where(AccountRow.person_id == login).with_for_update()
+    )
+    if account is None or account.disabled_at is not None or not account.password_hash:
+        return "no such account"
     if account.locked_until is not None and account.locked_until > now:
-        _record(session, login, address, now, False, "account locked")
-        return None
-    if not password_matches(account, password):
-        account.failed_logins += 1
-        reason = "wrong password"
-        if account.failed_logins >= rules.max_failures:
-            account.locked_until, account.failed_logins = now + rules.lockout, 0
-            reason += f"; locked until {account.locked_until.isoformat()}"
-        _record(session, login, address, now, False, reason)
-        return None
-    account.failed_logins, account.locked_until = 0, None
-    _record(session, login, address, now, True, "")
-    return account
+        return "account locked"
+    if account.failed_logins >= rules.max_failures:
+        account.locked_until, account.failed_logins = now + rules.lockout, 0
+        return "account locked"
+    account.failed_logins += 1  # reset when the password proves right
+    return None
 
 
 async def start_session(

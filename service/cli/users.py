@@ -82,9 +82,34 @@ def user_set_password(
             session, person, known_people=set(dutyd.runtime.roster.people), now=dutyd.clock.now()
         )
         accounts.set_password(account, password)
+        await accounts.end_sessions(session, account.id, dutyd.clock.now())
 
     run_in_transaction(work)
-    typer.echo(f"password of {person} set")
+    typer.echo(f"password of {person} set; their console sessions ended")
+
+
+@app.command("disable")
+def user_disable(person: PersonArgument) -> None:
+    """Disable PERSON's account at once: no more logins, every open session ended."""
+
+    async def work(dutyd: Dutyd, session: AsyncSession) -> int:
+        account = await accounts.require_account(session, person)
+        return await accounts.disable_account(session, account, dutyd.clock.now())
+
+    ended = run_in_transaction(work)
+    typer.echo(f"{person} disabled; {ended} session(s) ended")
+
+
+@app.command("unlock")
+def user_unlock(person: PersonArgument) -> None:
+    """Lift a lockout after failed logins."""
+
+    async def work(dutyd: Dutyd, session: AsyncSession) -> None:
+        account = await accounts.require_account(session, person)
+        account.failed_logins, account.locked_until = 0, None
+
+    run_in_transaction(work)
+    typer.echo(f"{person} unlocked")
 
 
 @app.command("grant")

@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from service.auth.policy import Action
 from service.incidents.tables import IncidentRow
+from service.office.tables import HandoverRow
 from service.web.context import ConsoleForbidden, DutydDep, ViewerDep
 
-INCIDENT = "/console/incidents/{incident_id}"
+INCIDENT = "/console/incidents/{incident_id:int}"
 
 
 def _incident_action(request: Request, form: dict[str, str]) -> list[Action]:
@@ -36,19 +37,35 @@ CHANGES: dict[str, Rule] = {
     "/console/roster/overrides": _override,
     "/console/roster/overrides/{override_id}/approve": lambda _r, _f: [Action.approve_override],
     "/console/handover": lambda _r, _f: [Action.handover],
-    "/console/handover/{handover_id}/confirm": lambda _r, _f: [Action.handover],
+    "/console/handover/{handover_id:int}/confirm": lambda _r, _f: [Action.handover],
 }
 
 
-async def _unit(request: Request, dutyd: DutydDep, form: dict[str, str]) -> str | None:
-    incident_id = request.path_params.get("incident_id")
-    if incident_id is not None and str(incident_id).isdigit():
+async def _unit(request: Request, dutyd: DutydDep, form: dict[str, str]) -> tuple[str | None, bool]:
+    """The unit a request is about, and whether it is about one at all. What the path
+    names (an incident, an override, a handover) decides its unit, never a form's field;
+    a unit named but unknown is None, which only a grant on every unit passes."""
+    params = request.path_params
+    roster = dutyd.runtime.roster
+    if "incident_id" in params:
         async with dutyd.reads() as session:
-            return await session.scalar(
-                select(IncidentRow.unit_id).where(IncidentRow.id == int(incident_id))
+            unit = await session.scalar(
+                select(IncidentRow.unit_id).where(IncidentRow.id == int(params["incident_id"]))
             )
-    unit = form.get("unit") or request.query_params.get("unit")
-    return unit if unit in dutyd.runtime.roster.units else None
+        return unit, True
+    if "override_id" in params:
+        found = [o for o in roster.document.overrides if o.id == params["override_id"]]
+        return (found[0].unit if found else None), True
+    if "handover_id" in params:
+        async with dutyd.reads() as session:
+            unit = await session.scalar(
+                select(HandoverRow.unit_id).where(HandoverRow.id == int(params["handover_id"]))
+            )
+        return unit, True
+    named = form.get("unit") or request.query_params.get("unit")
+    if named is None:
+        return None, False
+    return (named if named in roster.units else None), True
 
 
 async def console_access(request: Request, dutyd: DutydDep, viewer: ViewerDep) -> None:
@@ -56,7 +73,7 @@ async def console_access(request: Request, dutyd: DutydDep, viewer: ViewerDep) -
     template = getattr(request.scope.get("route"), "path", request.url.path)
     form: dict[str, str] = {}
     if request.method == "POST":
-        parsed = await request.form()  # kept by the request: the handler reads it again
+        parsed = await request.form(max_fields=200, max_files=0)  # kept for the handler
         form = {k: v for k, v in parsed.items() if isinstance(v, str)}
         rule = CHANGES.get(template)
         if rule is None:
@@ -65,11 +82,10 @@ async def console_access(request: Request, dutyd: DutydDep, viewer: ViewerDep) -
     else:
         actions = [Action.view]
     roster = dutyd.runtime.roster
-    unit = await _unit(request, dutyd, form)
+    unit, about_a_unit = await _unit(request, dutyd, form)
     for action in actions:
-        if unit is None and request.path_params.get("incident_id") is None and not form:
-            # A page of no one unit (the board, the plans): any grant of the role will do.
-            if not any(viewer.may(action, u, roster) for u in roster.units):
-                viewer.authorize(action, None, roster)
-        else:
+        if about_a_unit:
             viewer.authorize(action, unit, roster)
+        elif not any(viewer.may(action, u, roster) for u in roster.units):
+            # A page of no one unit (the board, the plans): a grant of the role anywhere.
+            viewer.authorize(action, None, roster)

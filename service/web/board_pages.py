@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from sse_starlette.sse import EventSourceResponse
 
 from service.auth.policy import Action
 from service.web.access import console_access
 from service.web.board import build_board
-from service.web.context import DutydDep, Viewer, ViewerDep
+from service.web.context import COOKIE, DutydDep, Viewer, ViewerDep, viewer_for
 from service.web.live import ChangeFeed
 from service.web.render import page
 
@@ -64,20 +64,33 @@ async def wall_fragment(dutyd: DutydDep, viewer: ViewerDep) -> HTMLResponse:
     return page("_wall_board.html.j2", viewer.language, **values)
 
 
-@router.get("/events")
-async def events(request: Request, viewer: ViewerDep) -> EventSourceResponse:
+@router.get("/events", response_model=None)
+async def events(
+    request: Request, dutyd: DutydDep, viewer: ViewerDep
+) -> EventSourceResponse | Response:
     """`changed` whenever anything an officer must see changed; the page then fetches
-    its fragment again. Sent once at connection too, so a reconnect misses nothing."""
+    its fragment again. Sent once at connection too, so a reconnect misses nothing. The
+    session is checked again at each keep-alive: a stream ends with its session."""
     feed = change_feed(request)
+    session_id = viewer.web_session.id
+    if not feed.admit(session_id):
+        return Response("too many live streams for this session", status_code=429)
 
     async def stream() -> AsyncIterator[dict[str, str]]:
-        yield {"event": "changed", "data": "connected"}
-        async for changed in feed.updates():
-            if await request.is_disconnected():
-                return
-            if changed:
-                yield {"event": "changed", "data": "changed"}
-            else:
+        try:
+            yield {"event": "changed", "data": "connected"}
+            async for changed in feed.updates():
+                if await request.is_disconnected():
+                    return
+                if changed:
+                    yield {"event": "changed", "data": "changed"}
+                    continue
+                async with dutyd.reads() as session:
+                    if await viewer_for(session, dutyd, request.cookies.get(COOKIE)) is None:
+                        yield {"event": "ended", "data": "session ended"}
+                        return
                 yield {"event": "ping", "data": ""}
+        finally:
+            feed.release(session_id)
 
-    return EventSourceResponse(stream(), ping=None)
+    return EventSourceResponse(stream(), ping=None, send_timeout=30)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, Form, Request
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.app import Dutyd
@@ -103,27 +103,45 @@ async def viewer_for(session: AsyncSession, dutyd: Dutyd, cookie: str | None) ->
     )
 
 
-async def get_viewer(request: Request, dutyd: DutydDep) -> Viewer:
+async def get_session_viewer(request: Request, dutyd: DutydDep) -> Viewer:
+    """The logged-in viewer, whatever roles they hold (enough to log out)."""
     async with dutyd.sessions.begin() as session:
         viewer = await viewer_for(session, dutyd, request.cookies.get(COOKIE))
-    if viewer is None:
+    if viewer is None or viewer.person_id not in dutyd.runtime.roster.people:
         raise LoginRequired("log in first")
+    return viewer
+
+
+SessionViewerDep = Annotated[Viewer, Depends(get_session_viewer)]
+
+
+async def get_viewer(viewer: SessionViewerDep) -> Viewer:
     if not viewer.principal.grants:
         raise ConsoleForbidden(f"{viewer.person_id} holds no role: ask an admin for one")
     return viewer
 
 
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+MAX_FIELDS = 200
 
 
-async def check_csrf(
-    request: Request, viewer: ViewerDep, csrf: Annotated[str | None, Form()] = None
-) -> Viewer:
-    """A form (or an htmx request) must carry the session's CSRF token."""
-    given = csrf or request.headers.get(CSRF_HEADER) or ""
-    if not hmac.compare_digest(given.encode(), viewer.csrf.encode()):
+async def _csrf_matches(request: Request, viewer: Viewer) -> None:
+    form = await request.form(max_fields=MAX_FIELDS, max_files=0)
+    given = form.get("csrf") or request.headers.get(CSRF_HEADER) or ""
+    if not isinstance(given, str) or not hmac.compare_digest(given.encode(), viewer.csrf.encode()):
         raise ConsoleForbidden("the form's security token is missing or stale: reload the page")
+
+
+async def check_csrf(request: Request, viewer: ViewerDep) -> Viewer:
+    """A form (or an htmx request) must carry the session's CSRF token."""
+    await _csrf_matches(request, viewer)
+    return viewer
+
+
+async def check_session_csrf(request: Request, viewer: SessionViewerDep) -> Viewer:
+    await _csrf_matches(request, viewer)
     return viewer
 
 
 FormViewer = Annotated[Viewer, Depends(check_csrf)]
+SessionFormViewer = Annotated[Viewer, Depends(check_session_csrf)]

@@ -16,7 +16,7 @@ MAX_FIELDS = 200
 
 
 async def form_values(request: Request) -> dict[str, Any]:
-    form = await request.form(max_fields=MAX_FIELDS)
+    form = await request.form(max_fields=MAX_FIELDS, max_files=0)
     return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf"}
 
 

@@ -178,7 +178,7 @@ async def _incident_page(
     )
 
 
-@router.get("/incidents/{incident_id}")
+@router.get("/incidents/{incident_id:int}")
 async def incident_page(incident_id: int, dutyd: DutydDep, viewer: ViewerDep) -> HTMLResponse:
     return await _incident_page(dutyd, viewer, incident_id)
 
@@ -193,7 +193,7 @@ async def _unit_of(dutyd: DutydDep, incident_id: int) -> str:
     return unit
 
 
-@router.post("/incidents/{incident_id}/{action}")
+@router.post("/incidents/{incident_id:int}/{action}")
 async def incident_action(
     incident_id: int, action: str, request: Request, dutyd: DutydDep, viewer: FormViewer
 ) -> Response:

@@ -17,6 +17,7 @@ from service.notify.tables import MessageEventRow
 
 POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
+MAX_STREAMS = 6  # per console session: a few tabs and the wall screen
 
 
 class ChangeFeed:
@@ -28,6 +29,21 @@ class ChangeFeed:
         self.changes = 0
         self.changed = asyncio.Condition()
         self.task: asyncio.Task[None] | None = None
+        self.streams: dict[int, int] = {}  # open streams per console session
+
+    def admit(self, session_id: int) -> bool:
+        """One more stream for this session, unless it has MAX_STREAMS open already."""
+        if self.streams.get(session_id, 0) >= MAX_STREAMS:
+            return False
+        self.streams[session_id] = self.streams.get(session_id, 0) + 1
+        return True
+
+    def release(self, session_id: int) -> None:
+        left = self.streams.get(session_id, 1) - 1
+        if left > 0:
+            self.streams[session_id] = left
+        else:
+            self.streams.pop(session_id, None)
 
     async def read_mark(self) -> tuple[int, int]:
         async with self.dutyd.reads() as session:
@@ -62,7 +78,9 @@ class ChangeFeed:
             self.task = None
 
     async def updates(self) -> AsyncIterator[bool]:
-        """Yields True after each change from now on, False as a keep-alive."""
+        """Yields True after each change from now on, False as a keep-alive. The wait is
+        decided under the condition's lock, the yield made outside it: a client slow to
+        read must never hold up the poller or the other boards."""
         self.ensure_running()
         seen = self.changes
         while True:
@@ -72,8 +90,7 @@ class ChangeFeed:
                         self.changed.wait_for(lambda seen=seen: self.changes != seen),
                         KEEPALIVE_SECONDS,
                     )
+                    seen, changed = self.changes, True
                 except TimeoutError:
-                    yield False
-                    continue
-                seen = self.changes
-            yield True
+                    changed = False
+            yield changed

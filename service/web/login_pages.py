@@ -11,11 +11,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from service.auth.accounts import invite_is_open, redeem_invite
 from service.auth.sessions import REFUSED, check_login, end_session, start_session
+from service.auth.tables import AccountRow
 from service.errors import AuthError, InvalidInput
 from service.web.context import (
     COOKIE,
     DutydDep,
-    FormViewer,
+    SessionFormViewer,
     client_address,
     session_rules,
 )
@@ -51,13 +52,18 @@ def _login_form(
     return response
 
 
+def _secure(request: Request, dutyd: DutydDep) -> bool:
+    """HTTPS as the browser sees it: the request's scheme, or the public address."""
+    return request.url.scheme == "https" or dutyd.settings.public_base_url.startswith("https")
+
+
 def _set_session_cookie(request: Request, response: Response, value: str, dutyd: DutydDep) -> None:
     response.set_cookie(
         COOKIE,
         value,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=_secure(request, dutyd),
         max_age=dutyd.settings.session_max_hours * 3600,
         path="/",
     )
@@ -81,28 +87,26 @@ async def login(
     if not expected or not hmac.compare_digest(csrf.encode(), expected.encode()):
         return _login_form(request, next_path=next, error="the form expired: try again", status=403)
     now = dutyd.clock.now()
+    account_id = await check_login(
+        dutyd.sessions,
+        login.strip(),
+        password,
+        address=client_address(request),
+        now=now,
+        rules=session_rules(dutyd),
+    )
+    if account_id is None:
+        return _login_form(request, next_path=next, error=REFUSED, status=401)
     async with dutyd.sessions.begin() as session:
-        account = await check_login(
+        account = await session.get(AccountRow, account_id)
+        assert account is not None
+        cookie = await start_session(
             session,
-            login.strip(),
-            password,
+            account,
             address=client_address(request),
             now=now,
             rules=session_rules(dutyd),
         )
-        cookie = (
-            await start_session(
-                session,
-                account,
-                address=client_address(request),
-                now=now,
-                rules=session_rules(dutyd),
-            )
-            if account is not None
-            else None
-        )
-    if cookie is None:
-        return _login_form(request, next_path=next, error=REFUSED, status=401)
     response = RedirectResponse(_safe_next(next), status_code=303)
     _set_session_cookie(request, response, cookie, dutyd)
     response.delete_cookie(LOGIN_CSRF, path="/console")
@@ -110,7 +114,7 @@ async def login(
 
 
 @router.post("/logout")
-async def logout(request: Request, dutyd: DutydDep, viewer: FormViewer) -> Response:
+async def logout(request: Request, dutyd: DutydDep, viewer: SessionFormViewer) -> Response:
     async with dutyd.sessions.begin() as session:
         row = await session.merge(viewer.web_session)
         end_session(row, dutyd.clock.now())
@@ -120,12 +124,13 @@ async def logout(request: Request, dutyd: DutydDep, viewer: FormViewer) -> Respo
 
 
 @router.post("/language")
-async def choose_language(request: Request, dutyd: DutydDep, viewer: FormViewer) -> Response:
+async def choose_language(request: Request, dutyd: DutydDep, viewer: SessionFormViewer) -> Response:
     chosen = "en" if viewer.language == "zh" else "zh"
     async with dutyd.sessions.begin() as session:
         account = await session.merge(viewer.account)
         account.language = chosen
-    response = RedirectResponse(request.headers.get("referer") or "/console", status_code=303)
+    back = (await request.form()).get("next")
+    response = RedirectResponse(_safe_next(back if isinstance(back, str) else ""), status_code=303)
     response.set_cookie("dutyd_language", chosen, samesite="lax", path="/")
     return response
 
@@ -134,14 +139,18 @@ async def choose_language(request: Request, dutyd: DutydDep, viewer: FormViewer)
 async def invite_form(request: Request, secret: str, dutyd: DutydDep) -> HTMLResponse:
     async with dutyd.reads() as session:
         usable = await invite_is_open(session, secret, dutyd.clock.now())
-    return page(
+    token = secrets.token_urlsafe(24)
+    response = page(
         "invite.html.j2",
         _language(request),
         status_code=200 if usable else 410,
         viewer=None,
         usable=usable,
+        csrf=token,
         error="" if usable else "this invitation link is unknown, used or expired",
     )
+    response.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict", path="/console")
+    return response
 
 
 @router.post("/invite/{secret}")
@@ -151,8 +160,19 @@ async def invite_accept(
     dutyd: DutydDep,
     password: Annotated[str, Form(max_length=1024)],
     password_again: Annotated[str, Form(max_length=1024)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     now = dutyd.clock.now()
+    expected = request.cookies.get(LOGIN_CSRF, "")
+    if not expected or not hmac.compare_digest(csrf.encode(), expected.encode()):
+        return page(
+            "invite.html.j2",
+            _language(request),
+            status_code=403,
+            viewer=None,
+            usable=False,
+            error="the form expired: open the invitation link again",
+        )
     try:
         if password != password_again:
             raise InvalidInput("the two passwords differ", field="password")

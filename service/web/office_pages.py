@@ -212,7 +212,7 @@ async def hand_over(request: Request, dutyd: DutydDep, viewer: FormViewer) -> Re
     return await _office_action(request, dutyd, viewer, "handover", None)
 
 
-@router.post("/handover/{handover_id}/confirm")
+@router.post("/handover/{handover_id:int}/confirm")
 async def confirm(
     handover_id: int, request: Request, dutyd: DutydDep, viewer: FormViewer
 ) -> Response:

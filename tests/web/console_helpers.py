@@ -46,8 +46,10 @@ async def console_client(dutyd: Dutyd, person: str, *grants: Grant) -> httpx.Asy
         transport=httpx.ASGITransport(app=create_api(dutyd, manage_lifecycle=False)),
         base_url="http://dutyd.test",
     )
+    form = await client.get(f"/console/invite/{secret}")
     answer = await client.post(
-        f"/console/invite/{secret}", data={"password": PASSWORD, "password_again": PASSWORD}
+        f"/console/invite/{secret}",
+        data={"password": PASSWORD, "password_again": PASSWORD, "csrf": csrf_of(form.text)},
     )
     assert answer.status_code == 303, answer.text
     return client

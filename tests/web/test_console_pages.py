@@ -155,3 +155,68 @@ async def test_login_lockout_and_session_expiry(daemon: Daemon, clock: FrozenClo
     assert no_csrf.status_code == 403
     await browser.aclose()
     await app_client.aclose()
+
+
+async def test_what_a_path_names_decides_the_unit_not_the_form(daemon: Daemon) -> None:
+    """A qingshan leader cannot reach a hexi incident by an odd spelling of its id with
+    `unit=qingshan`, nor approve a hexi override or confirm a hexi handover by saying
+    `unit=qingshan` in the form."""
+    dutyd = daemon.dutyd
+    city = await console_client(dutyd, "wang_fang", Grant(Role.leader))
+    csrf = csrf_of((await city.get("/console/incidents/new")).text)
+    hexi = await city.post(
+        "/console/incidents/new",
+        data={**FLOOD, "unit": "hexi", "title": "河西县内涝", "csrf": csrf},
+    )
+    incident = hexi.headers["location"]
+    incident_id = incident.rsplit("/", 1)[1]
+    await city.post(
+        "/console/roster/overrides",
+        data={
+            "csrf": csrf,
+            "unit": "hexi",
+            "role": "duty_officer",
+            "start": "2026-07-20T09:00",
+            "end": "2026-07-21T09:00",
+            "person": "cao_yu",
+            "replaces": "he_jing",
+        },
+    )
+    override = next(o for o in dutyd.runtime.roster.document.overrides if o.unit == "hexi")
+    await city.post("/console/handover", data={"csrf": csrf, "unit": "hexi"})
+
+    county = await console_client(dutyd, "zhou_jun", Grant(Role.leader, "qingshan"))
+    csrf = csrf_of((await county.get("/console/incidents/new")).text)
+    for odd in (f"+{incident_id}", f"{incident_id}.0", f" {incident_id}", f"{incident_id}_0"):
+        page = await county.get(f"/console/incidents/{odd}", params={"unit": "qingshan"})
+        assert page.status_code in (403, 404), (odd, page.status_code)
+        acted = await county.post(
+            f"/console/incidents/{odd}/ack", data={"csrf": csrf, "unit": "qingshan"}
+        )
+        assert acted.status_code in (403, 404), (odd, acted.status_code)
+    approve = await county.post(
+        f"/console/roster/overrides/{override.id}/approve", data={"csrf": csrf, "unit": "qingshan"}
+    )
+    assert approve.status_code == 403
+    assert all(o.approved_by is None for o in dutyd.runtime.roster.document.overrides)
+    confirm = await county.post(
+        "/console/handover/1/confirm", data={"csrf": csrf, "unit": "qingshan"}
+    )
+    assert confirm.status_code == 403
+    detail = (await city.get(incident)).text
+    assert "acknowledged by" not in detail
+    await city.aclose()
+    await county.aclose()
+
+
+async def test_a_new_password_or_a_disabled_account_ends_sessions(daemon: Daemon) -> None:
+    dutyd = daemon.dutyd
+    desk = await console_client(dutyd, "sun_li", Grant(Role.duty_officer, "qingshan"))
+    assert (await desk.get("/console")).status_code == 200
+    from service.auth import accounts
+
+    async with dutyd.sessions.begin() as session:
+        account = await accounts.require_account(session, "sun_li")
+        await accounts.disable_account(session, account, dutyd.clock.now())
+    assert (await desk.get("/console")).status_code == 303  # to the login page
+    await desk.aclose()
