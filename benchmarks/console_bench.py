@@ -90,7 +90,7 @@ from service.web.live import POLL_SECONDS
 from service.web.render import page
 from tests.conftest import make_settings
 from tests.fakes.recording import RecordingTransport
-from tests.web.console_helpers import PASSWORD, console_client, make_account
+from tests.web.console_helpers import PASSWORD, console_client, csrf_of, make_account
 from tests.web.served import serve_console
 
 UNITS = 500
@@ -604,11 +604,12 @@ async def open_consoles(
             timeout=httpx.Timeout(60.0, read=None),
             limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
         )
+        form = await client.get(f"/console/invite/{secret}")
         # Not kept alive: the stream opens later, by when uvicorn may be closing an idle
         # connection (timeout_keep_alive 5 s), which httpx would fail to reuse.
         answer = await client.post(
             f"/console/invite/{secret}",
-            data={"password": PASSWORD, "password_again": PASSWORD},
+            data={"password": PASSWORD, "password_again": PASSWORD, "csrf": csrf_of(form.text)},
             headers={"Connection": "close"},
         )
         if answer.status_code != 303 or not client.cookies.get(COOKIE):

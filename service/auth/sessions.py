@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -40,23 +40,33 @@ class SessionRules:
     lockout: timedelta
 
 
-async def signing_key(session: AsyncSession, name: str, now: datetime) -> str:
-    """A key every process on this database shares, made on first use."""
+# Signing keys never change once made: each is read once per process and database.
+_keys: dict[tuple[str, str], str] = {}
+
+
+async def signing_key(
+    session: AsyncSession, name: str, now: datetime, *, create: bool = True
+) -> str | None:
+    """A key every process on this database shares, made on first use (when `create`)."""
+    cached = (str(session.bind.url) if session.bind is not None else "", name)
+    if cached in _keys:
+        return _keys[cached]
     row = await session.get(SigningKeyRow, name)
-    if row is not None:
-        return row.secret
-    try:
-        async with session.begin_nested():
-            session.add(SigningKeyRow(name=name, secret=secrets.token_hex(32), created_at=now))
-    except IntegrityError:
-        pass  # another process made it first
-    row = await session.get(SigningKeyRow, name, populate_existing=True)
-    assert row is not None
+    if row is None and create:
+        try:
+            async with session.begin_nested():
+                session.add(SigningKeyRow(name=name, secret=secrets.token_hex(32), created_at=now))
+        except IntegrityError:
+            pass  # another process made it first
+        row = await session.get(SigningKeyRow, name, populate_existing=True)
+    if row is None:
+        return None
+    _keys[cached] = row.secret
     return row.secret
 
 
-async def serializer(session: AsyncSession, now: datetime) -> URLSafeSerializer:
-    return URLSafeSerializer(await signing_key(session, COOKIE_KEY, now), salt="dutyd-session")
+def _serializer(key: str) -> URLSafeSerializer:
+    return URLSafeSerializer(key, salt="dutyd-session")
 
 
 def _record(
@@ -167,18 +177,23 @@ async def start_session(
             expires_at=now + rules.absolute,
         )
     )
-    return (await serializer(session, now)).dumps(secret)
+    key = await signing_key(session, COOKIE_KEY, now)
+    assert key is not None
+    return _serializer(key).dumps(secret)
 
 
 async def session_for_cookie(
     session: AsyncSession, cookie: str | None, *, now: datetime, rules: SessionRules
 ) -> tuple[WebSessionRow, AccountRow] | None:
-    """The live session a cookie names, its last use brought up to date; None if the
-    cookie is missing, forged, or its session ended, idled out or expired."""
+    """The live session a cookie names; None if the cookie is missing, forged, or its
+    session ended, idled out or expired. Only reads (see `touch_session`)."""
     if not cookie:
         return None
+    key = await signing_key(session, COOKIE_KEY, now, create=False)
+    if key is None:
+        return None
     try:
-        secret = (await serializer(session, now)).loads(cookie)
+        secret = _serializer(key).loads(cookie)
     except BadSignature:
         return None
     if not isinstance(secret, str):
@@ -189,14 +204,22 @@ async def session_for_cookie(
     if row is None or row.ended_at is not None:
         return None
     if row.expires_at <= now or row.last_seen_at + rules.idle <= now:
-        row.ended_at = now
         return None
     account = await session.get(AccountRow, row.account_id)
     if account is None or account.disabled_at is not None:
         return None
-    if now - row.last_seen_at >= SEEN_EVERY:
-        row.last_seen_at = now
     return row, account
+
+
+def needs_touch(row: WebSessionRow, now: datetime) -> bool:
+    return now - row.last_seen_at >= SEEN_EVERY
+
+
+async def touch_session(session: AsyncSession, session_id: int, now: datetime) -> None:
+    """Bring a session's last use up to date (at most once a minute: see SEEN_EVERY)."""
+    await session.execute(
+        update(WebSessionRow).where(WebSessionRow.id == session_id).values(last_seen_at=now)
+    )
 
 
 def end_session(row: WebSessionRow, now: datetime) -> None:

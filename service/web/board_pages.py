@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -46,10 +47,68 @@ async def board_page(dutyd: DutydDep, viewer: ViewerDep) -> HTMLResponse:
     return page("board.html.j2", viewer.language, **values)
 
 
+NOW_MARK = "0000-00-00T00:00:00+00:00"  # replaced by each answer's own server time
+FRESH_SECONDS = 30  # a shared fragment is rebuilt at the latest this often
+
+
+class SharedFragments:
+    """A fragment built once per change and scope and served to every console that
+    asks: after a change, a hundred boards refetch at once, and one build (not a
+    hundred, one after another on the engine's event loop) answers them all."""
+
+    def __init__(self) -> None:
+        self.builds: dict[tuple[object, ...], asyncio.Task[str]] = {}
+
+    async def get(self, key: tuple[object, ...], build: Callable[[], Awaitable[str]]) -> str:
+        task = self.builds.get(key)
+        if task is None:
+            if len(self.builds) > 64:
+                self.builds = {k: t for k, t in self.builds.items() if not t.done()}
+            task = self.builds[key] = asyncio.ensure_future(build())
+            task.add_done_callback(lambda t: self.builds.pop(key, None) if t.exception() else None)
+        return await asyncio.shield(task)
+
+
+def shared_fragments(request: Request) -> SharedFragments:
+    shared = getattr(request.app.state, "console_fragments", None)
+    if shared is None:
+        shared = request.app.state.console_fragments = SharedFragments()
+    return shared
+
+
+async def _fragment(
+    request: Request, dutyd: DutydDep, viewer: Viewer, template: str, *, with_gaps: bool
+) -> HTMLResponse:
+    units = tuple(viewer.units(dutyd.runtime.roster))
+    may_log = any(viewer.may(Action.report_incident, u, dutyd.runtime.roster) for u in units)
+    now = dutyd.clock.now()
+    feed = change_feed(request)
+    if feed.task is None or feed.task.done():
+        # Nothing watches for changes here yet, so nothing says when a build goes stale.
+        values = await _board_values(dutyd, viewer, with_gaps=with_gaps)
+        return page(template, viewer.language, **values)
+    key = (
+        template,
+        units,
+        viewer.language,
+        may_log,
+        feed.changes,
+        id(dutyd.runtime),
+        int(now.timestamp() // FRESH_SECONDS),
+    )
+
+    async def build() -> str:
+        values = await _board_values(dutyd, viewer, with_gaps=with_gaps)
+        response = page(template, viewer.language, now_mark=NOW_MARK, **values)
+        return bytes(response.body).decode()
+
+    html = await shared_fragments(request).get(key, build)
+    return HTMLResponse(html.replace(NOW_MARK, now.isoformat()))
+
+
 @router.get("/board")
-async def board_fragment(dutyd: DutydDep, viewer: ViewerDep) -> HTMLResponse:
-    values = await _board_values(dutyd, viewer, with_gaps=True)
-    return page("_board.html.j2", viewer.language, **values)
+async def board_fragment(request: Request, dutyd: DutydDep, viewer: ViewerDep) -> HTMLResponse:
+    return await _fragment(request, dutyd, viewer, "_board.html.j2", with_gaps=True)
 
 
 @router.get("/wall")
@@ -59,9 +118,8 @@ async def wall_page(dutyd: DutydDep, viewer: ViewerDep) -> HTMLResponse:
 
 
 @router.get("/wall/board")
-async def wall_fragment(dutyd: DutydDep, viewer: ViewerDep) -> HTMLResponse:
-    values = await _board_values(dutyd, viewer, with_gaps=False)
-    return page("_wall_board.html.j2", viewer.language, **values)
+async def wall_fragment(request: Request, dutyd: DutydDep, viewer: ViewerDep) -> HTMLResponse:
+    return await _fragment(request, dutyd, viewer, "_wall_board.html.j2", with_gaps=False)
 
 
 @router.get("/events", response_model=None)

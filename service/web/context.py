@@ -14,7 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.app import Dutyd
 from service.auth.accounts import principal_for_account
 from service.auth.policy import Action, Principal, authorize
-from service.auth.sessions import SessionRules, session_for_cookie
+from service.auth.sessions import (
+    SessionRules,
+    needs_touch,
+    session_for_cookie,
+    touch_session,
+)
 from service.auth.tables import AccountRow, WebSessionRow
 from service.errors import AuthError, Forbidden
 from service.roster.roster import Roster
@@ -104,11 +109,16 @@ async def viewer_for(session: AsyncSession, dutyd: Dutyd, cookie: str | None) ->
 
 
 async def get_session_viewer(request: Request, dutyd: DutydDep) -> Viewer:
-    """The logged-in viewer, whatever roles they hold (enough to log out)."""
-    async with dutyd.sessions.begin() as session:
+    """The logged-in viewer, whatever roles they hold (enough to log out). Read without
+    the write lock; the session's last use is written at most once a minute."""
+    async with dutyd.reads() as session:
         viewer = await viewer_for(session, dutyd, request.cookies.get(COOKIE))
     if viewer is None or viewer.person_id not in dutyd.runtime.roster.people:
         raise LoginRequired("log in first")
+    now = dutyd.clock.now()
+    if needs_touch(viewer.web_session, now):
+        async with dutyd.sessions.begin() as session:
+            await touch_session(session, viewer.web_session.id, now)
     return viewer
 
 
