@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import APIRouter, Depends, Request
@@ -103,7 +104,15 @@ async def _fragment(
         return bytes(response.body).decode()
 
     html = await shared_fragments(request).get(key, build)
-    return HTMLResponse(html.replace(NOW_MARK, now.isoformat()))
+    body = html.replace(NOW_MARK, now.isoformat()).encode()
+    if "gzip" in request.headers.get("accept-encoding", "") and len(body) > 32_768:
+        # A large board to a hundred consoles: compressed, at the lowest effort that pays.
+        return Response(
+            gzip.compress(body, compresslevel=1),
+            media_type="text/html; charset=utf-8",
+            headers={"content-encoding": "gzip", "vary": "accept-encoding"},
+        )
+    return HTMLResponse(body)
 
 
 @router.get("/board")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -108,18 +108,37 @@ async def viewer_for(session: AsyncSession, dutyd: Dutyd, cookie: str | None) ->
     )
 
 
+# A session found is trusted this long in this process without asking the database again:
+# a hundred boards refetching at once cost one look-up each, not a hundred. A logout or a
+# disabled account takes effect here within that time.
+RECHECK_SECONDS = 2.0
+_recent: dict[str, tuple[datetime, Viewer]] = {}
+
+
 async def get_session_viewer(request: Request, dutyd: DutydDep) -> Viewer:
     """The logged-in viewer, whatever roles they hold (enough to log out). Read without
     the write lock; the session's last use is written at most once a minute."""
+    cookie = request.cookies.get(COOKIE) or ""
+    seen = _recent.get(cookie)
+    now = dutyd.clock.now()
+    if seen is not None and timedelta(0) <= now - seen[0] < timedelta(seconds=RECHECK_SECONDS):
+        return seen[1]
     async with dutyd.reads() as session:
-        viewer = await viewer_for(session, dutyd, request.cookies.get(COOKIE))
+        viewer = await viewer_for(session, dutyd, cookie)
     if viewer is None or viewer.person_id not in dutyd.runtime.roster.people:
         raise LoginRequired("log in first")
-    now = dutyd.clock.now()
     if needs_touch(viewer.web_session, now):
         async with dutyd.sessions.begin() as session:
             await touch_session(session, viewer.web_session.id, now)
+    if len(_recent) > 1000:
+        _recent.clear()
+    _recent[cookie] = (now, viewer)
     return viewer
+
+
+def forget_session(cookie: str | None) -> None:
+    """At logout: this process trusts the cookie no more."""
+    _recent.pop(cookie or "", None)
 
 
 SessionViewerDep = Annotated[Viewer, Depends(get_session_viewer)]

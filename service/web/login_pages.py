@@ -18,6 +18,7 @@ from service.web.context import (
     DutydDep,
     SessionFormViewer,
     client_address,
+    forget_session,
     session_rules,
 )
 from service.web.render import page
@@ -118,6 +119,7 @@ async def logout(request: Request, dutyd: DutydDep, viewer: SessionFormViewer) -
     async with dutyd.sessions.begin() as session:
         row = await session.merge(viewer.web_session)
         end_session(row, dutyd.clock.now())
+    forget_session(request.cookies.get(COOKIE))
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

@@ -218,5 +218,6 @@ async def test_a_new_password_or_a_disabled_account_ends_sessions(daemon: Daemon
     async with dutyd.sessions.begin() as session:
         account = await accounts.require_account(session, "sun_li")
         await accounts.disable_account(session, account, dutyd.clock.now())
+    dutyd.clock.advance(timedelta(seconds=3))  # type: ignore[attr-defined]
     assert (await desk.get("/console")).status_code == 303  # to the login page
     await desk.aclose()
