@@ -119,8 +119,8 @@ async def test_an_incident_worked_from_two_consoles(
         # A swap asked for by the officer, approved by the leader.
         await officer.goto(f"{base}/console/roster?unit=qingshan&month=2026-07")
         form = officer.locator("#override-form")
-        await form.get_by_label("开始").fill("2026-07-20T08:30")
-        await form.get_by_label("结束").fill("2026-07-21T08:30")
+        await form.get_by_label("开始").fill("2026-07-21T08:30")  # 孙丽's shift by rotation
+        await form.get_by_label("结束").fill("2026-07-22T08:30")
         await form.get_by_label("人员").select_option("liu_yang")
         await form.get_by_label("替换").select_option("sun_li")
         await form.get_by_label("理由").fill("孙丽参加防汛培训")
@@ -131,8 +131,9 @@ async def test_an_incident_worked_from_two_consoles(
         await leader.goto(f"{base}/console/roster?unit=qingshan&month=2026-07")
         await leader.locator(".override").get_by_role("button", name="批准").click()
         await expect(leader.locator(".override")).to_have_count(0)
-        day = leader.locator('[data-day="2026-07-20"]')
+        day = leader.locator('[data-day="2026-07-21"] .duty-officer')
         await expect(day).to_contain_text("刘洋")
+        await expect(day).not_to_contain_text("孙丽")
         await shoot(leader, "roster.png")
 
         # Handover (交接班): the open incident listed; the incoming officer confirms.
