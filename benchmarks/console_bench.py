@@ -27,14 +27,14 @@ to show where a request's time goes. `--profile` adds a cProfile of the board re
 
 Live updates: the app is served by uvicorn on 127.0.0.1 in this process and event loop
 (as tests/web/served.py does). `--consoles` accounts each accept an invitation over HTTP
-and keep their own session cookie; each opens `GET /console/events` with httpx
-streaming. Once every console has had its initial `changed` event and the stream has
-been quiet for a while, one incident is logged and committed through the flow; for each
-console the delay from the end of the commit to the receipt of its next `changed` event
-is measured. `--rounds` such rounds, a random fraction of the feed's poll interval apart.
-A last round does what the console's htmx does on `changed`: every console fetches
-`GET /console/board` at once; the delay to a board containing the new incident is
-reported too (the time until an officer actually sees it).
+and keep their own session cookie; each opens `GET /console/events?view=board` with
+httpx streaming, as the board page does. Once every console has had its initial event and
+the stream has been quiet for a while, one incident is logged and committed through the
+flow; for each console the delay from the end of the commit to its next update (a `rows`
+event with the touched incidents' rows, or `changed`) is measured. `--rounds` such rounds,
+a random fraction of the feed's poll interval apart. A last round measures the delay until
+each console's stream has carried the new incident's row, which the board page inserts
+without fetching anything (the time until an officer actually sees it).
 """
 
 from __future__ import annotations
@@ -530,7 +530,8 @@ async def measure_board(
 @dataclass
 class Console:
     client: httpx.AsyncClient
-    received: list[float] = field(default_factory=list)  # perf_counter of each `changed`
+    received: list[float] = field(default_factory=list)  # perf_counter of each update
+    rows: list[tuple[float, str]] = field(default_factory=list)  # each `rows` event's data
     task: asyncio.Task[None] | None = None
     error: str = ""
 
@@ -551,17 +552,28 @@ class LiveResult:
 
 
 async def listen(console: Console, wake: asyncio.Condition) -> None:
-    """Read the console's event stream; note the time of each `changed` event."""
+    """Read the console's event stream as the board page opens it (`?view=board`); note
+    the time of each update (`changed`, or `rows`: the touched incidents' rows)."""
     try:
-        async with console.client.stream("GET", "/console/events") as response:
+        async with console.client.stream("GET", "/console/events?view=board") as response:
             if response.status_code != 200:
                 console.error = f"HTTP {response.status_code}"
                 return
+            name, data = "message", []
             async for line in response.aiter_lines():
-                if line.startswith("event:") and line[6:].strip() == "changed":
-                    console.received.append(time.perf_counter())
-                    async with wake:
-                        wake.notify_all()
+                if line.startswith("event:"):
+                    name = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].removeprefix(" "))
+                elif not line:
+                    if name in ("changed", "rows"):
+                        at = time.perf_counter()
+                        console.received.append(at)
+                        if name == "rows":
+                            console.rows.append((at, "\n".join(data)))
+                        async with wake:
+                            wake.notify_all()
+                    name, data = "message", []
     except httpx.HTTPError as exc:
         console.error = f"{type(exc).__name__}: {exc}"
     finally:
@@ -685,24 +697,26 @@ async def seen_by_all(
     result: LiveResult,
     wait_seconds: float,
 ) -> None:
-    """One more incident; on its `changed` event every console fetches the board (as htmx
-    does) until it holds the incident: the delay to that."""
+    """One more incident: the delay until every board holds it, from the `rows` event
+    each board's stream carries (the page inserts the row; no refetch)."""
     commit_began = time.perf_counter()
     incident_id, commit_end = await log_one(dutyd, 10_000)
     result.commits.append(commit_end - commit_began)
     marker = f'id="incident-{incident_id}"'
 
+    rows_before = {id(c): len(c.rows) for c in opened}
+
     async def fetch(console: Console, b: int) -> float | None:
+        """The board page shows the incident once a `rows` event carrying it arrives."""
         deadline = time.perf_counter() + wait_seconds
-        while len(console.received) <= b:
+        while True:
+            for at, data in console.rows[rows_before[id(console)] :]:
+                if marker in data:
+                    result.seen_bytes = len(data.encode())
+                    return at - commit_end
             if time.perf_counter() > deadline or console.error:
                 return None
             await asyncio.sleep(0.005)
-        answer = await console.client.get("/console/board")
-        if answer.status_code != 200 or marker not in answer.text:
-            return None
-        result.seen_bytes = len(answer.content)
-        return time.perf_counter() - commit_end
 
     # How late the event loop (which the engine shares in `dutyd serve`) runs meanwhile.
     done = asyncio.Event()
@@ -802,7 +816,7 @@ def report_live(result: LiveResult) -> bool:
         within = sum(1 for d in delays if d <= SSE_GOAL_S)
         rows.append(
             (
-                f"round {n}: commit end → `changed`",
+                f"round {n}: commit end → update",
                 *ms_summary(delays),
                 f"{within}/{result.consoles}",
             )
@@ -819,7 +833,7 @@ def report_live(result: LiveResult) -> bool:
         within = sum(1 for d in result.seen if d <= SSE_GOAL_S)
         rows.append(
             (
-                "commit end → board with it (all refetch)",
+                "commit end → board with it (`rows` event)",
                 *ms_summary(result.seen),
                 f"{within}/{result.consoles}",
             )
@@ -829,10 +843,10 @@ def report_live(result: LiveResult) -> bool:
     table(rows)
     if result.loop_lag:
         print(
-            f"  while the consoles refetched, the event loop (the engine's too, in dutyd serve) "
-            f"was held for over 100 ms {sum(1 for v in result.loop_lag if v > 0.1)} times, "
-            f"{sum(v for v in result.loop_lag if v > 0.1):.1f} s in all; boards of "
-            f"{result.seen_bytes / 1024:.0f} KiB"
+            f"  while the boards were updated, the event loop (the engine's too, in dutyd "
+            f"serve) was held for over 100 ms {sum(1 for v in result.loop_lag if v > 0.1)} "
+            f"times, {sum(v for v in result.loop_lag if v > 0.1):.1f} s in all; `rows` events "
+            f"of {result.seen_bytes / 1024:.1f} KiB"
         )
     if result.missing or result.early:
         print(
@@ -846,7 +860,7 @@ def report_live(result: LiveResult) -> bool:
     )
     ok = worst_round == result.consoles and not result.missing
     print(
-        f"{verdict(ok)}: {result.consoles} consoles over SSE each get `changed` within "
+        f"{verdict(ok)}: {result.consoles} consoles over SSE each get an update within "
         f"{SSE_GOAL_S:.0f} s of the commit ({worst_round}/{result.consoles} in the worst of "
         f"{len(result.rounds)} rounds; max {max(every, default=float('nan')) * 1000:.0f} ms)"
     )
@@ -855,8 +869,8 @@ def report_live(result: LiveResult) -> bool:
         seen_ok = within == result.consoles
         print(
             f"{verdict(seen_ok)}: {result.consoles} consoles each show the new incident on "
-            f"their board within {SSE_GOAL_S:.0f} s (event + GET /console/board, as htmx "
-            f"does): {within}/{result.consoles}, max "
+            f"their board within {SSE_GOAL_S:.0f} s (the `rows` event the board page inserts): "
+            f"{within}/{result.consoles}, max "
             f"{max(result.seen, default=float('nan')):.1f} s"
         )
     return ok
@@ -938,7 +952,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--no-refetch",
         action="store_true",
-        help="skip the last round in which every console fetches the board on `changed`",
+        help="skip the last round (the delay until every board holds the new incident)",
     )
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for events")
     parser.add_argument("--profile", action="store_true", help="cProfile 5 board requests")

@@ -99,13 +99,20 @@ class _NextDuty:
 
 
 async def open_incident_lines(
-    session: AsyncSession, runtime: Runtime, units: list[str], now: datetime
+    session: AsyncSession,
+    runtime: Runtime,
+    units: list[str],
+    now: datetime,
+    only: frozenset[int] | None = None,
 ) -> list[IncidentLine]:
-    """The open incidents of `units`, most urgent first, each with its next report due
-    and the escalation step it is on. Three queries, on the columns shown only."""
+    """The open incidents of `units` (of `only` these, if given), most urgent first, each
+    with its next report due and the escalation step it is on. Three queries, on the
+    columns shown only."""
     open_ids = select(IncidentRow.id).where(
         IncidentRow.status.in_([s.value for s in OPEN_STATUSES])
     )
+    if only is not None:
+        open_ids = open_ids.where(IncidentRow.id.in_(sorted(only)))
     if len(units) < len(runtime.roster.units):
         open_ids = open_ids.where(IncidentRow.unit_id.in_(units))
     columns = [getattr(IncidentRow, f) for f in BoardIncident.__dataclass_fields__]
@@ -234,3 +241,18 @@ async def build_board(
         undelivered=await undelivered(session, runtime, units, now),
         gaps=coverage_gaps(runtime, units, now) if with_gaps else [],
     )
+
+
+async def changed_rows(
+    session: AsyncSession, runtime: Runtime, units: list[str], now: datetime, ids: frozenset[int]
+) -> tuple[list[IncidentLine], list[int]]:
+    """For a live update: the lines of the touched incidents still open in scope, and the
+    touched ones of the scope that are open no more (their rows leave the board)."""
+    lines = await open_incident_lines(session, runtime, units, now, only=ids)
+    shown = {line.incident.id for line in lines}
+    in_scope = await session.scalars(
+        select(IncidentRow.id).where(
+            IncidentRow.id.in_(sorted(ids)), IncidentRow.unit_id.in_(units)
+        )
+    )
+    return lines, sorted(set(in_scope) - shown)

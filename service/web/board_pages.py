@@ -12,7 +12,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from service.auth.policy import Action
 from service.web.access import console_access
-from service.web.board import build_board
+from service.web.board import build_board, changed_rows
 from service.web.context import COOKIE, DutydDep, Viewer, ViewerDep, viewer_for
 from service.web.live import ChangeFeed
 from service.web.render import page
@@ -131,26 +131,75 @@ async def wall_fragment(request: Request, dutyd: DutydDep, viewer: ViewerDep) ->
     return await _fragment(request, dutyd, viewer, "_wall_board.html.j2", with_gaps=False)
 
 
+ROWS = {"board": ("_incident_row.html.j2", "tr"), "wall": ("_wall_row.html.j2", "div")}
+
+
+async def _rows_update(
+    request: Request,
+    dutyd: DutydDep,
+    viewer: Viewer,
+    view: str,
+    ids: frozenset[int],
+    change: int,
+) -> str:
+    """The rows of the incidents a change touched, as one view of one scope shows them,
+    built once for every console of that scope; each with the server's time."""
+    template, tag = ROWS[view]
+    units = tuple(viewer.units(dutyd.runtime.roster))
+    key = ("rows", view, units, viewer.language, change, ids)
+
+    async def build() -> str:
+        async with dutyd.reads() as session:
+            lines, gone = await changed_rows(
+                session, dutyd.runtime, list(units), dutyd.clock.now(), ids
+            )
+        response = page(
+            "_rows.html.j2",
+            viewer.language,
+            lines=lines,
+            gone=gone,
+            row_template=template,
+            gone_tag=tag,
+            now_mark=NOW_MARK,
+            zones={},
+        )
+        return bytes(response.body).decode()
+
+    html = await shared_fragments(request).get(key, build)
+    return html.replace(NOW_MARK, dutyd.clock.now().isoformat())
+
+
 @router.get("/events", response_model=None)
 async def events(
-    request: Request, dutyd: DutydDep, viewer: ViewerDep
+    request: Request, dutyd: DutydDep, viewer: ViewerDep, view: str | None = None
 ) -> EventSourceResponse | Response:
-    """`changed` whenever anything an officer must see changed; the page then fetches
-    its fragment again. Sent once at connection too, so a reconnect misses nothing. The
+    """Live updates. For a board or the wall (`view`), the rows of the incidents each
+    change touched (`rows`), so that no console refetches its whole board; `changed` when
+    the board is too far behind for that, or for any other page, which then fetches
+    itself again. `changed` once at connection too, so a reconnect misses nothing. The
     session is checked again at each keep-alive: a stream ends with its session."""
     feed = change_feed(request)
     session_id = viewer.web_session.id
+    if view is not None and view not in ROWS:
+        return Response(f"unknown view {view!r}", status_code=422)
     if not feed.admit(session_id):
         return Response("too many live streams for this session", status_code=429)
 
     async def stream() -> AsyncIterator[dict[str, str]]:
         try:
             yield {"event": "changed", "data": "connected"}
-            async for changed in feed.updates():
+            async for step in feed.updates():
                 if await request.is_disconnected():
                     return
-                if changed:
-                    yield {"event": "changed", "data": "changed"}
+                if step is not None:
+                    before, now_seen = step
+                    ids = feed.touched_since(before) if view else None
+                    if ids is None:
+                        yield {"event": "changed", "data": "changed"}
+                    elif ids and view:
+                        html = await _rows_update(request, dutyd, viewer, view, ids, now_seen)
+                        if html.strip():
+                            yield {"event": "rows", "data": html}
                     continue
                 async with dutyd.reads() as session:
                     if await viewer_for(session, dutyd, request.cookies.get(COOKIE)) is None:

@@ -7,16 +7,18 @@ seen as soon as one made here."""
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
 
 from sqlalchemy import func, select
 
 from service.app import Dutyd
 from service.incidents.tables import TimelineEntryRow
-from service.notify.tables import MessageEventRow
+from service.notify.tables import MessageEventRow, MessageRow
 
 POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
+LOG_LENGTH = 256
 MAX_STREAMS = 6  # per console session: a few tabs and the wall screen
 
 
@@ -30,6 +32,18 @@ class ChangeFeed:
         self.changed = asyncio.Condition()
         self.task: asyncio.Task[None] | None = None
         self.streams: dict[int, int] = {}  # open streams per console session
+        # The incidents each recent change touched, by change number: a board updates
+        # only their rows. A board further behind than this log fetches itself whole.
+        self.touched: deque[tuple[int, frozenset[int]]] = deque(maxlen=LOG_LENGTH)
+
+    def touched_since(self, seen: int) -> frozenset[int] | None:
+        """The incidents touched by changes after number `seen`; None if the log does not
+        reach back that far (the board must be fetched whole)."""
+        if seen >= self.changes:
+            return frozenset()
+        if not self.touched or self.touched[0][0] > seen + 1:
+            return None
+        return frozenset().union(*(ids for number, ids in self.touched if number > seen))
 
     def admit(self, session_id: int) -> bool:
         """One more stream for this session, unless it has MAX_STREAMS open already."""
@@ -51,6 +65,23 @@ class ChangeFeed:
             events = await session.scalar(select(func.max(MessageEventRow.id)))
         return int(timeline or 0), int(events or 0)
 
+    async def touched_between(self, old: tuple[int, int], new: tuple[int, int]) -> frozenset[int]:
+        async with self.dutyd.reads() as session:
+            on_timeline = await session.scalars(
+                select(TimelineEntryRow.incident_id)
+                .where(TimelineEntryRow.id > old[0], TimelineEntryRow.id <= new[0])
+                .distinct()
+            )
+            ids = set(on_timeline)
+            by_message = await session.scalars(
+                select(MessageRow.incident_id)
+                .join(MessageEventRow, MessageEventRow.message_id == MessageRow.id)
+                .where(MessageEventRow.id > old[1], MessageEventRow.id <= new[1])
+                .distinct()
+            )
+            ids.update(i for i in by_message if i is not None)
+        return frozenset(ids)
+
     async def run(self) -> None:
         while True:
             try:
@@ -58,9 +89,19 @@ class ChangeFeed:
             except Exception:
                 mark = self.mark or (0, 0)
             if mark != self.mark:
+                touched: frozenset[int] | None = None
+                if self.mark is not None:
+                    try:
+                        touched = await self.touched_between(self.mark, mark)
+                    except Exception:
+                        touched = None
                 self.mark = mark
                 async with self.changed:
                     self.changes += 1
+                    if touched is not None:
+                        self.touched.append((self.changes, touched))
+                    else:
+                        self.touched.clear()
                     self.changed.notify_all()
             await asyncio.sleep(POLL_SECONDS)
 
@@ -77,10 +118,11 @@ class ChangeFeed:
                 pass
             self.task = None
 
-    async def updates(self) -> AsyncIterator[bool]:
-        """Yields True after each change from now on, False as a keep-alive. The wait is
-        decided under the condition's lock, the yield made outside it: a client slow to
-        read must never hold up the poller or the other boards."""
+    async def updates(self) -> AsyncIterator[tuple[int, int] | None]:
+        """After each change from now on, (the change number seen before, the one now);
+        None as a keep-alive. The wait is decided under the condition's lock, the yield
+        made outside it: a client slow to read must never hold up the poller or the other
+        boards."""
         self.ensure_running()
         seen = self.changes
         while True:
@@ -90,7 +132,8 @@ class ChangeFeed:
                         self.changed.wait_for(lambda seen=seen: self.changes != seen),
                         KEEPALIVE_SECONDS,
                     )
-                    seen, changed = self.changes, True
+                    step: tuple[int, int] | None = (seen, self.changes)
+                    seen = self.changes
                 except TimeoutError:
-                    changed = False
-            yield changed
+                    step = None
+            yield step

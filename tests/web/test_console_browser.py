@@ -60,7 +60,11 @@ async def test_an_incident_worked_from_two_consoles(
         leader_context = await browser.new_context(viewport={"width": 1280, "height": 900})
         officer = await log_in(officer_context, base, "sun_li")
         leader = await log_in(leader_context, base, "zhou_jun")
-        await expect(leader.locator("table.incidents")).to_have_count(0)
+        await expect(leader.locator("#no-incidents")).to_be_visible()
+        refetched: list[str] = []  # the leader's board must not refetch itself to see it
+        leader.on(
+            "request", lambda r: refetched.append(r.url) if "/console/board" in r.url else None
+        )
 
         # The officer logs a call (接报登记); the leader's board shows it without a reload.
         await officer.get_by_role("link", name="接报登记").first.click()
@@ -80,6 +84,7 @@ async def test_an_incident_worked_from_two_consoles(
         row = leader.locator(f"#incident-{incident_id}")
         await expect(row).to_be_visible(timeout=LIVE)
         await expect(row.locator(".ack .alert")).to_be_visible()
+        assert refetched == [], refetched  # it came in the event itself
         await shoot(leader, "board.png")
 
         # An acknowledgement by SMS from a person paged turns the row on the leader's board.

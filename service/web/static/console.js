@@ -60,6 +60,7 @@
     if (event.detail.requestConfig.verb === "get" && typing()) event.preventDefault();
   });
   document.addEventListener("htmx:afterSwap", function () { syncClock(); tick(); });
+  document.addEventListener("dutyd:clock", function () { syncClock(); tick(); });
   document.addEventListener("DOMContentLoaded", function () {
     syncClock();
     tick();
@@ -67,5 +68,40 @@
     var category = document.getElementById("f-category");
     if (category) category.addEventListener("change", filterTypes);
     setInterval(tick, 1000);
+  });
+})();
+
+// Live rows for the board and the wall: each change sends the rows of the incidents it
+// touched; a row is replaced where it is, added at the top if new, removed if no longer
+// open. The whole board is fetched again every 30 s, which also restores the order.
+(function () {
+  "use strict";
+  document.addEventListener("htmx:sseBeforeMessage", function (event) {
+    if (!event.target || event.target.id !== "rows-inbox") return;
+    event.preventDefault();
+    var holder = document.createElement("template");
+    holder.innerHTML = event.detail.data;
+    var list = document.getElementById("open-incidents");
+    var now = null;
+    Array.prototype.slice.call(holder.content.children).forEach(function (row) {
+      now = now || row.getAttribute("data-now");
+      var old = document.getElementById(row.id);
+      if (row.hasAttribute("data-gone")) {
+        if (old) old.remove();
+      } else if (old) {
+        old.replaceWith(row);
+      } else if (list) {
+        list.insertBefore(row, list.firstChild);
+        var table = list.closest("table");
+        if (table) table.hidden = false;
+        var empty = document.getElementById("no-incidents");
+        if (empty) empty.remove();
+      }
+    });
+    if (now) {
+      var board = document.querySelector(".board[data-now]");
+      if (board) board.setAttribute("data-now", now);
+      document.dispatchEvent(new CustomEvent("dutyd:clock"));
+    }
   });
 })();
