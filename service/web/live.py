@@ -86,15 +86,19 @@ class ChangeFeed:
         while True:
             try:
                 mark = await self.read_mark()
-            except Exception:
-                mark = self.mark or (0, 0)
-            if mark != self.mark:
-                touched: frozenset[int] | None = None
-                if self.mark is not None:
-                    try:
-                        touched = await self.touched_between(self.mark, mark)
-                    except Exception:
-                        touched = None
+            except Exception:  # a database hiccup must not end live updates
+                await asyncio.sleep(POLL_SECONDS)
+                continue
+            if self.mark is None:
+                # The first look sets where changes count from: nothing has changed yet
+                # (every stream was sent `changed` on connecting and fetched its page).
+                self.mark = mark
+            elif mark != self.mark:
+                touched: frozenset[int] | None
+                try:
+                    touched = await self.touched_between(self.mark, mark)
+                except Exception:  # then the boards fetch themselves whole
+                    touched = None
                 self.mark = mark
                 async with self.changed:
                     self.changes += 1

@@ -61,10 +61,6 @@ async def test_an_incident_worked_from_two_consoles(
         officer = await log_in(officer_context, base, "sun_li")
         leader = await log_in(leader_context, base, "zhou_jun")
         await expect(leader.locator("#no-incidents")).to_be_visible()
-        refetched: list[str] = []  # the leader's board must not refetch itself to see it
-        leader.on(
-            "request", lambda r: refetched.append(r.url) if "/console/board" in r.url else None
-        )
 
         # The officer logs a call (接报登记); the leader's board shows it without a reload.
         await officer.get_by_role("link", name="接报登记").first.click()
@@ -77,6 +73,10 @@ async def test_an_incident_worked_from_two_consoles(
         await officer.get_by_label("联系电话").fill("0571-66012345")
         await officer.get_by_label("接报方式").select_option("phone")
         await officer.get_by_label("已采取措施").fill("已通知沿河两岸群众转移")
+        refetched: list[str] = []  # the leader's board must not refetch itself to see it
+        leader.on(
+            "request", lambda r: refetched.append(r.url) if "/console/board" in r.url else None
+        )
         await officer.get_by_role("button", name="保存").click()
         await expect(officer.locator("h1")).to_contain_text("青山河石门段水位超警戒")
         incident_url = officer.url
