@@ -71,6 +71,13 @@ class Settings(BaseSettings):
         description="Daemon processes serving the API, each with its own engine; more than "
         "one is for PostgreSQL (on SQLite they would queue for the one writer).",
     )
+    http_trusted_proxies: str = Field(
+        "127.0.0.1",
+        max_length=1000,
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For "
+        "and X-Forwarded-Proto are believed (so that login throttling sees each client's "
+        "own address, and HTTPS is known); '*' trusts any.",
+    )
     http_max_body_bytes: int = Field(
         2 * 1024 * 1024,
         ge=1024,

@@ -32,6 +32,8 @@ def serve(
             "port": port or current.http_port,
             "log_level": current.log_level.lower(),
             "access_log": False,
+            "proxy_headers": True,
+            "forwarded_allow_ips": current.http_trusted_proxies,
         }
         if current.http_workers > 1:
             if not current.effective_database_url.startswith("postgresql"):
