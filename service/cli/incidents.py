@@ -34,6 +34,13 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 app = typer.Typer(help="Report, acknowledge and inspect incidents.", no_args_is_help=True)
 
 IncidentArgument = Annotated[int, typer.Argument(help="Incident number.")]
+# The casualty figures, as both `report` and `casualties` take them.
+Deaths = Annotated[int, typer.Option(help="Dead (死亡).")]
+SeriouslyInjured = Annotated[int, typer.Option(help="Seriously injured (重伤).")]
+Injured = Annotated[int, typer.Option(help="Injured (受伤).")]
+Missing = Annotated[int, typer.Option(help="Missing (失踪).")]
+Trapped = Annotated[int, typer.Option(help="Trapped (被困).")]
+Evacuated = Annotated[int, typer.Option(help="Evacuated (转移).")]
 
 
 @app.command("report")
@@ -49,12 +56,12 @@ def incident_report(
         str, typer.Option(help="phone, duty_officer, webhook or automated.")
     ] = "duty_officer",
     reporter: Annotated[str | None, typer.Option(help="Who reports (default: login name).")] = None,
-    deaths: Annotated[int, typer.Option(help="Dead (死亡).")] = 0,
-    seriously_injured: Annotated[int, typer.Option(help="Seriously injured (重伤).")] = 0,
-    injured: Annotated[int, typer.Option(help="Injured (受伤).")] = 0,
-    missing: Annotated[int, typer.Option(help="Missing (失踪).")] = 0,
-    trapped: Annotated[int, typer.Option(help="Trapped (被困).")] = 0,
-    evacuated: Annotated[int, typer.Option(help="Evacuated (转移).")] = 0,
+    deaths: Deaths = 0,
+    seriously_injured: SeriouslyInjured = 0,
+    injured: Injured = 0,
+    missing: Missing = 0,
+    trapped: Trapped = 0,
+    evacuated: Evacuated = 0,
     losses: Annotated[str, typer.Option(help="Economic and other losses.")] = "",
     caller_name: Annotated[str, typer.Option(help="Who reported it to the office.")] = "",
     caller_unit: Annotated[str, typer.Option(help="The caller's unit.")] = "",
@@ -77,14 +84,7 @@ def incident_report(
         description=description,
         location=location,
         source=source,
-        casualties=dict(
-            deaths=deaths,
-            seriously_injured=seriously_injured,
-            injured=injured,
-            missing=missing,
-            trapped=trapped,
-            evacuated=evacuated,
-        ),
+        casualties=figures(deaths, seriously_injured, injured, missing, trapped, evacuated),
         losses=losses,
         intake=dict(
             reporter_name=caller_name,
@@ -124,6 +124,19 @@ def incident_report(
     )
 
 
+def figures(
+    deaths: int, seriously_injured: int, injured: int, missing: int, trapped: int, evacuated: int
+) -> dict[str, int]:
+    return {
+        "deaths": deaths,
+        "seriously_injured": seriously_injured,
+        "injured": injured,
+        "missing": missing,
+        "trapped": trapped,
+        "evacuated": evacuated,
+    }
+
+
 def parsed(model: type[ModelT], **values: object) -> ModelT:
     """Values from the command line as the API would take them, or a clear refusal."""
     try:
@@ -137,12 +150,12 @@ def parsed(model: type[ModelT], **values: object) -> ModelT:
 @app.command("casualties")
 def incident_casualties(
     incident_id: IncidentArgument,
-    deaths: Annotated[int, typer.Option(help="Dead (死亡), as now known.")] = 0,
-    seriously_injured: Annotated[int, typer.Option(help="Seriously injured (重伤).")] = 0,
-    injured: Annotated[int, typer.Option(help="Injured (受伤).")] = 0,
-    missing: Annotated[int, typer.Option(help="Missing (失踪).")] = 0,
-    trapped: Annotated[int, typer.Option(help="Trapped (被困).")] = 0,
-    evacuated: Annotated[int, typer.Option(help="Evacuated (转移).")] = 0,
+    deaths: Deaths = 0,
+    seriously_injured: SeriouslyInjured = 0,
+    injured: Injured = 0,
+    missing: Missing = 0,
+    trapped: Trapped = 0,
+    evacuated: Evacuated = 0,
     losses: Annotated[str | None, typer.Option(help="Losses (default: unchanged).")] = None,
     note: Annotated[str, typer.Option(help="Where the figures come from.")] = "",
     by: ByOption = None,
@@ -151,14 +164,7 @@ def incident_casualties(
     level the plan's thresholds make is raised or proposed, as the plan says."""
     update = parsed(
         CasualtyUpdate,
-        casualties=dict(
-            deaths=deaths,
-            seriously_injured=seriously_injured,
-            injured=injured,
-            missing=missing,
-            trapped=trapped,
-            evacuated=evacuated,
-        ),
+        casualties=figures(deaths, seriously_injured, injured, missing, trapped, evacuated),
         losses=losses,
         note=note,
     )

@@ -24,7 +24,7 @@ from service.notify.queue import tell_people, withdraw_pending
 from service.plans.archive import plan_by_digest, remember_version
 from service.plans.casualty_levels import implied_level
 from service.plans.loader import PlanSet
-from service.plans.selection import choose_plan
+from service.plans.selection import Choice, choose_plan
 from service.reports import followups, settle
 from service.reports import service as reports
 from service.reports.duties import ReportKind
@@ -87,14 +87,17 @@ async def report_incident(
                 )
             return existing, True
 
-    choice = choose_plan(
-        plans,
-        roster,
-        category=report.category,
-        event_type=report.event_type,
-        level=report.level,
-        unit_id=report.unit,
-    )
+    def governing(level: Level) -> Choice:
+        return choose_plan(
+            plans,
+            roster,
+            category=report.category,
+            event_type=report.event_type,
+            level=level,
+            unit_id=report.unit,
+        )
+
+    choice = governing(report.level)
     reported_level = report.level
     implied = implied_level(
         choice.plan.plan, report.category, report.event_type, report.casualties.model_dump()
@@ -106,14 +109,7 @@ async def report_incident(
     ):
         # The plan says such figures make a higher level: logged at it from the start.
         report = report.model_copy(update={"level": implied.level})
-        choice = choose_plan(
-            plans,
-            roster,
-            category=report.category,
-            event_type=report.event_type,
-            level=report.level,
-            unit_id=report.unit,
-        )
+        choice = governing(implied.level)
     await remember_version(session, choice.plan, now)
     silence = await active_silence(
         session,

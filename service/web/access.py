@@ -14,6 +14,7 @@ from service.auth.policy import Action
 from service.incidents.tables import IncidentRow
 from service.office.tables import HandoverRow
 from service.web.context import ConsoleForbidden, DutydDep, ViewerDep
+from service.web.forms import read_form
 
 INCIDENT = "/console/incidents/{incident_id:int}"
 
@@ -73,8 +74,7 @@ async def console_access(request: Request, dutyd: DutydDep, viewer: ViewerDep) -
     template = getattr(request.scope.get("route"), "path", request.url.path)
     form: dict[str, str] = {}
     if request.method == "POST":
-        parsed = await request.form(max_fields=200, max_files=0)  # kept for the handler
-        form = {k: v for k, v in parsed.items() if isinstance(v, str)}
+        form = await read_form(request)
         rule = CHANGES.get(template)
         if rule is None:
             raise ConsoleForbidden(f"no access rule for POST {template}: refused")

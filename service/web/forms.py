@@ -15,9 +15,15 @@ from service.errors import DutydError, InvalidInput, UnknownValue
 MAX_FIELDS = 200
 
 
-async def form_values(request: Request) -> dict[str, Any]:
+async def read_form(request: Request) -> dict[str, str]:
+    """The form's text fields, parsed once per request with the console's bounds (the
+    request keeps it: the access check, the CSRF check and the handler share it)."""
     form = await request.form(max_fields=MAX_FIELDS, max_files=0)
-    return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf"}
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+async def form_values(request: Request) -> dict[str, Any]:
+    return {k: v for k, v in (await read_form(request)).items() if k != "csrf"}
 
 
 def local_input(at: datetime, zone: ZoneInfo | None) -> str:

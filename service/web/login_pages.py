@@ -21,6 +21,7 @@ from service.web.context import (
     forget_session,
     session_rules,
 )
+from service.web.forms import read_form
 from service.web.render import page
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -131,8 +132,8 @@ async def choose_language(request: Request, dutyd: DutydDep, viewer: SessionForm
     async with dutyd.sessions.begin() as session:
         account = await session.merge(viewer.account)
         account.language = chosen
-    back = (await request.form()).get("next")
-    response = RedirectResponse(_safe_next(back if isinstance(back, str) else ""), status_code=303)
+    back = (await read_form(request)).get("next", "")
+    response = RedirectResponse(_safe_next(back), status_code=303)
     response.set_cookie("dutyd_language", chosen, samesite="lax", path="/")
     return response
 
