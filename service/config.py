@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     )
     login_lockout_minutes: int = Field(
         15, ge=1, le=24 * 60, description="How long a locked account, or a noisy address, waits."
+    )
+    cli_identity: Literal["optional", "required"] = Field(
+        "optional",
+        description="Whether every `dutyd` command that touches the duty office's records "
+        "must name who acts (`--as PERSON`, checked against that person's roles); "
+        "'optional' lets the machine's operator act without.",
     )
     invite_valid_hours: int = Field(
         72, ge=1, le=24 * 30, description="How long a one-time invitation link works."

@@ -10,6 +10,8 @@ turns what the commands read into text.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from service.cli import config, db, handover, incidents, plans, reports, roster, tokens, users
@@ -20,6 +22,25 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def acting_as(
+    context: typer.Context,
+    as_person: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            envvar="DUTYD_AS",
+            help="The person (with a console account) who acts: their roles decide "
+            "what the command may do, and their name is recorded.",
+        ),
+    ] = None,
+) -> None:
+    """dutyd: emergency duty and incident alerting."""
+    context.obj = {"as": as_person}
+
+
 app.command()(serve)
 for group, name in (
     (incidents.app, "incident"),

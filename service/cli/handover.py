@@ -8,6 +8,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.app import Dutyd
+from service.cli.options import who
 from service.cli.render import handover_started
 from service.cli.runner import run_in_transaction
 from service.office.handover import confirm_handover, start_handover
@@ -28,7 +29,7 @@ def handover_start(
             session,
             dutyd.runtime.roster,
             unit_id=unit,
-            outgoing=outgoing,
+            outgoing=who(outgoing),
             notes=notes,
             now=dutyd.clock.now(),
         )
@@ -49,7 +50,7 @@ def handover_confirm(
             session,
             dutyd.runtime.roster,
             handover_id=handover_id,
-            person=person,
+            person=who(person),
             now=dutyd.clock.now(),
         )
         return f"handover {row.id} confirmed by {row.confirmed_by}"

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from service.cli.access import acting_person
 from service.cli.runner import fail
 from service.clock import SystemClock
 
@@ -20,7 +21,13 @@ AtOption = Annotated[
 
 
 def who(given: str | None) -> str:
-    """The person named on the command line, or else whoever is logged in."""
+    """Who acts: the person `--as` names (a different `--by` is refused: the policy
+    checked that person's roles), else the one named, else whoever is logged in."""
+    acting = acting_person()
+    if acting is not None:
+        if given is not None and given != acting:
+            raise fail(f"--by {given} differs from --as {acting}: a command acts as one person")
+        return acting
     return given or getpass.getuser()
 
 

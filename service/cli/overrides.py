@@ -35,6 +35,7 @@ def roster_override(
     """Record an override (one person covers another's shift, whole or part)."""
     begin, finish = instant(start), instant(end)
     requester = who(requested_by)
+    approver = who(approved_by) if approved_by else None
 
     async def work(dutyd: Dutyd, session: AsyncSession) -> str:
         now = dutyd.clock.now()
@@ -48,7 +49,7 @@ def roster_override(
             replaces=replaces,
             reason=reason,
             requested_by=requester,
-            approved_by=approved_by,
+            approved_by=approver,
             actor=requester,
             actor_role=CLI_ROLE,
             now=now,
@@ -61,7 +62,7 @@ def roster_override(
             source="override",
             now=now,
         )
-        state = "approved" if approved_by else "pending approval"
+        state = "approved" if approver else "pending approval"
         return f"override {override.id} recorded ({state}); roster version {version}"
 
     typer.echo(run_in_transaction(work))

@@ -48,6 +48,7 @@ def _run(start: Callable[[Dutyd], Awaitable[S]], work: Callable[[Dutyd, S], Awai
         dutyd = Dutyd(current)
         try:
             started = await start(dutyd)
+            await _check_access(dutyd, started)
             return await work(dutyd, started)
         finally:
             await dutyd.stop()
@@ -56,6 +57,28 @@ def _run(start: Callable[[Dutyd], Awaitable[S]], work: Callable[[Dutyd, S], Awai
         return asyncio.run(session())
     except DutydError as exc:
         raise fail(str(exc)) from None
+
+
+async def _check_access(dutyd: Dutyd, started: object) -> None:
+    """The access policy's word on this command (`cli.access`), once the store is open."""
+    from service.cli.access import check_command, get_current_context
+
+    context = get_current_context(silent=True)
+    if context is None:
+        return
+    runtime = getattr(dutyd, "runtime", None)
+    roster = runtime.roster if runtime is not None else None
+    if roster is None and isinstance(started, tuple) and isinstance(started[0], Roster):
+        roster = started[0]
+    if roster is None:
+        return  # a command that opens no records (db init) keeps the machine only
+    async with dutyd.reads() as session:
+        await check_command(
+            session,
+            roster,
+            context,
+            identity_required=dutyd.settings.cli_identity == "required",
+        )
 
 
 def run_with(start: Callable[[Dutyd], Awaitable[S]], work: Callable[[Dutyd, S], Awaitable[T]]) -> T:

@@ -13,6 +13,7 @@ from service.app import Dutyd
 from service.auth import accounts
 from service.auth.policy import Grant
 from service.auth.tokens import Role
+from service.cli.options import who
 from service.cli.runner import fail, run, run_in_transaction
 
 app = typer.Typer(help="Console accounts and their roles per unit.", no_args_is_help=True)
@@ -36,10 +37,10 @@ async def _invite(dutyd: Dutyd, session: AsyncSession, person: str, grant: Grant
     )
     if grant is not None:
         await accounts.grant_role(
-            session, account, grant, known_units=set(roster.units), by="cli", now=now
+            session, account, grant, known_units=set(roster.units), by=who(None), now=now
         )
     valid = timedelta(hours=dutyd.settings.invite_valid_hours)
-    secret = await accounts.create_invite(session, account, by="cli", now=now, valid=valid)
+    secret = await accounts.create_invite(session, account, by=who(None), now=now, valid=valid)
     return invite_link(dutyd, secret)
 
 
@@ -131,7 +132,7 @@ def user_grant(
             account,
             Grant(role, unit, not only_this_unit),
             known_units=set(roster.units),
-            by="cli",
+            by=who(None),
             now=dutyd.clock.now(),
         )
 

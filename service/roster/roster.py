@@ -168,6 +168,11 @@ class Roster:
         except KeyError:
             raise UnknownValue("person", person_id) from None
 
+    def parent_of(self, unit_id: str) -> str | None:
+        """The unit above `unit_id`; None at the top or for a unit not in the roster."""
+        unit = self.units.get(unit_id)
+        return unit.parent if unit else None
+
     def ancestors(self, unit_id: str) -> list[Unit]:
         """The unit's parent, its parent's parent, and so on up to the top."""
         chain = []

@@ -75,19 +75,15 @@ class Viewer:
 
     def authorize(self, action: Action, unit_id: str | None, roster: Roster) -> None:
         try:
-            authorize(self.principal, action, unit_id, parent_of(roster))
+            authorize(self.principal, action, unit_id, roster.parent_of)
         except Forbidden as exc:
             raise ConsoleForbidden(str(exc)) from None
 
     def may(self, action: Action, unit_id: str | None, roster: Roster) -> bool:
-        return self.principal.may(action, unit_id, parent_of(roster))
+        return self.principal.may(action, unit_id, roster.parent_of)
 
     def units(self, roster: Roster) -> list[str]:
-        return self.principal.visible_units(roster.units, parent_of(roster))
-
-
-def parent_of(roster: Roster):  # type: ignore[no-untyped-def]
-    return lambda unit_id: roster.units[unit_id].parent if unit_id in roster.units else None
+        return self.principal.visible_units(roster.units, roster.parent_of)
 
 
 async def viewer_for(session: AsyncSession, dutyd: Dutyd, cookie: str | None) -> Viewer | None:
