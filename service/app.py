@@ -12,6 +12,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service import metrics
+from service.auth.sessions import forget_old_logins
 from service.clock import Clock, SystemClock
 from service.config import Settings
 from service.errors import PlanInvalid, RosterInvalid
@@ -250,6 +251,16 @@ class Dutyd:
             max_instances=1,
             coalesce=True,
         )
+        self.scheduler.add_job(
+            self.forget_old_logins,
+            "cron",
+            hour=hour,
+            minute=(minute + 30) % 60,
+            timezone=self.settings.timezone,
+            id="forget-old-logins",
+            max_instances=1,
+            coalesce=True,
+        )
         self.scheduler.start()
         self.wake()
 
@@ -306,6 +317,17 @@ class Dutyd:
         if queued:
             self.wake()
         return queued
+
+    async def forget_old_logins(self) -> tuple[int, int]:
+        """The daily clean-up of console sessions long over and old login attempts."""
+        keep = timedelta(days=self.settings.login_record_days)
+        async with self.sessions.begin() as session:
+            return await forget_old_logins(
+                session,
+                self.clock.now(),
+                sessions_after=min(keep, timedelta(days=30)),
+                attempts_after=keep,
+            )
 
     async def check_roster_ahead(self) -> int:
         """The daily roster check: warn the duty office of gaps in the days ahead."""

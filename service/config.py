@@ -105,6 +105,13 @@ class Settings(BaseSettings):
     login_lockout_minutes: int = Field(
         15, ge=1, le=24 * 60, description="How long a locked account, or a noisy address, waits."
     )
+    login_record_days: int = Field(
+        400,
+        ge=30,
+        le=3660,
+        description="How long the record of login attempts is kept, and ended console "
+        "sessions after their end (a month at most), before the daily clean-up deletes them.",
+    )
     cli_identity: Literal["optional", "required"] = Field(
         "optional",
         description="Whether every `dutyd` command that touches the duty office's records "

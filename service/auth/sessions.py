@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -224,3 +224,23 @@ async def touch_session(session: AsyncSession, session_id: int, now: datetime) -
 
 def end_session(row: WebSessionRow, now: datetime) -> None:
     row.ended_at = now
+
+
+async def forget_old_logins(
+    session: AsyncSession, now: datetime, *, sessions_after: timedelta, attempts_after: timedelta
+) -> tuple[int, int]:
+    """Delete sessions over for `sessions_after` (their cookies can never work again) and
+    login attempts older than `attempts_after` (the record is kept that long, no longer).
+    Returns how many of each went."""
+    ended = await session.execute(
+        delete(WebSessionRow).where(
+            or_(
+                WebSessionRow.ended_at < now - sessions_after,
+                WebSessionRow.expires_at < now - sessions_after,
+            )
+        )
+    )
+    attempts = await session.execute(
+        delete(LoginAttemptRow).where(LoginAttemptRow.at < now - attempts_after)
+    )
+    return ended.rowcount or 0, attempts.rowcount or 0

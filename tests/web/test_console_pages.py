@@ -135,7 +135,7 @@ async def test_login_lockout_and_session_expiry(daemon: Daemon, clock: FrozenClo
     locked = await attempt(PASSWORD)  # right, but locked now
     assert locked.status_code == 401
     async with dutyd.sessions() as session:
-        from sqlalchemy import select
+        from sqlalchemy import func, select
 
         from service.auth.tables import LoginAttemptRow
 
@@ -155,6 +155,20 @@ async def test_login_lockout_and_session_expiry(daemon: Daemon, clock: FrozenClo
     assert no_csrf.status_code == 403
     await browser.aclose()
     await app_client.aclose()
+
+    # The daily clean-up: a month after it ended a session goes; the record of attempts
+    # stays for login_record_days, then goes too. sun_li's session still runs.
+    assert await dutyd.forget_old_logins() == (0, 0)
+    clock.advance(timedelta(days=31))
+    assert (await dutyd.forget_old_logins())[0] >= 1
+    async with dutyd.sessions() as session:
+        from service.auth.tables import WebSessionRow
+
+        left = list(await session.scalars(select(WebSessionRow.ended_at)))
+        assert (await session.scalar(select(func.count()).select_from(LoginAttemptRow))) == 7
+    clock.advance(timedelta(days=dutyd.settings.login_record_days))
+    assert (await dutyd.forget_old_logins())[1] == 7
+    assert left == []
 
 
 async def test_what_a_path_names_decides_the_unit_not_the_form(daemon: Daemon) -> None:
