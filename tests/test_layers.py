@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("service.plans", "service.runtime"),
     ("service.notify",),
     ("service.incidents",),
-    ("service.escalation", "service.reports"),
+    ("service.escalation", "service.reports", "service.warnings"),
     ("service.office",),
     ("service.flows",),
     ("service.app", "service.schema"),
