@@ -15,6 +15,15 @@ from service.roster.tables import CalendarFeedRow, RosterVersionRow
 from service.store.base import Base
 from service.store.job_runs import JobRunRow
 from service.store.presence import HeartbeatRow
+from service.warnings.tables import (
+    RecipientChannelRow,
+    RecipientCodeRow,
+    RecipientEventRow,
+    RecipientRow,
+    WarningIncidentRow,
+    WarningRow,
+    WarningStepRow,
+)
 
 __all__ = [
     "ApiTokenRow",
@@ -29,8 +38,15 @@ __all__ = [
     "MessageRow",
     "PlanSetRow",
     "PlanVersionRow",
+    "RecipientChannelRow",
+    "RecipientCodeRow",
+    "RecipientEventRow",
+    "RecipientRow",
     "ReportDutyRow",
     "RosterVersionRow",
     "SilenceRow",
     "TimelineEntryRow",
+    "WarningIncidentRow",
+    "WarningRow",
+    "WarningStepRow",
 ]

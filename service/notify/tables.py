@@ -44,6 +44,13 @@ class MessageRow(Base):
             **_partial("sent_at IS NOT NULL"),
         ),
         Index("ix_messages_digest_of", "digest_of", **_partial("digest_of IS NOT NULL")),
+        # A broadcast's messages: its statistics, its withdrawal, who it reached.
+        Index(
+            "ix_messages_broadcast",
+            "broadcast_id",
+            "state",
+            **_partial("broadcast_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -67,6 +74,11 @@ class MessageRow(Base):
     delivered_at: Mapped[datetime | None]
     failover_of: Mapped[int | None]
     digest_of: Mapped[int | None]
+    # One message to many (a public warning): the broadcast it belongs to and which of
+    # its recipients it is for. The outbox knows no more of broadcasts than that a gate
+    # may stop one (`transport.BroadcastGate`).
+    broadcast_id: Mapped[int | None]
+    recipient_id: Mapped[int | None]
     updated_at: Mapped[datetime]
 
 
@@ -103,4 +115,5 @@ CLAIM_COLUMNS = (
     MessageRow.created_at,
     MessageRow.claimed_by,
     MessageRow.provider_id,
+    MessageRow.broadcast_id,
 )
