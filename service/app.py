@@ -33,6 +33,8 @@ from service.runtime import ReloadOutcome, Runtime, start_in_force
 from service.store.after_commit import after_commit
 from service.store.database import is_postgres, read_engine, session_factory
 from service.store.presence import OpenedDatabase, commit_problem, open_database
+from service.warnings.gate import WarningGate
+from service.warnings.workflow import WarningRules, load_warning_rules
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +64,7 @@ class Dutyd:
         self.reads: async_sessionmaker[AsyncSession]
         self.runtime: Runtime  # what is in force; replaced whole, never changed in place
         self.last_reload: ReloadOutcome | None = None
+        self.warning_rules = WarningRules()
         self._plans_to_archive: PlanSet | None = None  # reloaded; archived on the next tick
         self.transports: Transports
         self.engine: Engine
@@ -93,6 +96,7 @@ class Dutyd:
     async def open_store(self) -> None:
         """Open the database, then check plans and duty rules against the roster."""
         roster, version = await self.open_database()
+        self.warning_rules = load_warning_rules(self.settings.warnings_file)
         async with self.sessions.begin() as session:
             self.runtime, problems = await start_in_force(
                 session,
@@ -175,6 +179,9 @@ class Dutyd:
             lanes=self.settings.outbox_lanes or (4 if self.db and is_postgres(self.db) else 1),
             lease=timedelta(seconds=self.settings.send_lease_seconds),
             policy=DeliveryPolicy.from_settings(self.settings),
+            gate=WarningGate(
+                self.sessions, reads=self.reads, postgres=bool(self.db and is_postgres(self.db))
+            ),
         )
         self.engine = Engine(
             sessions=self.sessions,
@@ -185,6 +192,7 @@ class Dutyd:
             worker=self.worker,
             batch_size=self.settings.engine_batch_size,
             reads=self.reads,
+            warning_rules=lambda: self.warning_rules,
         )
         announce(self.transports)
 

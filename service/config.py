@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     duty_rules_file: Path = Field(
         Path("config/duty_rules.yaml"), description="Leader-on-shift and duty rules (YAML)."
     )
+    warnings_file: Path = Field(
+        Path("config/warnings.yaml"),
+        description="Public warnings: who reviews and signs by level, issuing bodies, SMS "
+        "pace (YAML; defaults when the file is missing).",
+    )
     timezone: str = Field("Asia/Shanghai", description="Display zone for units without one.")
 
     # HTTP

@@ -5,6 +5,8 @@
     ├── InvalidInput                a request names something that does not exist or does not fit
     │   ├── UnknownValue            unknown unit, category, event type, level or person
     │   └── NotFound                an incident or other record with that id does not exist
+    ├── Conflict                    the record is not in a state that allows this (a warning
+    │                               already published, a draft no longer a draft)
     ├── PlanInvalid                 plan files do not load (plans.loader); carries every problem
     ├── RosterInvalid               roster file does not load (roster.loader); carries every problem
     ├── NoPlanCovers                no loaded plan covers an incident (plans.selection)
@@ -68,6 +70,10 @@ class NotFound(InvalidInput):
 
     def __init__(self, what: str, ident: object) -> None:
         super().__init__(f"{what} {ident} not found", field=None)
+
+
+class Conflict(DutydError):
+    """Raised when a record's state does not allow the step asked for (HTTP 409)."""
 
 
 class _ProblemList(DutydError):

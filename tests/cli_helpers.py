@@ -19,6 +19,7 @@ def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         DUTYD_DATA_DIR=str(tmp_path / "data"),
         DUTYD_ROSTER_FILE=str(REPO / "config" / "roster.yaml"),
         DUTYD_PLANS_DIR=str(REPO / "plans"),
+        DUTYD_WARNINGS_FILE=str(REPO / "config" / "warnings.yaml"),
         DUTYD_LOG_FORMAT="json",
     )
     env.update(extra)

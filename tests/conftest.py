@@ -46,6 +46,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "data_dir": tmp_path / "data",
         "roster_file": REPO / "config" / "roster.yaml",
         "plans_dir": REPO / "plans",
+        "warnings_file": REPO / "config" / "warnings.yaml",
         "worker_name": "test-worker",
     }
     values.update(overrides)

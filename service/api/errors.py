@@ -14,6 +14,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingErr
 from service import metrics
 from service.errors import (
     AuthError,
+    Conflict,
     Forbidden,
     InvalidInput,
     NoPlanCovers,
@@ -80,6 +81,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidInput)
     async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
         return _field_error(exc.field, exc.message, "invalid_input")
+
+    @app.exception_handler(Conflict)
+    async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"detail": str(exc)})
 
     @app.exception_handler(NoPlanCovers)
     async def _no_plan(_: Request, exc: NoPlanCovers) -> JSONResponse:

@@ -99,12 +99,12 @@ async def unit_of_command(
             select(IncidentRow.unit_id).where(IncidentRow.id == params["incident_id"])
         )
         if unit is None:
-            raise NotFound(f"incident {params['incident_id']} does not exist")
+            raise NotFound("incident", params["incident_id"])
         return unit
     if params.get("override_id") is not None:
         found = [o for o in roster.document.overrides if o.id == params["override_id"]]
         if not found:
-            raise NotFound(f"override {params['override_id']} does not exist")
+            raise NotFound("override", params["override_id"])
         return found[0].unit
     if params.get("handover_id") is not None:
         return await session.scalar(

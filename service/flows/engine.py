@@ -23,6 +23,7 @@ from service.clock import Clock
 from service.escalation import chain
 from service.escalation.fire import fire_step, fire_unanswered_alert
 from service.escalation.tables import EscalationStepRow, StepKind, StepState
+from service.flows.warning_fanout import WarningTexts, next_warning_due, run_warning_pass
 from service.incidents import service as incidents
 from service.incidents.models import OPEN_STATUSES
 from service.incidents.tables import IncidentRow
@@ -35,6 +36,7 @@ from service.plans.models import ResolvedPlan
 from service.reports.advance import advance_duty
 from service.reports.tables import DutyState, ReportDutyRow
 from service.roster.roster import Roster
+from service.warnings.workflow import WarningRules
 
 log = structlog.get_logger(__name__)
 Row = TypeVar("Row", EscalationStepRow, ReportDutyRow)
@@ -61,7 +63,10 @@ class Engine:
     # long backlog of messages, nor due steps behind a long backlog of messages.
     send_batches_per_round: int = 4
     reads: async_sessionmaker[AsyncSession] | None = None
+    # The public warnings' rules in force (fan-outs, withdrawals, expiry); None: none.
+    warning_rules: Callable[[], WarningRules] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _warning_texts: WarningTexts = field(default_factory=WarningTexts)
 
     async def run_due(self) -> RunResult:
         """Fire due steps, advance due report duties and send due messages, a batch of each
@@ -72,12 +77,22 @@ class Engine:
             while True:
                 fired = await self._fire_due_batch()
                 advanced = await self._advance_due_duties()
+                warnings_left = await self._warning_round()
                 sent, saw_messages = await self.outbox.deliver_round(self.send_batches_per_round)
                 result.steps_fired += fired
                 result.duties_advanced += advanced
                 result.messages_attempted += sent
-                if not (fired or advanced or saw_messages):
+                if not (fired or advanced or saw_messages or warnings_left):
                     return result
+
+    async def _warning_round(self) -> bool:
+        """A few chunks of public-warning fan-out and withdrawal; True if more is left."""
+        if self.warning_rules is None:
+            return False
+        done = await run_warning_pass(
+            self.sessions, self.warning_rules(), self._warning_texts, self.clock.now(), chunks=2
+        )
+        return done.more
 
     async def _claim(
         self, session: AsyncSession, query: Select[tuple[Row]]
@@ -151,6 +166,12 @@ class Engine:
                         kind="step_late",
                         summary=f"step fired {int(lateness)}s after its due time "
                         "(dutyd was not running or was overloaded)",
+                        data={
+                            "late_seconds": int(lateness),
+                            "step_kind": step.kind or StepKind.step,
+                            "step_index": step.step_index,
+                            "round": step.round,
+                        },
                     )
                 fired += 1
         return fired
@@ -184,7 +205,8 @@ class Engine:
             duty_due = await session.scalar(
                 select(func.min(ReportDutyRow.next_at)).where(ReportDutyRow.state == DutyState.open)
             )
-        candidates = [d for d in (step_due, message_due, duty_due) if d is not None]
+            warning_due = await next_warning_due(session) if self.warning_rules else None
+        candidates = [d for d in (step_due, message_due, duty_due, warning_due) if d is not None]
         return min(candidates) if candidates else None
 
 

@@ -53,9 +53,20 @@ class Claimed:
     seen: int  # due rows looked at, including any held back by the rate limit
 
 
-def due_query(session: AsyncSession, now: datetime, lease: Lease, batch_size: int) -> Select[Any]:
-    """The next batch due in the lease's lane: pending and due, or stale `sending`."""
+def due_query(
+    session: AsyncSession,
+    now: datetime,
+    lease: Lease,
+    batch_size: int,
+    stopped: frozenset[int] = frozenset(),
+) -> Select[Any]:
+    """The next batch due in the lease's lane: pending and due, or stale `sending`; none
+    of a broadcast that has stopped (its messages are withdrawn in the background)."""
     query = select(*CLAIM_COLUMNS)
+    if stopped:
+        query = query.where(
+            or_(MessageRow.broadcast_id.is_(None), MessageRow.broadcast_id.not_in(stopped))
+        )
     if lease.lanes > 1 and is_postgres(session):
         # Each person's messages go through one lane, so that lanes do not split a
         # person's digest or each spend the person's rate limit. (SQLite has one
@@ -77,10 +88,15 @@ def due_query(session: AsyncSession, now: datetime, lease: Lease, batch_size: in
 
 
 async def claim(
-    session: AsyncSession, now: datetime, lease: Lease, policy: DeliveryPolicy, batch_size: int
+    session: AsyncSession,
+    now: datetime,
+    lease: Lease,
+    policy: DeliveryPolicy,
+    batch_size: int,
+    stopped: frozenset[int] = frozenset(),
 ) -> Claimed:
     """Lease a batch of due messages in a few set-based statements, not a few per row."""
-    rows = (await session.execute(due_query(session, now, lease, batch_size))).all()
+    rows = (await session.execute(due_query(session, now, lease, batch_size, stopped))).all()
     if not rows:
         return Claimed([], {}, 0)
     stale: dict[int, datetime] = {}

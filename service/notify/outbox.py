@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.catalog import Channel
 from service.clock import Clock
+from service.notify.broadcasts import BroadcastGate, OpenGate, withdraw_claimed
 from service.notify.claim import Claimed, Lease, Takeover, claim
 from service.notify.observer import DeliveryObserver, IgnoreResults
 from service.notify.policy import DeliveryPolicy
@@ -61,6 +62,8 @@ class Outbox:
     lease: timedelta = timedelta(seconds=120)
     policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     rng: random.Random = field(default_factory=random.Random)
+    # Which broadcasts (public warnings) must stop: lifted or replaced ones.
+    gate: BroadcastGate = field(default_factory=OpenGate)
 
     # A batch's answers are recorded when the slowest has come or after this long: one
     # provider request hanging to its timeout must not hold every other message's record
@@ -115,6 +118,27 @@ class Outbox:
     async def _send_batch(
         self, messages: list[OutgoingMessage], takeovers: dict[int, Takeover]
     ) -> None:
+        broadcasts = {m.broadcast_id for m in messages if m.broadcast_id is not None}
+        if not broadcasts:
+            await self._hand_over(messages, takeovers)
+            return
+        # Held while the batch is handed over: a lift committing meanwhile waits for it,
+        # and what it stops before the hand-over is withdrawn instead of sent.
+        async with self.gate.holding(broadcasts) as stopped:
+            if stopped:
+                withdrawn = [m for m in messages if m.broadcast_id in stopped]
+                messages = [m for m in messages if m.broadcast_id not in stopped]
+                async with self.sessions.begin() as session:
+                    await withdraw_claimed(
+                        session, [m.id for m in withdrawn], self.worker, self.clock.now()
+                    )
+            await self._hand_over(messages, takeovers)
+
+    async def _hand_over(
+        self, messages: list[OutgoingMessage], takeovers: dict[int, Takeover]
+    ) -> None:
+        if not messages:
+            return
         sends = {asyncio.ensure_future(self._send(m, takeovers.get(m.id))): m for m in messages}
         done, slow = await asyncio.wait(sends, timeout=self.record_after.total_seconds())
         await self.record([sends[t] for t in done], [t.result() for t in done])
@@ -143,7 +167,10 @@ class Outbox:
         """Lease a batch of due messages in `lane` and commit, before anything is sent."""
         lease = Lease(self.worker, self.lease, lane, self.lanes)
         async with self.sessions.begin() as session:
-            claimed = await claim(session, self.clock.now(), lease, self.policy, self.batch_size)
+            stopped = frozenset(await self.gate.stopped(session))
+            claimed = await claim(
+                session, self.clock.now(), lease, self.policy, self.batch_size, stopped
+            )
         return Batch(self._outgoing(claimed), claimed.takeovers, claimed.seen)
 
     async def _send(self, message: OutgoingMessage, takeover: Takeover | None) -> Outcome:
@@ -166,6 +193,7 @@ class Outbox:
                     incident_id=row.incident_id,
                     person_id=row.person_id,
                     language=person.language if person else "zh",
+                    broadcast_id=row.broadcast_id,
                 )
             )
         return messages

@@ -20,6 +20,7 @@ class OutgoingMessage:
     incident_id: int | None = None
     person_id: str | None = None
     language: str = "zh"
+    broadcast_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from service.store.base import Base
 
+# Fan-outs still at work: going out (`running`), or stopped with messages still to
+# withdraw (`stopping`). Done ones (`done`, `stopped`) leave the index.
+FANOUT_LIVE = "fanout_state = 'running' OR fanout_state = 'stopping'"
+
 
 class RecipientRow(Base):
     """Someone the public warnings reach: a village head, a school, a subscriber."""
@@ -70,12 +74,12 @@ class WarningRow(Base):
 
     __tablename__ = "warnings"
     __table_args__ = (
-        # What the fan-out still has to do: the only rows its pass looks for.
+        # What the fan-out and the outbox's gate look for.
         Index(
             "ix_warnings_fanout",
             "fanout_state",
-            postgresql_where=text("fanout_state = 'running'"),
-            sqlite_where=text("fanout_state = 'running'"),
+            postgresql_where=text(FANOUT_LIVE),
+            sqlite_where=text(FANOUT_LIVE),
         ),
     )
 

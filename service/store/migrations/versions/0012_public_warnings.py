@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+FANOUT_LIVE = "fanout_state = 'running' OR fanout_state = 'stopping'"
+
 revision = "0012"
 down_revision = "0011"
 branch_labels = None
@@ -82,8 +84,8 @@ def upgrade() -> None:
             "ix_warnings_fanout",
             ["fanout_state"],
             unique=False,
-            postgresql_where=sa.text("fanout_state = 'running'"),
-            sqlite_where=sa.text("fanout_state = 'running'"),
+            postgresql_where=sa.text(FANOUT_LIVE),
+            sqlite_where=sa.text(FANOUT_LIVE),
         )
         batch_op.create_index(batch_op.f("ix_warnings_root_id"), ["root_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_warnings_stage"), ["stage"], unique=False)
@@ -229,8 +231,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_warnings_root_id"))
         batch_op.drop_index(
             "ix_warnings_fanout",
-            postgresql_where=sa.text("fanout_state = 'running'"),
-            sqlite_where=sa.text("fanout_state = 'running'"),
+            postgresql_where=sa.text(FANOUT_LIVE),
+            sqlite_where=sa.text(FANOUT_LIVE),
         )
         batch_op.drop_index(batch_op.f("ix_warnings_expires_at"))
 

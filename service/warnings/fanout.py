@@ -1,0 +1,167 @@
+"""Telling everyone in a warning's area, a chunk of recipients per transaction.
+
+A chunk reads the next recipients after the cursor (by id) who may be in the area — by a
+range scan of their division codes, or because they have a shape to test, or because an
+earlier message of the warning reached them — keeps those the areas reach, queues their
+messages through the outbox and moves the cursor, all in one transaction: a crash loses
+and repeats nothing. SMS are paced to the provider's throughput by their due times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, false, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.notify.broadcasts import BroadcastMessage, queue_broadcast, reached
+from service.store.bulk import among
+from service.warnings.areas import AreaMatcher, code_prefix
+from service.warnings.models import Area, MsgType, WarningContent
+from service.warnings.sms_text import warning_sms_for
+from service.warnings.tables import RecipientChannelRow, RecipientCodeRow, RecipientRow, WarningRow
+from service.warnings.workflow import WarningRules
+
+
+@dataclass(frozen=True)
+class Texts:
+    """What the warning says by SMS and by email, per language, rendered once."""
+
+    sms: dict[str, str]
+    email_subject: dict[str, str]
+    email_body: dict[str, str]
+
+    def of(self, language: str) -> tuple[str, str, str]:
+        lang = language if language in self.sms else "zh-CN"
+        return self.sms[lang], self.email_subject[lang], self.email_body[lang]
+
+
+def texts_for(
+    content: WarningContent, kind: MsgType, sender_names: dict[str, str], max_segments: int
+) -> Texts:
+    """`sender_names`: the issuing body's name per language ("zh-CN", "en-US")."""
+    sms, subject, body = {}, {}, {}
+    for language in ("zh-CN", "en-US"):
+        sender_name = sender_names.get(language) or sender_names["zh-CN"]
+        sms[language] = warning_sms_for(
+            content,
+            kind=kind,
+            sender_name=sender_name,
+            language=language,
+            max_segments=max_segments,
+        )
+        full = warning_sms_for(content, kind=kind, sender_name=sender_name, language=language)
+        subject[language] = full.split("：", 1)[0].split(": ", 1)[0][:200]
+        body[language] = full
+    return Texts(sms, subject, body)
+
+
+def _after(prefix: str) -> str:
+    """The least string greater than every string starting with `prefix`."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def code_ranges(areas: list[Area]) -> list[tuple[str, str]]:
+    prefixes = sorted({code_prefix(code) for area in areas for code in area.codes})
+    return [(p, _after(p)) for p in prefixes]
+
+
+async def fan_out_chunk(
+    session: AsyncSession,
+    row: WarningRow,
+    *,
+    rules: WarningRules,
+    texts: Texts,
+    earlier: list[int],
+    now: datetime,
+    chunk: int,
+) -> bool:
+    """Queue the next chunk of the warning's messages; True when none are left."""
+    content = WarningContent.model_validate(row.content)
+    by_area = row.msg_type != MsgType.Cancel.value  # a lift goes to those told, no one else
+    ranges = code_ranges(content.areas) if by_area else []
+    by_code = (
+        exists().where(
+            RecipientCodeRow.recipient_id == RecipientRow.id,
+            or_(
+                *(
+                    and_(RecipientCodeRow.code >= lo, RecipientCodeRow.code < hi)
+                    for lo, hi in ranges
+                )
+            ),
+        )
+        if ranges
+        else false()
+    )
+    told_before = RecipientRow.id.in_(reached(earlier)) if earlier else false()
+    has_shapes = any(a.polygons or a.circles for a in content.areas)
+    by_shape = RecipientRow.has_geometry if by_area and has_shapes else false()
+    candidates = (
+        await session.execute(
+            select(
+                RecipientRow.id,
+                RecipientRow.language,
+                by_code.label("by_code"),
+                told_before.label("told"),
+                RecipientRow.has_geometry,
+            )
+            .where(RecipientRow.id > row.fanout_cursor, or_(by_code, told_before, by_shape))
+            .order_by(RecipientRow.id)
+            .limit(chunk)
+        )
+    ).all()
+    shaped = [c.id for c in candidates if c.has_geometry and not (c.by_code or c.told)]
+    inside_shapes = await _inside_shapes(session, shaped, content.areas) if shaped else set()
+    chosen = {c.id: c.language for c in candidates if c.by_code or c.told or c.id in inside_shapes}
+    messages = await _messages(session, row, chosen, texts, rules, now)
+    await queue_broadcast(session, row.id, messages, now)
+    row.targeted += len(chosen)
+    if candidates:
+        row.fanout_cursor = candidates[-1].id
+    row.updated_at = now
+    return len(candidates) < chunk
+
+
+async def _inside_shapes(session: AsyncSession, ids: list[int], areas: list[Area]) -> set[int]:
+    matcher = AreaMatcher(areas)
+    rows = await session.execute(
+        select(RecipientRow.id, RecipientRow.area).where(among(session, RecipientRow.id, ids))
+    )
+    return {rid for rid, area in rows if matcher.reaches(Area.model_validate(area))}
+
+
+async def _messages(
+    session: AsyncSession,
+    row: WarningRow,
+    chosen: dict[int, str],
+    texts: Texts,
+    rules: WarningRules,
+    now: datetime,
+) -> list[BroadcastMessage]:
+    if not chosen:
+        return []
+    channels = await session.execute(
+        select(
+            RecipientChannelRow.recipient_id,
+            RecipientChannelRow.channel,
+            RecipientChannelRow.address,
+        )
+        .where(
+            among(session, RecipientChannelRow.recipient_id, list(chosen)),
+            RecipientChannelRow.opted_out_at.is_(None),
+        )
+        .order_by(RecipientChannelRow.recipient_id, RecipientChannelRow.id)
+    )
+    slot = timedelta(seconds=1 / rules.sms.per_second)
+    next_due = max(row.fanout_next_due or now, now)
+    messages = []
+    for recipient_id, channel, address in channels:
+        sms, subject, body = texts.of(chosen[recipient_id])
+        if channel == "sms":
+            messages.append(BroadcastMessage(recipient_id, channel, address, sms, next_due))
+            next_due += slot
+        else:
+            messages.append(BroadcastMessage(recipient_id, channel, address, body, now, subject))
+    row.fanout_next_due = next_due
+    return messages
