@@ -168,6 +168,9 @@ class Dutyd:
         self.transports = self._given_transports or build_transports(
             self.settings, self.clock, self.ack_links
         )
+        self.warning_gate = WarningGate(
+            self.sessions, reads=self.reads, postgres=bool(self.db and is_postgres(self.db))
+        )
         outbox = Outbox(
             sessions=self.sessions,
             transports=self.transports,
@@ -179,9 +182,7 @@ class Dutyd:
             lanes=self.settings.outbox_lanes or (4 if self.db and is_postgres(self.db) else 1),
             lease=timedelta(seconds=self.settings.send_lease_seconds),
             policy=DeliveryPolicy.from_settings(self.settings),
-            gate=WarningGate(
-                self.sessions, reads=self.reads, postgres=bool(self.db and is_postgres(self.db))
-            ),
+            gate=self.warning_gate,
         )
         self.engine = Engine(
             sessions=self.sessions,

@@ -14,6 +14,7 @@ from service.auth.tables import ApiTokenRow
 from service.errors import Forbidden
 
 INCIDENT = "/api/v1/incidents/{incident_id}"
+WARNING = "/api/v1/warnings/{warning_id}"
 ROUTE_ACTIONS: dict[tuple[str, str], Action] = {
     ("POST", "/api/v1/incidents"): Action.report_incident,
     **{
@@ -33,6 +34,20 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action] = {
     ("POST", "/api/v1/handovers/{handover_id}/confirm"): Action.handover,
     ("POST", "/api/v1/silences"): Action.manage_silences,
     ("DELETE", "/api/v1/silences/{silence_id}"): Action.manage_silences,
+    ("POST", "/api/v1/warnings"): Action.draft_warning,
+    ("POST", f"{INCIDENT}/warning"): Action.draft_warning,
+    ("PUT", WARNING): Action.draft_warning,
+    **{
+        ("POST", f"{WARNING}/{verb}"): Action.draft_warning
+        for verb in ("submit", "update", "withdraw")
+    },
+    ("POST", f"{WARNING}/review"): Action.review_warning,
+    ("POST", f"{WARNING}/review-after"): Action.review_warning,
+    ("POST", f"{WARNING}/sign"): Action.sign_warning,
+    ("POST", f"{WARNING}/publish-now"): Action.sign_warning,
+    ("POST", f"{WARNING}/lift"): Action.lift_warning,
+    ("PUT", "/api/v1/recipients.csv"): Action.manage_recipients,
+    ("POST", "/api/v1/recipients/opt-out"): Action.manage_recipients,
 }
 READS = ("GET", "HEAD")
 

@@ -11,7 +11,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service import __version__
-from service.api import ack, incidents, plans, reports, roster, silences, system, twilio
+from service.api import (
+    ack,
+    incidents,
+    plans,
+    reports,
+    roster,
+    silences,
+    system,
+    twilio,
+    warnings,
+)
 from service.api.errors import install_error_handlers
 from service.api.limits import RequestLimits
 from service.app import Dutyd
@@ -54,6 +64,7 @@ def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
     app.include_router(silences.router)
     app.include_router(twilio.router)
     app.include_router(ack.router)
+    app.include_router(warnings.router)
     install_console(app)
     return app
 

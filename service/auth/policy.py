@@ -25,6 +25,11 @@ class Action(StrEnum):
     manage_silences = "manage_silences"
     reload_plans = "reload_plans"
     manage_accounts = "manage_accounts"
+    draft_warning = "draft_warning"  # draft, edit, submit, update, withdraw a draft
+    review_warning = "review_warning"  # review before sign-off, or after the green channel
+    sign_warning = "sign_warning"  # sign off (publish), or the green channel
+    lift_warning = "lift_warning"  # lift (解除) a published warning in one action
+    manage_recipients = "manage_recipients"
 
 
 DESK = frozenset({Role.duty_officer, Role.leader, Role.admin})
@@ -45,6 +50,12 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.manage_silences: frozenset({Role.leader, Role.admin}),
     Action.reload_plans: frozenset({Role.admin}),
     Action.manage_accounts: frozenset({Role.admin}),
+    Action.draft_warning: frozenset({Role.warning_drafter, Role.warning_approver}),
+    Action.review_warning: frozenset({Role.warning_approver}),
+    Action.sign_warning: frozenset({Role.warning_approver}),
+    # The workflow narrows this to the roles its rules name (warnings.yaml cancel_roles).
+    Action.lift_warning: frozenset({Role.warning_approver, Role.leader}),
+    Action.manage_recipients: frozenset({Role.warning_drafter, Role.warning_approver, Role.admin}),
 }
 
 

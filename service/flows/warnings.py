@@ -9,11 +9,13 @@ signs, how many reviews a level needs, the green channel's levels) are checked h
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.auth.policy import Principal
 from service.catalog import Level
@@ -22,6 +24,7 @@ from service.roster.roster import Roster
 from service.warnings import service
 from service.warnings.cap import identifier_for, render_cap, validate_cap
 from service.warnings.cap_build import cap_alert, event_name
+from service.warnings.gate import SharedExclusive
 from service.warnings.models import CapReference, MsgType, Stage, WarningContent
 from service.warnings.tables import WarningRow
 from service.warnings.workflow import (
@@ -38,6 +41,7 @@ from service.warnings.workflow import (
 )
 
 CHINA = ZoneInfo("Asia/Shanghai")
+T = TypeVar("T")
 OPEN_STAGES = (Stage.draft, Stage.in_review, Stage.awaiting_signoff)
 
 
@@ -48,6 +52,18 @@ class WarningDesk:
     rules: WarningRules
     roster: Roster
     now: datetime
+
+
+async def run_step(
+    sessions: async_sessionmaker[AsyncSession],
+    gate: SharedExclusive,
+    work: Callable[[AsyncSession], Awaitable[T]],
+) -> T:
+    """One step in one transaction, with this process's outbox held off meanwhile: a
+    publication that retires earlier messages (an update, a lift) commits before any
+    batch of theirs is handed over again (`warnings.gate`)."""
+    async with gate.exclusive(), sessions.begin() as session:
+        return await work(session)
 
 
 def _stage(row: WarningRow) -> Stage:

@@ -9,8 +9,7 @@ A file looks like this (UTF-8, a byte-order mark from Excel is fine):
 `id`, `name` and `kind` are required columns; the others may be left out of the header.
 Lists (`areas`, `sms`, `email`, `groups`, `polygon`) are separated by `;`. A polygon is
 "lat,lon lat,lon …" with its first point repeated as its last. A point (`lat`, `lon`)
-without a radius is taken as a circle of `POINT_RADIUS_KM`.
-"""
+without a radius is taken as a circle of `POINT_RADIUS_KM`."""
 
 from __future__ import annotations
 
@@ -22,15 +21,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from service.warnings.models import Area, AreaCode, Point, Polygon
 
@@ -40,10 +31,8 @@ MAX_ITEMS = 50  # addresses or groups on one line
 # A location without a radius: a phone's or a map's position, good to some metres.
 POINT_RADIUS_KM = 0.01
 REQUIRED_COLUMNS = ("id", "name", "kind")
-COLUMNS = (
-    *REQUIRED_COLUMNS,
-    *("language", "areas", "lat", "lon", "radius_km", "polygon", "sms", "email", "groups"),
-)
+OPTIONAL_COLUMNS = tuple("language areas lat lon radius_km polygon sms email groups".split())
+COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 LANGUAGES = ("zh-CN", "en-US")
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -96,11 +85,10 @@ class ChannelAddress(BaseModel):
     channel: Literal["sms", "email"]
     address: str
 
-    @field_validator("address")
-    @classmethod
-    def _valid(cls, address: str, info: ValidationInfo) -> str:
-        check = check_phone if info.data.get("channel") == "sms" else check_email
-        return check(address)
+    @model_validator(mode="after")
+    def _valid(self) -> ChannelAddress:
+        (check_phone if self.channel == "sms" else check_email)(self.address)
+        return self
 
 
 class RecipientRecord(BaseModel):
@@ -143,15 +131,12 @@ class RecipientImport(BaseModel):
 def parse_recipients(text: str) -> RecipientImport:
     """Read and check a whole recipients file, reporting every problem on every line.
 
-    The caller stores nothing unless `rejected` is empty; `recipients` is then the whole
-    file. Checks: the header (required columns, no unknown or repeated ones), each
-    field, at least one area (codes, a point or circle, or a polygon) and one address
-    (`sms` or `email`) per line, ids unique in the file, at most `MAX_LINES` lines and
-    `MAX_BYTES` of text.
-    """
+    The caller stores nothing unless `rejected` is empty (`recipients` is then the whole
+    file). Checked: the header's columns, each field, an area (codes, a point or circle, a
+    polygon) and an address (sms, email) on every line, ids unique, at most `MAX_LINES`
+    lines and `MAX_BYTES`."""
     text = text.removeprefix("\ufeff")
-    too_big = _file_limits(text)
-    if too_big:
+    if too_big := _file_limits(text):
         return RecipientImport(rejected=[RejectedLine(line=1, field="", reason=too_big)])
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -184,11 +169,8 @@ def parse_recipients(text: str) -> RecipientImport:
             record = _record(values, problems, unnamed=unnamed.strip())
             record_id = values.get("id", "")
             if record_id in first_line_of:
-                problems.reject(
-                    "id",
-                    f"id {record_id!r} is on line {first_line_of[record_id]} and again on "
-                    f"line {line}",
-                )
+                first = first_line_of[record_id]
+                problems.reject("id", f"id {record_id!r} is on line {first} and on line {line}")
             elif record_id:
                 first_line_of[record_id] = line
             if problems.found:
@@ -241,10 +223,9 @@ def _check_header(columns: list[str]) -> tuple[list[RejectedLine], bool]:
     """
     if not any(columns):
         return [RejectedLine(line=1, field="", reason="no header row: the file is empty")], False
+    known = ", ".join(COLUMNS)
     unknown = [
-        RejectedLine(
-            line=1, field=name, reason=f"unknown column {name!r}; known: {', '.join(COLUMNS)}"
-        )
+        RejectedLine(line=1, field=name, reason=f"unknown column {name!r}; known: {known}")
         for name in columns
         if name and name not in COLUMNS
     ]
@@ -292,11 +273,8 @@ def _record(values: dict[str, str], problems: _Problems, unnamed: str) -> Recipi
     if not channels and not problems.about("sms", "email"):
         reject("sms", "no address: give an sms number or an email address")
     groups = _split(values.get("groups", ""))
-    if len(groups) > MAX_ITEMS:
-        reject("groups", f"more than {MAX_ITEMS} groups")
-    for group in groups:
-        if len(group) > 64:
-            reject("groups", f"group name {group[:20]!r}… is longer than 64 characters")
+    if len(groups) > MAX_ITEMS or any(len(group) > 64 for group in groups):
+        reject("groups", f"at most {MAX_ITEMS} groups, each named in at most 64 characters")
 
     if problems.found or language is None:
         return None
@@ -337,74 +315,53 @@ def _codes(text: str, reject: Reject) -> list[str]:
     return codes
 
 
-def _number(field: str, text: str, reject: Reject) -> float | None:
+def _number(field: str, text: str, low: float, high: float, reject: Reject) -> float | None:
     try:
         value = float(text)
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
         reject(field, f"{text!r} is not a number (decimals with a dot: 30.25)")
-        return None
-    return value
+    elif not low <= value <= high:
+        reject(field, f"{text} is outside {low:g} to {high:g}")
+    else:
+        return value
+    return None
 
 
 def _point_and_circle(values: dict[str, str], reject: Reject) -> tuple[Plain | None, list[Plain]]:
-    """The line's point and its circle: `radius_km` around it, or a point's few metres."""
+    """The line's point and its circle: `radius_km` around it (0 or none: a point)."""
     lat_text, lon_text = values.get("lat", ""), values.get("lon", "")
     radius_text = values.get("radius_km", "")
-    if not (lat_text or lon_text):
-        if radius_text:
+    if not (lat_text and lon_text):
+        if lat_text or lon_text:
+            reject("lon" if lat_text else "lat", "lat and lon go together: give both or neither")
+        elif radius_text:
             reject("radius_km", "a radius needs lat and lon for its centre")
         return None, []
-    if not (lat_text and lon_text):
-        reject("lon" if lat_text else "lat", "lat and lon go together: give both or neither")
-        return None, []
-    lat, lon = _number("lat", lat_text, reject), _number("lon", lon_text, reject)
-    radius = _number("radius_km", radius_text, reject) if radius_text else POINT_RADIUS_KM
-    good = True
-    if lat is not None and not -90 <= lat <= 90:
-        reject("lat", f"{lat_text} is outside -90 to 90")
-        good = False
-    if lon is not None and not -180 <= lon <= 180:
-        reject("lon", f"{lon_text} is outside -180 to 180")
-        good = False
-    if radius is not None and not 0 < radius <= 2000:
-        reject("radius_km", f"{radius_text} km: a radius is more than 0 and at most 2000 km")
-        good = False
-    if lat is None or lon is None or radius is None or not good:
+    lat = _number("lat", lat_text, -90, 90, reject)
+    lon = _number("lon", lon_text, -180, 180, reject)
+    radius = _number("radius_km", radius_text, 0, 2000, reject) if radius_text else 0.0
+    if lat is None or lon is None or radius is None:
         return None, []
     point = {"lat": lat, "lon": lon}
-    return point, [{"centre": point, "radius_km": radius}]
+    return point, [{"centre": point, "radius_km": radius or POINT_RADIUS_KM}]
 
 
 def _polygons(text: str, reject: Reject) -> list[Polygon]:
+    """The polygons of "lat,lon lat,lon …; …", each a closed ring."""
     polygons = []
     written = _split(text)
     for number, ring in enumerate(written, start=1):
         which = f"polygon {number}: " if len(written) > 1 else ""
-        points = _polygon_points(ring)
-        if isinstance(points, str):
-            reject("polygon", which + points)
-            continue
         try:
-            polygons.append(Polygon(points=points))
+            pairs = [pair.partition(",") for pair in ring.split()]
+            polygons.append(Polygon(points=[{"lat": a, "lon": b} for a, _, b in pairs]))
         except ValidationError as exc:
             reject("polygon", which + _reason(exc))
     if len(polygons) > 50:
         reject("polygon", "more than 50 polygons")
     return polygons
-
-
-def _polygon_points(ring: str) -> list[Point] | str:
-    """The points of "lat,lon lat,lon …", or why they are not points."""
-    points = []
-    for pair in ring.split():
-        lat, _, lon = pair.partition(",")
-        try:
-            points.append(Point(lat=float(lat), lon=float(lon)))
-        except (ValueError, ValidationError):
-            return f"{pair!r} is not a lat,lon point (e.g. 30.25,120.17)"
-    return points
 
 
 def _addresses(
@@ -430,7 +387,14 @@ def _reason(exc: ValidationError) -> str:
     messages = []
     for error in exc.errors():
         message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "too_short" and error["loc"][-1:] == ("points",):
+        if error["loc"][-1:] == ("points",) and error["type"] == "too_short":
             message = "a polygon needs at least 4 points, the first repeated as the last"
+        elif error["loc"][:1] == ("points",) and len(error["loc"]) == 3:
+            number, coordinate = int(error["loc"][1]) + 1, error["loc"][2]
+            message = (
+                f"point {number} is not a lat,lon pair like 30.25,120.17"
+                if error["type"] in ("float_parsing", "missing")
+                else f"point {number}: {message.replace('Input', str(coordinate), 1)}"
+            )
         messages.append(message)
-    return "; ".join(messages)
+    return "; ".join(dict.fromkeys(messages))

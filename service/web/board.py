@@ -4,8 +4,8 @@ messages that could not be delivered, and coverage gaps ahead."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,6 +57,19 @@ class IncidentLine:
     unacknowledged_step: str | None
     zone: object
 
+    @property
+    def urgency_attributes(self) -> dict[str, str]:
+        """Its place in the board's order, for the browser (`urgency` as numbers); and if
+        not late yet, when its next report falls due and the place it takes then: so a
+        browser moves the row at the deadline as the server will, knowing no rule."""
+        mark = {"data-urgency": urgency_mark(urgency(self))}
+        if self.late or self.next_due is None:
+            return mark
+        return mark | {
+            "data-urgency-at": self.next_due.isoformat(),
+            "data-urgency-late": urgency_mark(urgency(replace(self, late=True))),
+        }
+
 
 @dataclass
 class Board:
@@ -80,13 +93,27 @@ def unit_now(runtime: Runtime, unit_id: str, now: datetime) -> UnitNow:
     return UnitNow(unit_id, unit.name, unit.zone, officers, leaders, min(ends, default=None))
 
 
-def urgency(line: IncidentLine) -> tuple[int, int, int, datetime]:
-    """Late reports first, then unacknowledged, then the more severe, then the sooner due."""
+def urgency(line: IncidentLine) -> tuple[int, int, int, datetime, int]:
+    """Late reports first, then unacknowledged, then the more severe, then the sooner due,
+    then the older (so that every board, and every browser, has the same order)."""
     return (
         0 if line.late else 1,
         0 if line.unacknowledged_step else 1,
         -LEVEL_ORDER[line.incident.level],  # type: ignore[index]
         line.next_due or datetime.max.replace(tzinfo=line.incident.learned_at.tzinfo),
+        line.incident.id,
+    )
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def urgency_mark(key: tuple[int | datetime, ...]) -> str:
+    """A key of `urgency` as integers separated by spaces, a time as microseconds since
+    1970 (exact in a browser's numbers until the year 2255), compared one by one."""
+    return " ".join(
+        str((part - EPOCH) // timedelta(microseconds=1) if isinstance(part, datetime) else part)
+        for part in key
     )
 
 

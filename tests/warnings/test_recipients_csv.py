@@ -99,7 +99,7 @@ def test_a_repeated_id_names_both_lines() -> None:
     line = "qs-001,李村,village_head,zh-CN,330102001,,,,,+8613800000101,,"
     result = parse_recipients("\n".join([HEADER, line, GOOD.splitlines()[2], line]))
     assert [(r.line, r.field) for r in result.rejected] == [(4, "id")]
-    assert "line 2" in result.rejected[0].reason and "line 4" in result.rejected[0].reason
+    assert "on line 2 and on line 4" in result.rejected[0].reason
     assert result.recipients == []
 
 
@@ -136,8 +136,8 @@ def test_a_polygon_must_be_closed_and_made_of_points() -> None:
     for ring, words in [
         ("30.0,120.0 30.0,120.5 30.5,120.5 30.4,120.0", "first point must be repeated"),
         ("30.0,120.0 30.5,120.5 30.0,120.0", "at least 4 points"),
-        ("30.0,120.0 30.0:120.5 30.5,120.5 30.0,120.0", "not a lat,lon point"),
-        ("30.0,120.0 95,120.5 30.5,120.5 30.0,120.0", "not a lat,lon point"),
+        ("30.0,120.0 30.0:120.5 30.5,120.5 30.0,120.0", "point 2 is not a lat,lon pair"),
+        ("30.0,120.0 95,120.5 30.5,120.5 30.0,120.0", "point 2: lat should be less than"),
     ]:
         text = f'{HEADER}\nqs-001,李村,village_head,,,,,,"{ring}",+8613800000101,,\n'
         (rejected,) = parse_recipients(text).rejected

@@ -4,7 +4,7 @@ incident through, each in their own browser context, and see each other's work l
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from playwright.async_api import BrowserContext, Page, expect
@@ -12,16 +12,21 @@ from playwright.async_api import BrowserContext, Page, expect
 from service.auth import accounts
 from service.auth.policy import Grant
 from service.auth.tokens import Role
+from service.catalog import Level
 from service.clock import FrozenClock
 from service.flows.replies import handle_sms_reply
+from service.incidents.models import IncidentReport
 from service.notify.queue import messages_for_incident
+from tests.api_helpers import api_client
 from tests.conftest import REPO, Daemon
+from tests.engine_helpers import flood_report, report
 from tests.web.browser import launch_browser
 from tests.web.console_helpers import PASSWORD, make_account
 from tests.web.served import serve_console
 
 SCREENSHOTS = REPO / "docs" / "screenshots"
 LIVE = 5_000  # ms: a change reaches another console well within this
+ORDERED = 2_000  # ms: and the board is in order again within this
 
 
 async def log_in(context: BrowserContext, base: str, person: str) -> Page:
@@ -212,3 +217,107 @@ async def test_keyboard_alone_and_a_phone_screen(daemon: Daemon) -> None:
         await page.keyboard.press("Enter")
         await expect(page.locator("h1")).to_contain_text("河西县城区内涝")
         await shoot(page, "phone-incident.png")
+
+
+def flood(level: Level, title: str, unit: str = "qingshan") -> IncidentReport:
+    return flood_report(unit, title).model_copy(update={"level": level})
+
+
+async def open_live(page: Page, url: str, fragment: str) -> None:
+    """Open a board or the wall once its live stream is connected: connecting fetches the
+    board once, and only what comes after must arrive in the stream's events."""
+    async with page.expect_response(lambda r: r.url.endswith(fragment)):
+        await page.goto(url)
+
+
+async def expect_order(page: Page, *ids: int) -> None:
+    """The incident rows, top to bottom, within ORDERED."""
+    rows = page.locator("#open-incidents > [data-urgency]")
+    await expect(rows).to_have_count(len(ids), timeout=ORDERED)
+    for place, incident_id in enumerate(ids):
+        await expect(rows.nth(place)).to_have_id(f"incident-{incident_id}", timeout=ORDERED)
+
+
+def board_fetches(*pages: Page) -> list[str]:
+    """The whole-board fetches the pages make from now on."""
+    fetched: list[str] = []
+    for page in pages:
+        page.on("request", lambda r: fetched.append(r.url) if r.url.endswith("/board") else None)
+    return fetched
+
+
+async def test_a_new_incident_takes_its_place_at_once(daemon: Daemon) -> None:
+    """On the board and the wall, a new incident's row goes where the server's order puts
+    it, at once, not at the next refresh of the whole board."""
+    dutyd = daemon.dutyd
+    await with_password(daemon, "zhou_jun", Grant(Role.leader, "qingshan"))
+    async with serve_console(dutyd) as base, launch_browser() as browser:
+        context = await browser.new_context(viewport={"width": 1280, "height": 900})
+        board = await log_in(context, base, "zhou_jun")
+        await open_live(board, f"{base}/console", "/console/board")
+        wall = await context.new_page()
+        await open_live(wall, f"{base}/console/wall", "/console/wall/board")
+        fetched = board_fetches(board, wall)
+
+        minor = await report(dutyd, flood(Level.IV, "青山河支流水位上涨"))
+        for page in (board, wall):
+            await expect_order(page, minor)
+        major = await report(dutyd, flood(Level.I, "青山水库溃坝险情"))
+        for page in (board, wall):
+            await expect_order(page, major, minor)
+        middle = await report(dutyd, flood(Level.III, "石门村进水"))  # not at the top
+        for page in (board, wall):
+            await expect_order(page, major, middle, minor)
+        assert fetched == [], fetched  # in order from the events alone
+
+
+async def test_a_row_moves_up_as_it_becomes_more_urgent(daemon: Daemon, clock: FrozenClock) -> None:
+    """A level raised moves the row up at once, the keyboard focus staying in it; a report
+    deadline passing moves its row to the top as its countdown turns red, between two
+    updates from the server."""
+    dutyd = daemon.dutyd
+    await with_password(daemon, "zhao_min", Grant(Role.viewer))
+    api = await api_client(dutyd, Role.admin)
+    acked = await report(dutyd, flood(Level.II, "青山河石门段水位超警戒"))  # initial in 30 min
+    assert (await api.post(f"/api/v1/incidents/{acked}/ack")).status_code == 200
+    clock.advance(timedelta(minutes=20))
+    other = await report(dutyd, flood(Level.II, "河西县城区内涝", unit="hexi"))
+    minor = await report(dutyd, flood(Level.IV, "青山河支流水位上涨"))
+    async with serve_console(dutyd) as base, launch_browser() as browser:
+        context = await browser.new_context(viewport={"width": 1280, "height": 900})
+        board = await log_in(context, base, "zhao_min")
+        await board.clock.install()  # the browser's clock, moved on below
+        await open_live(board, f"{base}/console", "/console/board")
+        await expect_order(board, other, minor, acked)  # acknowledged: last
+        fetched = board_fetches(board)
+
+        link = board.locator(f"#incident-{minor} a").first
+        await link.focus()
+        raised = await api.post(
+            f"/api/v1/incidents/{minor}/level", json={"level": "I", "reason": "险情扩大"}
+        )
+        assert raised.status_code == 200, raised.text
+        await expect_order(board, minor, other, acked)
+        await expect(link).to_be_focused()
+
+        # 10 minutes on, the acknowledged one's initial report is late: to the top, though
+        # nothing changed on the server to tell the board.
+        due = await board.locator(f"#incident-{acked}").get_attribute("data-urgency-at")
+        assert due is not None
+        late = datetime.fromisoformat(due) - clock.now() + timedelta(seconds=1)
+        clock.advance(late)  # (with no change that the board would hear of)
+        now = await board.evaluate("Date.now() / 1000")  # seconds, as Playwright takes them
+        await board.clock.set_system_time(now + late.total_seconds())
+        await expect(board.locator(f"#incident-{acked} .countdown")).to_have_class(
+            "countdown overdue", timeout=ORDERED
+        )
+        await expect_order(board, acked, minor, other)
+        await expect(link).to_be_focused()
+        assert fetched == [], fetched
+
+        # The whole board fetched again (every 30 s) keeps the focus where it was too.
+        async with board.expect_response(lambda r: r.url.endswith("/console/board")):
+            await board.evaluate("htmx.trigger('#board', 'sse:changed')")
+        await expect_order(board, acked, minor, other)
+        await expect(link).to_be_focused()
+    await api.aclose()

@@ -10,7 +10,18 @@ from typing import Any
 import httpx
 from fastapi.routing import APIRoute
 
-from service.api import access, ack, incidents, plans, reports, roster, silences, system, twilio
+from service.api import (
+    access,
+    ack,
+    incidents,
+    plans,
+    reports,
+    roster,
+    silences,
+    system,
+    twilio,
+    warnings,
+)
 from service.api.access import route_action
 from service.auth.policy import ALLOWED, Action, Grant
 from service.auth.tokens import Role
@@ -19,7 +30,7 @@ from tests.api_helpers import api_client
 from tests.conftest import Daemon
 from tests.web.console_helpers import console_client, csrf_of
 
-API_MODULES = (incidents, plans, roster, reports, silences, system, twilio, ack)
+API_MODULES = (incidents, plans, roster, reports, silences, system, twilio, ack, warnings)
 CONSOLE_MODULES = (login_pages, board_pages, incident_pages, office_pages)
 FLOOD = {
     "category": "natural_disaster",

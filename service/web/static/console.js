@@ -30,6 +30,7 @@
         ? (zh ? "已逾期 " : "late by ") + spoken(left)
         : (zh ? "剩余 " : "in ") + spoken(left);
     });
+    document.dispatchEvent(new CustomEvent("dutyd:tick", { detail: now }));
   }
 
   function filterTypes() {
@@ -72,10 +73,72 @@
 })();
 
 // Live rows for the board and the wall: each change sends the rows of the incidents it
-// touched; a row is replaced where it is, added at the top if new, removed if no longer
-// open. The whole board is fetched again every 30 s, which also restores the order.
+// touched; a row is replaced where it is, added if new, removed if no longer open. The
+// rows are kept in the server's order (board.urgency): each carries its key as numbers
+// (data-urgency), and if not late yet, the time it falls due (data-urgency-at) and its
+// key from then (data-urgency-late), so a row moves up as its countdown turns red.
+// Keyboard focus in a row that is replaced, moved or refetched stays on it.
 (function () {
   "use strict";
+  var FOCUSABLE = "a[href], button, input, select, textarea, [tabindex]";
+
+  function focusInRow() {
+    var el = document.activeElement;
+    var row = el ? el.closest("[data-urgency]") : null;
+    if (!row || !row.id) return null;
+    var index = Array.prototype.indexOf.call(row.querySelectorAll(FOCUSABLE), el);
+    return { id: row.id, index: index };
+  }
+
+  function refocus(was) {
+    var el = document.activeElement;
+    if (!was || (el && el !== document.body)) return;
+    var row = document.getElementById(was.id);
+    var same = row && row.querySelectorAll(FOCUSABLE)[was.index];
+    if (same) same.focus({ preventScroll: true });
+  }
+
+  function urgency(row, now) {
+    var at = row.getAttribute("data-urgency-at");
+    var late = at && Date.parse(at) <= now;
+    return row.getAttribute(late ? "data-urgency-late" : "data-urgency").split(" ").map(Number);
+  }
+
+  function compare(a, b) {
+    for (var i = 0; i < a.length && i < b.length; i++) {
+      if (a[i] !== b[i]) return a[i] - b[i];
+    }
+    return a.length - b.length;
+  }
+
+  function order(now) {
+    var list = document.getElementById("open-incidents");
+    if (!list) return;
+    var rows = Array.prototype.filter.call(list.children, function (row) {
+      return row.hasAttribute("data-urgency");
+    });
+    var keyed = rows.map(function (row) { return { row: row, key: urgency(row, now) }; });
+    keyed.sort(function (a, b) { return compare(a.key, b.key); });
+    var was = focusInRow();
+    var move = list.moveBefore || list.insertBefore; // moveBefore keeps the focus itself
+    var place = rows[0]; // the rows before it are in order
+    keyed.forEach(function (item) {
+      if (item.row === place) place = place.nextElementSibling;
+      else move.call(list, item.row, place || null);
+    });
+    refocus(was);
+  }
+
+  document.addEventListener("dutyd:tick", function (event) { order(event.detail); });
+
+  var refetched = null; // the focus in a row before the whole board is fetched again
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.target && event.target.id === "board") refetched = focusInRow();
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.target && event.target.id === "board") refocus(refetched);
+  });
+
   document.addEventListener("htmx:sseBeforeMessage", function (event) {
     if (!event.target || event.target.id !== "rows-inbox") return;
     event.preventDefault();
@@ -83,6 +146,7 @@
     holder.innerHTML = event.detail.data;
     var list = document.getElementById("open-incidents");
     var now = null;
+    var was = focusInRow();
     Array.prototype.slice.call(holder.content.children).forEach(function (row) {
       now = now || row.getAttribute("data-now");
       var old = document.getElementById(row.id);
@@ -91,17 +155,18 @@
       } else if (old) {
         old.replaceWith(row);
       } else if (list) {
-        list.insertBefore(row, list.firstChild);
+        list.insertBefore(row, list.firstChild); // put in its place by the tick below
         var table = list.closest("table");
         if (table) table.hidden = false;
         var empty = document.getElementById("no-incidents");
         if (empty) empty.remove();
       }
     });
+    refocus(was);
     if (now) {
       var board = document.querySelector(".board[data-now]");
       if (board) board.setAttribute("data-now", now);
-      document.dispatchEvent(new CustomEvent("dutyd:clock"));
     }
+    document.dispatchEvent(new CustomEvent("dutyd:clock")); // ticks, and so puts in order
   });
 })();
