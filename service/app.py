@@ -29,7 +29,13 @@ from service.plans.loader import PlanSet
 from service.process import default_worker_name
 from service.roster import store as roster_store
 from service.roster.roster import Roster
-from service.runtime import ReloadOutcome, Runtime, start_in_force
+from service.runtime import (
+    ReloadOutcome,
+    Runtime,
+    announce_reload,
+    announce_started_on_last_good,
+    start_in_force,
+)
 from service.store.after_commit import after_commit
 from service.store.database import is_postgres, read_engine, session_factory
 from service.store.presence import OpenedDatabase, commit_problem, open_database
@@ -110,15 +116,7 @@ class Dutyd:
             self.last_reload = ReloadOutcome(
                 self.clock.now(), False, self.runtime.plans.digest, problems
             )
-            metrics.PLAN_RELOADS.labels(result="rejected").inc()
-            metrics.PLAN_RELOAD_OK.set(0)
-            log.error(
-                "plans.started_on_last_good_set",
-                note="THE PLAN FILES DO NOT LOAD: running on the last set that did, "
-                "until they are fixed and reloaded",
-                problems=problems,
-                running_version=self.runtime.plans.digest,
-            )
+            announce_started_on_last_good(self.last_reload)
         metrics.PLANS_LOADED.set(len(self.runtime.plans.plans))
 
     async def store_roster(
@@ -209,67 +207,38 @@ class Dutyd:
             self._plans_to_archive = fresh.plans
             outcome = ReloadOutcome(now, True, fresh.plans.digest)
         self.last_reload = outcome
-        if outcome.applied:
-            metrics.PLAN_RELOADS.labels(result="applied").inc()
-            metrics.PLAN_RELOAD_OK.set(1)
-            metrics.PLANS_LOADED.set(len(self.runtime.plans.plans))
-            log.info(
-                "plans.reloaded", version=outcome.plans_version, plans=len(self.runtime.plans.plans)
-            )
-        else:
-            metrics.PLAN_RELOADS.labels(result="rejected").inc()
-            metrics.PLAN_RELOAD_OK.set(0)
-            log.error(
-                "plans.reload_rejected",
-                problems=outcome.problems,
-                kept_version=outcome.plans_version,
-            )
+        announce_reload(outcome, len(self.runtime.plans.plans))
         return outcome
 
     async def run_scheduler(self) -> None:
-        """Start APScheduler: a safety tick every few seconds plus a wake-up at the next due time.
-
-        The scheduler holds no state that matters: the database says what is due.
-        """
+        """Start APScheduler: a safety tick, a wake-up at the next due time, office jobs.
+        It holds no state that matters: the database says what is due."""
         self.scheduler = AsyncIOScheduler(timezone=UTC)
-        self.scheduler.add_job(
-            self._woken,
-            "interval",
-            seconds=self.settings.engine_poll_seconds,
-            id="safety-tick",
-            max_instances=WAKE_INSTANCES,
-            coalesce=True,
-        )
-        self.scheduler.add_job(
-            self.remind_shifts,
-            "interval",
-            minutes=5,
-            id="shift-reminders",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=datetime.now(UTC),
-        )
+        once = {"max_instances": 1}
         hour, minute = (int(x) for x in self.settings.roster_check_time.split(":"))
-        self.scheduler.add_job(
-            self.check_roster_ahead,
-            "cron",
-            hour=hour,
-            minute=minute,
-            timezone=self.settings.timezone,
-            id="roster-check",
-            max_instances=1,
-            coalesce=True,
-        )
-        self.scheduler.add_job(
-            self.forget_old_logins,
-            "cron",
-            hour=hour,
-            minute=(minute + 30) % 60,
-            timezone=self.settings.timezone,
-            id="forget-old-logins",
-            max_instances=1,
-            coalesce=True,
-        )
+        daily = {"hour": hour, "timezone": self.settings.timezone, **once}
+        for job, trigger, job_id, options in (
+            (
+                self._woken,
+                "interval",
+                "safety-tick",
+                {"seconds": self.settings.engine_poll_seconds, "max_instances": WAKE_INSTANCES},
+            ),
+            (
+                self.remind_shifts,
+                "interval",
+                "shift-reminders",
+                {"minutes": 5, "next_run_time": datetime.now(UTC), **once},
+            ),
+            (self.check_roster_ahead, "cron", "roster-check", {"minute": minute, **daily}),
+            (
+                self.forget_old_logins,
+                "cron",
+                "forget-old-logins",
+                {"minute": (minute + 30) % 60, **daily},
+            ),
+        ):
+            self.scheduler.add_job(job, trigger, id=job_id, coalesce=True, **options)
         self.scheduler.start()
         self.wake()
 

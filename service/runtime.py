@@ -13,14 +13,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service import metrics
 from service.errors import PlanInvalid
 from service.plans.archive import last_good_plan_set, remember_plan_set
 from service.plans.loader import PlanSet, load_plans
 from service.roster.calendar import DutyCalendar
 from service.roster.roster import Roster
 from service.roster.rules import DutyRules, load_rules
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -94,3 +98,31 @@ async def start_in_force(
         return in_force, list(exc.problems)
     await remember_plan_set(session, in_force.plans, now)
     return in_force, []
+
+
+def announce_reload(outcome: ReloadOutcome, plans_loaded: int) -> None:
+    """Log and count a reload of plans and rules, applied or refused."""
+    if outcome.applied:
+        metrics.PLAN_RELOADS.labels(result="applied").inc()
+        metrics.PLAN_RELOAD_OK.set(1)
+        metrics.PLANS_LOADED.set(plans_loaded)
+        log.info("plans.reloaded", version=outcome.plans_version, plans=plans_loaded)
+    else:
+        metrics.PLAN_RELOADS.labels(result="rejected").inc()
+        metrics.PLAN_RELOAD_OK.set(0)
+        log.error(
+            "plans.reload_rejected", problems=outcome.problems, kept_version=outcome.plans_version
+        )
+
+
+def announce_started_on_last_good(outcome: ReloadOutcome) -> None:
+    """The plan files did not load at start-up: say so loudly, and count it."""
+    metrics.PLAN_RELOADS.labels(result="rejected").inc()
+    metrics.PLAN_RELOAD_OK.set(0)
+    log.error(
+        "plans.started_on_last_good_set",
+        note="THE PLAN FILES DO NOT LOAD: running on the last set that did, "
+        "until they are fixed and reloaded",
+        problems=outcome.problems,
+        running_version=outcome.plans_version,
+    )
