@@ -40,7 +40,8 @@ from service.store.after_commit import after_commit
 from service.store.database import is_postgres, read_engine, session_factory
 from service.store.presence import OpenedDatabase, commit_problem, open_database
 from service.warnings.gate import WarningGate
-from service.warnings.workflow import WarningRules, load_warning_rules
+from service.warnings.setup import load_warning_setup
+from service.warnings.workflow import WarningRules
 
 log = structlog.get_logger(__name__)
 
@@ -71,6 +72,7 @@ class Dutyd:
         self.runtime: Runtime  # what is in force; replaced whole, never changed in place
         self.last_reload: ReloadOutcome | None = None
         self.warning_rules = WarningRules()
+        self.cap_signing: tuple[bytes, bytes] | None = None
         self._plans_to_archive: PlanSet | None = None  # reloaded; archived on the next tick
         self.transports: Transports
         self.engine: Engine
@@ -102,7 +104,8 @@ class Dutyd:
     async def open_store(self) -> None:
         """Open the database, then check plans and duty rules against the roster."""
         roster, version = await self.open_database()
-        self.warning_rules = load_warning_rules(self.settings.warnings_file)
+        setup = load_warning_setup(self.settings)
+        self.warning_rules, self.cap_signing = setup.rules, setup.signing
         async with self.sessions.begin() as session:
             self.runtime, problems = await start_in_force(
                 session,
@@ -298,13 +301,9 @@ class Dutyd:
 
     async def forget_old_logins(self) -> tuple[int, int]:
         """The daily clean-up of console sessions long over and old login attempts."""
-        keep = timedelta(days=self.settings.login_record_days)
         async with self.sessions.begin() as session:
             return await forget_old_logins(
-                session,
-                self.clock.now(),
-                sessions_after=min(keep, timedelta(days=30)),
-                attempts_after=keep,
+                session, self.clock.now(), keep_days=self.settings.login_record_days
             )
 
     async def check_roster_ahead(self) -> int:

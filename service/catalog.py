@@ -22,11 +22,16 @@ class Level(StrEnum):
 
 
 class Channel(StrEnum):
-    """How a person is reached."""
+    """How a message goes: to a person by SMS, email or voice; to a downstream receiver
+    of public warnings (a broadcaster, a TV station, a cell-broadcast gateway) as CAP."""
 
     sms = "sms"
     email = "email"
     voice = "voice"
+    cap = "cap"
+
+
+PERSON_CHANNELS = (Channel.sms, Channel.email, Channel.voice)
 
 
 class ReportMedium(StrEnum):

@@ -25,7 +25,7 @@ from pydantic_settings import (
 
 from service.errors import ConfigError
 
-SECRET_SETTINGS = ("twilio_auth_token", "smtp_password", "ack_link_secret")
+SECRET_SETTINGS = ("twilio_auth_token", "smtp_password", "ack_link_secret", "cap_signing_key")
 DEFAULT_CONFIG_FILE = Path("config/dutyd.yaml")
 
 
@@ -193,6 +193,14 @@ class Settings(BaseSettings):
     )
     rate_limit_per_minute: int = Field(
         6, ge=1, le=600, description="Messages per person and channel per minute; more wait."
+    )
+    cap_signing_key: SecretStr | None = Field(
+        None,
+        description="PEM private key published CAP is signed with (XML-DSig, RSA-SHA256), "
+        "with cap_signing_cert_file. Secret: environment or secrets file only.",
+    )
+    cap_signing_cert_file: Path | None = Field(
+        None, description="PEM certificate of cap_signing_key, sent in each signature."
     )
     ack_link_secret: SecretStr | None = Field(
         None,

@@ -11,6 +11,7 @@ from service.catalog import Category, Channel, Level
 from service.clock import FrozenClock
 from service.flows.incidents import report_incident
 from service.incidents.models import IncidentReport
+from service.notify.cap_push import CapPushTransport
 from tests.conftest import make_settings
 from tests.fakes.recording import RecordingTransport
 
@@ -33,7 +34,12 @@ async def start_dutyd(
         settings,
         clock=clock,
         transports=(
-            {Channel.sms: transport, Channel.email: transport, Channel.voice: transport}
+            {
+                Channel.sms: transport,
+                Channel.email: transport,
+                Channel.voice: transport,
+                Channel.cap: CapPushTransport(),  # real HTTP, to a receiver the test runs
+            }
             if record
             else None
         ),

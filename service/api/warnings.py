@@ -70,7 +70,9 @@ async def _step(
     action: Callable[[AsyncSession, flow.WarningDesk, Principal], Awaitable[WarningRow]],
 ) -> WarningView:
     """One step of a warning in one transaction, then the engine is woken for its fan-out."""
-    desk = flow.WarningDesk(dutyd.warning_rules, dutyd.runtime.roster, dutyd.clock.now())
+    desk = flow.WarningDesk(
+        dutyd.warning_rules, dutyd.runtime.roster, dutyd.clock.now(), dutyd.cap_signing
+    )
 
     async def work(session: AsyncSession) -> WarningView:
         row = await action(session, desk, principal_for_token(caller))

@@ -227,11 +227,13 @@ def end_session(row: WebSessionRow, now: datetime) -> None:
 
 
 async def forget_old_logins(
-    session: AsyncSession, now: datetime, *, sessions_after: timedelta, attempts_after: timedelta
+    session: AsyncSession, now: datetime, *, keep_days: int
 ) -> tuple[int, int]:
-    """Delete sessions over for `sessions_after` (their cookies can never work again) and
-    login attempts older than `attempts_after` (the record is kept that long, no longer).
-    Returns how many of each went."""
+    """Delete sessions over for a month, or `keep_days` if less (their cookies can never
+    work again), and login attempts older than `keep_days` (the record is kept that long,
+    no longer). Returns how many of each went."""
+    attempts_after = timedelta(days=keep_days)
+    sessions_after = min(attempts_after, timedelta(days=30))
     ended = await session.execute(
         delete(WebSessionRow).where(
             or_(

@@ -20,7 +20,12 @@ from service.plans.loader import PlanSet
 from service.roster.models import Person
 from service.roster.roster import Roster
 from service.store.base import MAX_ROW_ID
+from service.texts.render import render_plain
+from service.warnings.recipients import recipient_languages, set_opt_out
 
+# Public warnings: 退订 / TD / STOP opt the number out at once; 订阅 / START back in.
+OPT_OUT = re.compile(r"^\s*(退订|td|stop|unsubscribe|取消订阅)\s*$", re.IGNORECASE)
+OPT_IN = re.compile(r"^\s*(订阅|start|subscribe|恢复订阅)\s*$", re.IGNORECASE)
 REPLY = re.compile(r"^\s*(1|ack|确认|2|esc|升级)\s*(?:#?\s*(\d{1,10}))?\s*$", re.IGNORECASE)
 ACK_WORDS = {"1", "ack", "确认"}
 HELP = {
@@ -113,7 +118,12 @@ async def handle_sms_reply(
     body: str,
     now: datetime,
 ) -> Answer:
-    """Act on a reply only from a person notified about the incident; else help, no change."""
+    """Act on a reply only from a person notified about the incident; else help, no change.
+    An opt-out (退订/STOP) or opt-in (订阅/START) from a recipient of public warnings is
+    honoured at once, whoever else the number belongs to."""
+    subscription = await _subscription(session, sender, body or "", now)
+    if subscription is not None:
+        return subscription
     person = person_by_number(roster, sender)
     if person is None:
         return Answer(HELP["zh"] + " / This number is not registered with the duty office.", False)
@@ -143,6 +153,21 @@ async def handle_sms_reply(
         via="sms",
         now=now,
     )
+
+
+async def _subscription(
+    session: AsyncSession, sender: str, body: str, now: datetime
+) -> Answer | None:
+    out = bool(OPT_OUT.match(body))
+    if not out and not OPT_IN.match(body):
+        return None
+    touched = await set_opt_out(session, sender, out=out, now=now, via="sms reply")
+    languages = await recipient_languages(session, sender)
+    if not languages:
+        return None  # not a recipient of public warnings: the duty office's help follows
+    language = "en" if languages == {"en-US"} else "zh"
+    template = "warning_opted_out" if out else "warning_opted_in"
+    return Answer(render_plain(template, language, {"address": sender}), bool(touched))
 
 
 async def handle_call_digits(

@@ -10,26 +10,21 @@ signs, how many reviews a level needs, the green channel's levels) are checked h
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime, time
 from typing import TypeVar
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.auth.policy import Principal
 from service.catalog import Level
 from service.errors import Conflict, InvalidInput, UnknownValue
-from service.roster.roster import Roster
+from service.flows.warning_publish import OPEN_STAGES, WarningDesk, publish
 from service.warnings import service
-from service.warnings.cap import identifier_for, render_cap, validate_cap
-from service.warnings.cap_build import cap_alert, event_name
+from service.warnings.cap_build import event_name
 from service.warnings.gate import SharedExclusive
-from service.warnings.models import CapReference, MsgType, Stage, WarningContent
+from service.warnings.models import MsgType, Stage, WarningContent
 from service.warnings.tables import WarningRow
 from service.warnings.workflow import (
     Review,
-    WarningRules,
     after_review,
     after_submit,
     check_cancel,
@@ -40,18 +35,7 @@ from service.warnings.workflow import (
     review_is_above,
 )
 
-CHINA = ZoneInfo("Asia/Shanghai")
 T = TypeVar("T")
-OPEN_STAGES = (Stage.draft, Stage.in_review, Stage.awaiting_signoff)
-
-
-@dataclass(frozen=True)
-class WarningDesk:
-    """What every step needs: the rules in force, the roster (units), the clock's now."""
-
-    rules: WarningRules
-    roster: Roster
-    now: datetime
 
 
 async def run_step(
@@ -341,60 +325,3 @@ async def _live_message(session: AsyncSession, warning_id: int) -> WarningRow:
     if not live or live[-1].msg_type == MsgType.Cancel.value:
         raise Conflict(f"warning {warning_id} is not in force (lifted, expired or unpublished)")
     return live[-1]
-
-
-async def publish(
-    session: AsyncSession, desk: WarningDesk, row: WarningRow, *, signer: str
-) -> None:
-    """Give the message its identifier and CAP, retire what it replaces, start its fan-out."""
-    now = desk.now
-    sender = desk.rules.units[row.unit_id]
-    chain = await service.chain_of(session, service.root_id_of(row), lock=True)
-    earlier = [r for r in chain if r.id != row.id and r.identifier is not None]
-    day_start = datetime.combine(now.astimezone(CHINA).date(), time(), CHINA)
-    row.identifier = identifier_for(
-        sender.area_code,
-        desk.rules.sender_code,
-        now,
-        await service.sequence_for(session, row.unit_id, day_start),
-    )
-    row.sender = desk.rules.sender
-    content = service.content_of(row)
-    alert = cap_alert(
-        content,
-        identifier=row.identifier,
-        sender=row.sender,
-        sender_names={"zh": sender.zh, "en": sender.en or sender.zh},
-        sent=now,
-        msg_type=MsgType(row.msg_type),
-        references=[
-            CapReference(sender=r.sender, identifier=r.identifier or "", sent=r.published_at or now)
-            for r in earlier
-        ],
-        incidents=await service.incidents_of(session, [r.id for r in chain]),
-    )
-    xml = render_cap(alert)
-    validate_cap(xml)
-    row.cap_xml = xml.decode("utf-8")
-    row.signed_by = signer
-    row.published_at = now
-    service.move(row, Stage.published, now)
-    retired = Stage.cancelled if row.msg_type == MsgType.Cancel.value else Stage.superseded
-    for other in chain:
-        if other.id == row.id:
-            continue
-        if other.stage == Stage.published.value:
-            service.move(other, retired, now)
-            service.add_step(
-                session, other, retired.value, actor=signer, now=now, data={"by": row.id}
-            )
-        elif other.stage in OPEN_STAGES and row.msg_type == MsgType.Cancel.value:
-            service.move(other, Stage.cancelled, now)  # an update in the works dies with it
-        if other.fanout_state in ("running", "done"):
-            other.fanout_state = "stopping"
-    row.fanout_state = "running"
-    row.fanout_cursor = 0
-    row.fanout_next_due = now
-    service.add_step(
-        session, row, "published", actor=signer, now=now, data={"identifier": row.identifier}
-    )

@@ -68,6 +68,34 @@ async def queue_broadcast(
     return len(rows)
 
 
+def queue_pushes(
+    session: AsyncSession,
+    broadcast_id: int,
+    receivers: Iterable[tuple[str, str]],
+    body: str,
+    now: datetime,
+) -> int:
+    """The broadcast's CAP to each (name, url) receiver, due now; how many."""
+    queued = 0
+    for name, url in receivers:
+        session.add(
+            MessageRow(
+                person_id=f"receiver:{name}",
+                channel="cap",
+                address=url,
+                subject="",
+                body=body,
+                state=MessageState.pending,
+                due_at=now,
+                created_at=now,
+                updated_at=now,
+                broadcast_id=broadcast_id,
+            )
+        )
+        queued += 1
+    return queued
+
+
 def reached(broadcast_ids: Iterable[int]) -> Select[tuple[int | None]]:
     """The recipients the broadcasts were handed to (or are being handed to): for the
     Update or Cancel that must reach exactly them. Not those whose message still waits or

@@ -17,6 +17,7 @@ import structlog
 from sqlalchemy import Row, Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.catalog import Channel
 from service.notify.digests import digests_among
 from service.notify.events import add_events, event_values
 from service.notify.pacing import pace, recent_sends
@@ -113,6 +114,8 @@ async def claim(
             ready.append(row)
         elif row.id in digests:
             ready.append(row)  # a digest being retried: never bundled again
+        elif row.channel == Channel.cap:
+            ready.append(row)  # a receiver takes every CAP message as it comes, never bundled
         else:
             groups[(row.person_id, row.channel)].append(row)
     recent = await recent_sends(session, {person for person, _ in groups}, now)

@@ -9,6 +9,7 @@ from service.catalog import Channel
 from service.clock import Clock
 from service.config import Settings
 from service.notify.ack_links import AckLinks
+from service.notify.cap_push import CapPushTransport
 from service.notify.console import ConsoleTransport
 from service.notify.transport import Transports
 
@@ -20,7 +21,12 @@ def build_transports(
 ) -> Transports:
     """Real providers where configured; the console for the rest, said loudly at start-up."""
     console = ConsoleTransport()
-    transports: Transports = {Channel.sms: console, Channel.email: console, Channel.voice: console}
+    transports: Transports = {
+        Channel.sms: console,
+        Channel.email: console,
+        Channel.voice: console,
+        Channel.cap: CapPushTransport(),
+    }
     if settings.twilio_configured:
         from service.notify.twilio_sms import (  # aiohttp: only when used
             TwilioClient,

@@ -23,7 +23,7 @@ class _Strict(BaseModel):
 
 
 class Contact(_Strict):
-    channel: Channel
+    channel: Literal[Channel.sms, Channel.email, Channel.voice]
     address: str = Field(min_length=3)
 
 

@@ -165,6 +165,17 @@ async def set_opt_out(
     return sorted(set(touched))
 
 
+async def recipient_languages(session: AsyncSession, address: str) -> set[str]:
+    """The languages of the recipients with this address (none: nobody has it)."""
+    return set(
+        await session.scalars(
+            select(RecipientRow.language)
+            .join(RecipientChannelRow, RecipientChannelRow.recipient_id == RecipientRow.id)
+            .where(RecipientChannelRow.address == address)
+        )
+    )
+
+
 async def recipient_by_external_id(session: AsyncSession, external_id: str) -> RecipientRow:
     row = await session.scalar(select(RecipientRow).where(RecipientRow.external_id == external_id))
     if row is None:

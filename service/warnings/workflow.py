@@ -60,6 +60,15 @@ class UnitSender(BaseModel):
     area_code: str = Field(pattern=r"^[1-9]\d{5}$", description="Six-digit GB/T 2260 code.")
 
 
+class Receiver(BaseModel):
+    """A downstream receiver every published warning is pushed to as CAP (HTTP POST)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z0-9_-]{1,40}$")
+    url: str = Field(pattern=r"^https?://", max_length=500)
+    drills: bool = Field(False, description="Also drills and tests (CAP Exercise, Test).")
+
+
 class WarningRules(BaseModel):
     """The whole of `config/warnings.yaml`."""
 
@@ -95,6 +104,9 @@ class WarningRules(BaseModel):
     )
     sms: SmsRule = Field(default_factory=SmsRule)
     public_url: str = Field("", description="Where the public page of warnings is, for SMS.")
+    receivers: list[Receiver] = Field(
+        default_factory=list, description="Downstream receivers pushed every published message."
+    )
 
     def rule(self, level: Level) -> LevelRule:
         return self.levels.get(level, LevelRule())
