@@ -14,7 +14,18 @@ from typing import Annotated
 
 import typer
 
-from service.cli import config, db, handover, incidents, plans, reports, roster, tokens, users
+from service.cli import (
+    config,
+    db,
+    handover,
+    incidents,
+    plans,
+    reports,
+    roster,
+    tokens,
+    users,
+    warnings,
+)
 from service.cli.serve import serve
 
 app = typer.Typer(
@@ -52,6 +63,8 @@ for group, name in (
     (config.app, "config"),
     (handover.app, "handover"),
     (reports.app, "report"),
+    (warnings.app, "warning"),
+    (warnings.recipients_app, "recipients"),
 ):
     app.add_typer(group, name=name)
 

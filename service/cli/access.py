@@ -22,6 +22,7 @@ from service.errors import Forbidden, NotFound
 from service.incidents.tables import IncidentRow
 from service.office.tables import HandoverRow
 from service.roster.roster import Roster
+from service.warnings.tables import WarningRow
 
 # Commands that keep the machine itself (start it, lay out its database, show its
 # settings, check plan files on disk) rather than the records of the duty office.
@@ -57,6 +58,17 @@ COMMAND_ACTIONS: dict[str, Action | str] = {
     "roster feed-revoke": Action.manage_feeds,
     "handover start": Action.handover,
     "handover confirm": Action.handover,
+    "warning draft": Action.draft_warning,
+    **{f"warning {verb}": Action.draft_warning for verb in ("submit", "update", "withdraw")},
+    "warning review": Action.review_warning,
+    "warning review-after": Action.review_warning,
+    "warning sign": Action.sign_warning,
+    "warning publish-now": Action.sign_warning,
+    "warning lift": Action.lift_warning,
+    "warning list": Action.view,
+    "warning show": Action.view,
+    "recipients import": Action.manage_recipients,
+    "recipients opt-out": Action.manage_recipients,
     **{f"token {verb}": Action.manage_accounts for verb in ("create", "list", "revoke")},
     **{
         f"user {verb}": Action.manage_accounts
@@ -106,6 +118,13 @@ async def unit_of_command(
         if not found:
             raise NotFound("override", params["override_id"])
         return found[0].unit
+    if params.get("warning_id") is not None:
+        unit = await session.scalar(
+            select(WarningRow.unit_id).where(WarningRow.id == params["warning_id"])
+        )
+        if unit is None:
+            raise NotFound("warning", params["warning_id"])
+        return unit
     if params.get("handover_id") is not None:
         return await session.scalar(
             select(HandoverRow.unit_id).where(HandoverRow.id == params["handover_id"])
