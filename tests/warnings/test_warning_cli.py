@@ -31,6 +31,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
         "DUTYD_WARNINGS_FILE": str(REPO / "config" / "warnings.yaml"),
     }.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.chdir(REPO)  # the README's commands name files relative to it
     return CliRunner()
 
 
@@ -80,3 +81,22 @@ def test_a_warning_from_the_command_line(cli: CliRunner, tmp_path: Path) -> None
     assert f"{broken}:" in wrong.output
     out = dutyd(cli, "--as", "tang_hui", "recipients", "opt-out", "+8613900000000")
     assert out.exit_code == 0 and "opted out" in out.output
+
+
+def test_the_readme_s_warning_commands(cli: CliRunner) -> None:
+    """The README's sequence, with the example files it names, works as written."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index("Public warnings (预警发布") :]
+    block = block[block.index("```sh") + 5 : block.index("```", block.index("```sh") + 5)]
+    for line in block.strip().splitlines():
+        command = line.split("#")[0].split()
+        assert command[0] == ".venv/bin/dutyd", line
+        args = [a.strip('"') for a in command[1:]]
+        if "--reason" in args:  # the reason is one quoted argument in the shell
+            at = args.index("--reason")
+            args = [*args[: at + 1], " ".join(args[at + 1 :])]
+        result = cli.invoke(app, args)
+        assert result.exit_code == 0, (line, result.output)
+    shown = cli.invoke(app, ["warning", "show", "1"])
+    assert "published" in shown.output and "superseded" not in shown.output
+    assert "(Cancel," in cli.invoke(app, ["warning", "list"]).output
