@@ -17,6 +17,7 @@ from service.warnings.models import (
     MsgType,
     WarningContent,
 )
+from service.warnings.sms_text import cell_broadcast_for
 
 NOTE_OF_KIND = {
     MsgType.Alert: "",
@@ -70,6 +71,21 @@ def cap_alert(
                     ("colour", content.colour.value),
                     ("level", content.level.value),
                     ("hazard", content.hazard),
+                    # Short texts for cell-broadcast style receivers, named as IPAWS
+                    # names them (WEA: 90 characters, 360 on newer networks).
+                    *(
+                        (
+                            name,
+                            cell_broadcast_for(
+                                content,
+                                kind=msg_type,
+                                sender_name=sender_names.get(lang_key, sender),
+                                language=text.language,
+                                limit=limit,
+                            ),
+                        )
+                        for name, limit in (("CMAMtext", 90), ("CMAMlongtext", 360))
+                    ),
                 ],
                 areas=list(content.areas),
             )

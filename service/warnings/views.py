@@ -15,7 +15,7 @@ from service.notify.tables import MessageRow, MessageState
 from service.warnings import service
 from service.warnings.fanout import code_ranges
 from service.warnings.models import COLOUR_OF_LEVEL, Stage, WarningContent
-from service.warnings.tables import RecipientCodeRow, WarningRow
+from service.warnings.tables import RecipientChannelRow, RecipientCodeRow, WarningRow
 
 
 class StepView(BaseModel):
@@ -42,6 +42,7 @@ class AreaReach(BaseModel):
 
 class WarningStats(BaseModel):
     targeted: int
+    opted_out: int = 0  # addresses in the area's division codes that opted out
     by_channel: dict[str, ChannelCounts]
     by_area: list[AreaReach]
     first_hand_off_seconds: float | None = None
@@ -130,6 +131,21 @@ async def warning_stats(session: AsyncSession, row: WarningRow) -> WarningStats:
             )
         )
         by_area.append(AreaReach(code=lo, recipients=int(reached or 0)))
+    opted_out = 0
+    for lo, hi in code_ranges(content.areas):
+        opted_out += int(
+            await session.scalar(
+                select(func.count(RecipientChannelRow.id)).where(
+                    RecipientChannelRow.opted_out_at.is_not(None),
+                    RecipientChannelRow.recipient_id.in_(
+                        select(RecipientCodeRow.recipient_id).where(
+                            RecipientCodeRow.code >= lo, RecipientCodeRow.code < hi
+                        )
+                    ),
+                )
+            )
+            or 0
+        )
     last = await last_hand_off(session, row.id)
     first = await session.scalar(
         select(func.min(MessageRow.sent_at)).where(MessageRow.broadcast_id == row.id)
@@ -137,6 +153,7 @@ async def warning_stats(session: AsyncSession, row: WarningRow) -> WarningStats:
     start = row.published_at
     return WarningStats(
         targeted=row.targeted,
+        opted_out=opted_out,
         by_channel=by_channel,
         by_area=by_area,
         first_hand_off_seconds=(first - start).total_seconds() if first and start else None,

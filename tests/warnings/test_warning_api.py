@@ -127,6 +127,7 @@ async def test_the_workflow_over_the_api(daemon: Daemon) -> None:
     assert out.status_code == 200
     unknown = await drafter.post("/api/v1/recipients/opt-out", json={"address": "+8610"})
     assert unknown.status_code == 422
+    assert (await drafter.get(path)).json()["stats"]["opted_out"] == 1
     lifted = await officer.post(f"{path}/lift", json={"reason": "雨停"})
     assert lifted.status_code == 403
     leader = await api_client(dutyd, Role.leader, "leader")

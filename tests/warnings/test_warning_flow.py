@@ -112,6 +112,9 @@ async def test_draft_review_sign_publish_update_lift(daemon: Daemon) -> None:
         "en-US",
     ]
     assert ("colour", "orange") in alert.infos[0].parameters
+    short = dict(alert.infos[0].parameters)
+    assert short["CMAMtext"].startswith("【预警】") and len(short["CMAMtext"]) <= 90
+    assert len(dict(alert.infos[1].parameters)["CMAMlongtext"]) <= 360
 
     await deliver_all(daemon)
     told = await sent_by_recipient(daemon)
@@ -218,3 +221,42 @@ async def test_a_lift_stops_what_is_still_waiting(daemon: Daemon) -> None:
             ).all()
         )
     assert states[MessageState.withdrawn] == 40 - before_lift
+
+
+async def test_a_crash_mid_fan_out_loses_and_repeats_nothing(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fan-out dies in its third chunk (its transaction rolls back); the next pass
+    resumes after the last committed chunk: everyone is told exactly once."""
+    from service.flows import warning_fanout
+    from service.warnings import fanout
+
+    dutyd = daemon.dutyd
+    dutyd.warning_rules = dutyd.warning_rules.model_copy(
+        update={"sms": dutyd.warning_rules.sms.model_copy(update={"per_second": 10_000})}
+    )
+    await load_recipients(dutyd, recipients_csv(qingshan=25, hexi=0))
+    monkeypatch.setattr(warning_fanout, "FANOUT_CHUNK", 4)
+    real = fanout.queue_broadcast
+    calls = 0
+
+    async def dies_in_the_third(*args: object, **kwargs: object) -> int:
+        nonlocal calls
+        calls += 1
+        queued = await real(*args, **kwargs)  # type: ignore[arg-type]
+        if calls == 3:
+            raise RuntimeError("the process dies mid-chunk")
+        return queued
+
+    monkeypatch.setattr(fanout, "queue_broadcast", dies_in_the_third)
+    warning_id = await publish_orange(daemon, ["339901"])
+    with pytest.raises(RuntimeError):
+        await dutyd.engine.run_due()
+    async with dutyd.sessions() as session:
+        queued = await session.scalar(
+            select(func.count()).where(MessageRow.broadcast_id == warning_id)
+        )
+    assert queued == 8  # two chunks of four committed, the third rolled back
+    await deliver_all(daemon)
+    told = await sent_by_recipient(daemon)
+    assert len(told) == 25 and set(told.values()) == {1}
