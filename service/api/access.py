@@ -46,8 +46,12 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action] = {
     ("POST", f"{WARNING}/sign"): Action.sign_warning,
     ("POST", f"{WARNING}/publish-now"): Action.sign_warning,
     ("POST", f"{WARNING}/lift"): Action.lift_warning,
+    # The public's phone numbers and addresses: only for those who keep the lists.
+    ("GET", "/api/v1/recipients"): Action.manage_recipients,
     ("PUT", "/api/v1/recipients.csv"): Action.manage_recipients,
     ("POST", "/api/v1/recipients/opt-out"): Action.manage_recipients,
+    # Upstream CAP is drafted by rule; the source's token_name narrows it to one token.
+    ("POST", "/api/v1/relay/{source}"): Action.draft_warning,
 }
 READS = ("GET", "HEAD")
 

@@ -4,6 +4,7 @@ recipients by CSV, opt-out; each warning's steps and statistics."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, status
@@ -18,8 +19,8 @@ from service.auth.tables import ApiTokenRow
 from service.errors import InvalidInput
 from service.flows import warnings as flow
 from service.flows.warning_intake import draft_from_incident
-from service.warnings.models import Stage, WarningContent
-from service.warnings.recipients import import_recipients, set_opt_out
+from service.warnings.models import Area, Stage, WarningContent
+from service.warnings.recipients import import_recipients, list_recipients, set_opt_out
 from service.warnings.recipients_csv import parse_recipients
 from service.warnings.tables import WarningRow
 from service.warnings.views import WarningView, list_warnings, warning_detail, warning_view
@@ -55,6 +56,22 @@ class OptOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
     address: str = Field(min_length=3, max_length=256)
     out: bool = True
+
+
+class AddressView(BaseModel):
+    channel: str
+    address: str
+    opted_out_at: datetime | None
+
+
+class RecipientView(BaseModel):
+    id: str
+    name: str
+    kind: str
+    language: str
+    area: Area
+    groups: list[str]
+    addresses: list[AddressView]
 
 
 class ImportReport(BaseModel):
@@ -240,6 +257,34 @@ async def import_csv(
             session, parsed.recipients, dutyd.clock.now(), source=f"api by {caller.name}"
         )
     return ImportReport(stored=True, created=result.created, updated=result.updated)
+
+
+@router.get("/recipients", response_model=list[RecipientView])
+async def recipients(
+    caller: Caller,
+    session: ReadSessionDep,
+    area: Annotated[
+        str | None,
+        Query(pattern=r"^\d{6}(\d{3}(\d{3})?)?$", description="Under this division code."),
+    ] = None,
+    limit: PageSize = 100,
+) -> list[RecipientView]:
+    """Recipients with their addresses and opt-outs, those under a division code if given."""
+    return [
+        RecipientView(
+            id=item.row.external_id,
+            name=item.row.name,
+            kind=item.row.kind,
+            language=item.row.language,
+            area=Area.model_validate(item.row.area),
+            groups=item.row.groups,
+            addresses=[
+                AddressView(channel=c.channel, address=c.address, opted_out_at=c.opted_out_at)
+                for c in item.channels
+            ],
+        )
+        for item in await list_recipients(session, area=area, limit=limit)
+    ]
 
 
 @router.post("/recipients/opt-out", response_model=dict[str, list[int]])

@@ -205,3 +205,34 @@ async def events_of(session: AsyncSession, recipient_id: int) -> list[RecipientE
 
 async def count_recipients(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(RecipientRow)) or 0)
+
+
+@dataclass(frozen=True)
+class RecipientListing:
+    row: RecipientRow
+    channels: list[RecipientChannelRow]
+
+
+async def list_recipients(
+    session: AsyncSession, *, area: str | None, limit: int
+) -> list[RecipientListing]:
+    """Recipients (with their addresses), those under division code `area` if given."""
+    query = select(RecipientRow).order_by(RecipientRow.id).limit(limit)
+    if area is not None:
+        from service.warnings.areas import code_prefix
+
+        prefix = code_prefix(area)
+        after = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        query = query.where(
+            RecipientRow.id.in_(
+                select(RecipientCodeRow.recipient_id).where(
+                    RecipientCodeRow.code >= prefix, RecipientCodeRow.code < after
+                )
+            )
+        )
+    rows = list(await session.scalars(query))
+    channels = await channels_of(session, [r.id for r in rows])
+    by_recipient: dict[int, list[RecipientChannelRow]] = {}
+    for channel in channels:
+        by_recipient.setdefault(channel.recipient_id, []).append(channel)
+    return [RecipientListing(r, by_recipient.get(r.id, [])) for r in rows]

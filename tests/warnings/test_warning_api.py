@@ -128,6 +128,12 @@ async def test_the_workflow_over_the_api(daemon: Daemon) -> None:
     unknown = await drafter.post("/api/v1/recipients/opt-out", json={"address": "+8610"})
     assert unknown.status_code == 422
     assert (await drafter.get(path)).json()["stats"]["opted_out"] == 1
+    assert (await officer.get("/api/v1/recipients")).status_code == 403  # the public's numbers
+    listed = (await drafter.get("/api/v1/recipients", params={"area": "339901"})).json()
+    assert len(listed) == 5 and {
+        a["opted_out_at"] is not None for r in listed for a in r["addresses"]
+    } == {True, False}
+    assert len((await drafter.get("/api/v1/recipients")).json()) == 7
     lifted = await officer.post(f"{path}/lift", json={"reason": "雨停"})
     assert lifted.status_code == 403
     leader = await api_client(dutyd, Role.leader, "leader")
