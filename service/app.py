@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -15,15 +14,18 @@ from service import metrics
 from service.auth.sessions import forget_old_logins
 from service.clock import Clock, SystemClock
 from service.config import Settings
-from service.errors import PlanInvalid, RosterInvalid
 from service.flows.delivery import TimelineObserver
 from service.flows.engine import Engine, RunResult
+from service.flows.warning_relay_poll import RelayPoller
+from service.in_force import InForce
+from service.intake.pace import SourcePace
+from service.intake.rules import IntakeRules, load_intake_rules
+from service.intake.writer import GroupCommit
 from service.notify.ack_links import AckLinks
 from service.notify.outbox import DeliveryPolicy, Outbox
 from service.notify.providers import announce, build_transports
 from service.notify.transport import Transports
 from service.office import jobs as office_jobs
-from service.office.roster_edits import store_roster
 from service.plans.archive import remember_plan_set
 from service.plans.loader import PlanSet
 from service.process import default_worker_name
@@ -32,11 +34,9 @@ from service.roster.roster import Roster
 from service.runtime import (
     ReloadOutcome,
     Runtime,
-    announce_reload,
     announce_started_on_last_good,
     start_in_force,
 )
-from service.store.after_commit import after_commit
 from service.store.database import is_postgres, read_engine, session_factory
 from service.store.presence import OpenedDatabase, commit_problem, open_database
 from service.warnings.gate import WarningGate
@@ -50,7 +50,7 @@ WAKE_JOB_ID = "wake"
 WAKE_INSTANCES = 1000
 
 
-class Dutyd:
+class Dutyd(InForce):
     """One dutyd process. `start()` connects and migrates; `run_scheduler()` begins work."""
 
     def __init__(
@@ -73,6 +73,9 @@ class Dutyd:
         self.last_reload: ReloadOutcome | None = None
         self.warning_rules = WarningRules()
         self.cap_signing: tuple[bytes, bytes] | None = None
+        self.intake_rules = IntakeRules()
+        self.intake_pace = SourcePace()
+        self.intake_writer: GroupCommit
         self._plans_to_archive: PlanSet | None = None  # reloaded; archived on the next tick
         self.transports: Transports
         self.engine: Engine
@@ -106,6 +109,8 @@ class Dutyd:
         roster, version = await self.open_database()
         setup = load_warning_setup(self.settings)
         self.warning_rules, self.cap_signing = setup.rules, setup.signing
+        self.intake_rules = load_intake_rules(self.settings.intake_file)
+        self.intake_writer = GroupCommit(self.sessions, postgres=is_postgres(self.db))
         async with self.sessions.begin() as session:
             self.runtime, problems = await start_in_force(
                 session,
@@ -121,46 +126,6 @@ class Dutyd:
             )
             announce_started_on_last_good(self.last_reload)
         metrics.PLANS_LOADED.set(len(self.runtime.plans.plans))
-
-    async def store_roster(
-        self,
-        session: AsyncSession,
-        data: Any,
-        *,
-        actor: str,
-        comment: str,
-        source: str,
-        now: datetime | None = None,
-    ) -> int:
-        """Check an edit of the roster in force against plans and rules and store it as a
-        new version (`office.roster_edits`); it is put in force here once `session`'s
-        transaction commits, and not at all if it fails."""
-        fresh = await store_roster(
-            session,
-            self.runtime,
-            data,
-            actor=actor,
-            comment=comment,
-            now=now or self.clock.now(),
-            plans_dir=self.settings.plans_dir,
-            rules_file=self.settings.duty_rules_file,
-            source=source,
-        )
-        after_commit(session, lambda: self._put_in_force(fresh))
-        return fresh.roster_version
-
-    def _build(self, roster: Roster, version: int) -> Runtime:
-        return Runtime.build(
-            roster,
-            plans_dir=self.settings.plans_dir,
-            rules_file=self.settings.duty_rules_file,
-            roster_version=version,
-        )
-
-    def _put_in_force(self, fresh: Runtime) -> None:
-        # A newer version may have been picked up meanwhile (refresh_roster): keep it.
-        if fresh.roster_version >= self.runtime.roster_version:
-            self.runtime = fresh
 
     async def start(self) -> None:
         """Everything `open_store` does, plus transports and the engine."""
@@ -195,23 +160,9 @@ class Dutyd:
             batch_size=self.settings.engine_batch_size,
             reads=self.reads,
             warning_rules=lambda: self.warning_rules,
+            intake_rules=lambda: self.intake_rules,
         )
         announce(self.transports)
-
-    def reload_plans(self) -> ReloadOutcome:
-        """Reload plans and duty rules (SIGHUP, admin API); a bad set is refused whole."""
-        now = self.clock.now()
-        try:
-            fresh = self._build(self.runtime.roster, self.runtime.roster_version)
-        except (PlanInvalid, RosterInvalid) as exc:
-            outcome = ReloadOutcome(now, False, self.runtime.plans.digest, list(exc.problems))
-        else:
-            self.runtime = fresh
-            self._plans_to_archive = fresh.plans
-            outcome = ReloadOutcome(now, True, fresh.plans.digest)
-        self.last_reload = outcome
-        announce_reload(outcome, len(self.runtime.plans.plans))
-        return outcome
 
     async def run_scheduler(self) -> None:
         """Start APScheduler: a safety tick, a wake-up at the next due time, office jobs.
@@ -234,6 +185,8 @@ class Dutyd:
                 {"minutes": 5, "next_run_time": datetime.now(UTC), **once},
             ),
             (self.check_roster_ahead, "cron", "roster-check", {"minute": minute, **daily}),
+            # Upstream CAP feeds, each read when its poll_seconds have passed.
+            (RelayPoller(self).poll_due, "interval", "relay-poll", {"seconds": 10, **once}),
             (
                 self.forget_old_logins,
                 "cron",
@@ -324,26 +277,6 @@ class Dutyd:
             self.wake()
         return told
 
-    async def refresh_roster(self) -> None:
-        """Pick up a roster version stored by another process (API, CLI import)."""
-        async with self.reads() as session:
-            newest = await roster_store.newest_version_id(session)
-            if newest <= self.runtime.roster_version:
-                return
-            roster = await roster_store.load_current(session)
-        assert roster is not None
-        try:
-            fresh = self._build(roster, newest)
-        except (PlanInvalid, RosterInvalid) as exc:
-            # Keep the roster in force and its version number, so edits made here are
-            # refused rather than built on a roster that is no longer the newest.
-            if self._rejected_roster_version != newest:
-                log.error("roster.refresh_rejected", version=newest, problems=exc.problems)
-                self._rejected_roster_version = newest
-            return
-        self.runtime = fresh
-        log.info("roster.refreshed", version=newest)
-
     async def tick(self) -> RunResult:
         metrics.ENGINE_RUNS.inc()
         try:
@@ -391,6 +324,8 @@ class Dutyd:
             self.scheduler = None
         if hasattr(self, "engine"):
             await self.engine.outbox.drain(grace_seconds)
+        if hasattr(self, "intake_writer"):
+            await self.intake_writer.close()
         for transport in set(getattr(self, "transports", {}).values()):
             await transport.close()
         for engine in {e for e in (self.read_db, self.db) if e is not None}:

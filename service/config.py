@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         description="Public warnings: who reviews and signs by level, issuing bodies, SMS "
         "pace (YAML; defaults when the file is missing).",
     )
+    intake_file: Path = Field(
+        Path("config/intake.yaml"),
+        description="Machine sources (Alertmanager, webhooks, heartbeats, mail) and the rules "
+        "that map their alerts to incidents (YAML; none when the file is missing).",
+    )
     timezone: str = Field("Asia/Shanghai", description="Display zone for units without one.")
 
     # HTTP

@@ -7,6 +7,7 @@ gathers them (for Alembic's `env.py` and the schema test), so it sits above all 
 from service.auth.tables import ApiTokenRow
 from service.escalation.tables import EscalationStepRow
 from service.incidents.tables import IncidentRow, SilenceRow, TimelineEntryRow
+from service.intake.tables import MachineReportRow
 from service.notify.tables import MessageEventRow, MessageRow
 from service.office.tables import HandoverRow
 from service.plans.tables import PlanSetRow, PlanVersionRow
@@ -15,6 +16,7 @@ from service.roster.tables import CalendarFeedRow, RosterVersionRow
 from service.store.base import Base
 from service.store.job_runs import JobRunRow
 from service.store.presence import HeartbeatRow
+from service.warnings.relay_tables import RelayedWarningRow
 from service.warnings.tables import (
     RecipientChannelRow,
     RecipientCodeRow,
@@ -34,6 +36,7 @@ __all__ = [
     "HeartbeatRow",
     "IncidentRow",
     "JobRunRow",
+    "MachineReportRow",
     "MessageEventRow",
     "MessageRow",
     "PlanSetRow",
@@ -42,6 +45,7 @@ __all__ = [
     "RecipientCodeRow",
     "RecipientEventRow",
     "RecipientRow",
+    "RelayedWarningRow",
     "ReportDutyRow",
     "RosterVersionRow",
     "SilenceRow",

@@ -20,6 +20,7 @@ def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         DUTYD_ROSTER_FILE=str(REPO / "config" / "roster.yaml"),
         DUTYD_PLANS_DIR=str(REPO / "plans"),
         DUTYD_WARNINGS_FILE=str(REPO / "config" / "warnings.yaml"),
+        DUTYD_INTAKE_FILE=str(REPO / "config" / "intake.yaml"),
         DUTYD_LOG_FORMAT="json",
     )
     env.update(extra)

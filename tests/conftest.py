@@ -47,6 +47,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "roster_file": REPO / "config" / "roster.yaml",
         "plans_dir": REPO / "plans",
         "warnings_file": REPO / "config" / "warnings.yaml",
+        "intake_file": REPO / "config" / "intake.yaml",
         "worker_name": "test-worker",
     }
     values.update(overrides)

@@ -36,10 +36,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("service.plans", "service.runtime"),
     ("service.notify",),
     ("service.incidents",),
-    ("service.escalation", "service.reports", "service.warnings"),
+    ("service.escalation", "service.reports", "service.warnings", "service.intake"),
     ("service.office",),
     ("service.flows",),
-    ("service.app", "service.schema"),
+    ("service.app", "service.in_force", "service.schema"),
     ("service.api", "service.web"),
     ("service.cli",),
     ("service.__main__",),
@@ -50,6 +50,7 @@ SAME_LAYER_ALLOWED: set[tuple[str, str]] = {
     ("service.plans", "service.runtime"),
     ("service.runtime", "service.plans"),
     ("service.api", "service.web"),  # the API's application mounts the console
+    ("service.app", "service.in_force"),  # what is in force is a part of the daemon
 }
 SKIPPED = ("service/store/migrations/",)
 

@@ -14,7 +14,9 @@ from service import __version__
 from service.api import (
     ack,
     incidents,
+    intake,
     plans,
+    relay,
     reports,
     roster,
     silences,
@@ -65,6 +67,8 @@ def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
     app.include_router(twilio.router)
     app.include_router(ack.router)
     app.include_router(warnings.router)
+    app.include_router(intake.router)
+    app.include_router(relay.router)
     install_console(app)
     return app
 

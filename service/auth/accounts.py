@@ -124,6 +124,8 @@ async def grant_role(
     now: datetime,
 ) -> bool:
     """Grant a role on a unit (None: every unit); False if the account had it already."""
+    if grant.role is Role.source:
+        raise InvalidInput("the source role is for machines' API tokens, not people", field="role")
     if grant.unit is not None and grant.unit not in known_units:
         raise NotFound("unit", grant.unit)
     existing = await session.scalar(

@@ -30,10 +30,12 @@ class Action(StrEnum):
     sign_warning = "sign_warning"  # sign off (publish), or the green channel
     lift_warning = "lift_warning"  # lift (解除) a published warning in one action
     manage_recipients = "manage_recipients"
+    report_machine = "report_machine"  # a machine's alerts, check-ins and mail
 
 
 DESK = frozenset({Role.duty_officer, Role.leader, Role.admin})
-EVERYONE = frozenset(Role)
+# A `source` is a machine that reports and reads nothing back.
+EVERYONE = frozenset(Role) - {Role.source}
 ALLOWED: dict[Action, frozenset[Role]] = {
     Action.view: EVERYONE,
     Action.report_incident: DESK,
@@ -56,6 +58,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     # The workflow narrows this to the roles its rules name (warnings.yaml cancel_roles).
     Action.lift_warning: frozenset({Role.warning_approver, Role.leader}),
     Action.manage_recipients: frozenset({Role.warning_drafter, Role.warning_approver, Role.admin}),
+    Action.report_machine: frozenset({Role.source, Role.admin}),
 }
 
 

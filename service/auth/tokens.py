@@ -27,6 +27,7 @@ class Role(StrEnum):
     roster_admin = "roster_admin"
     admin = "admin"
     viewer = "viewer"
+    source = "source"  # a machine that may only report (Alertmanager, a station's platform)
 
 
 def _digest(token: str) -> str:

@@ -23,11 +23,13 @@ from service.clock import Clock
 from service.escalation import chain
 from service.escalation.fire import fire_step, fire_unanswered_alert
 from service.escalation.tables import EscalationStepRow, StepKind, StepState
+from service.flows.intake import work_reports
 from service.flows.warning_fanout import WarningTexts, next_warning_due, run_warning_pass
 from service.incidents import service as incidents
 from service.incidents.models import OPEN_STATUSES
 from service.incidents.tables import IncidentRow
 from service.incidents.timeline import add_entry
+from service.intake.rules import IntakeRules
 from service.notify.outbox import Outbox
 from service.notify.tables import MessageRow, MessageState, state_is
 from service.plans.archive import plan_by_digest
@@ -65,6 +67,8 @@ class Engine:
     reads: async_sessionmaker[AsyncSession] | None = None
     # The public warnings' rules in force (fan-outs, withdrawals, expiry); None: none.
     warning_rules: Callable[[], WarningRules] | None = None
+    # The machine sources' mapping rules in force; None: machine reports are not worked.
+    intake_rules: Callable[[], IntakeRules] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _warning_texts: WarningTexts = field(default_factory=WarningTexts)
 
@@ -78,12 +82,29 @@ class Engine:
                 fired = await self._fire_due_batch()
                 advanced = await self._advance_due_duties()
                 warnings_left = await self._warning_round()
+                warnings_left |= await self._intake_round()
                 sent, saw_messages = await self.outbox.deliver_round(self.send_batches_per_round)
                 result.steps_fired += fired
                 result.duties_advanced += advanced
                 result.messages_attempted += sent
                 if not (fired or advanced or saw_messages or warnings_left):
                     return result
+
+    async def _intake_round(self) -> bool:
+        """A batch of machine reports made into incident work; True if it was a full one."""
+        if self.intake_rules is None:
+            return False
+        async with self.sessions.begin() as session:
+            _, worked = await work_reports(
+                session,
+                rules=self.intake_rules(),
+                roster=self.roster(),
+                plans=self.plans(),
+                now=self.clock.now(),
+                worker=self.worker,
+                limit=self.batch_size,
+            )
+        return worked == self.batch_size
 
     async def _warning_round(self) -> bool:
         """A few chunks of public-warning fan-out and withdrawal; True if more is left."""

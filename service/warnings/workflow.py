@@ -19,6 +19,7 @@ from service.auth.tokens import Role
 from service.catalog import Level
 from service.errors import ConfigError, Conflict, Forbidden
 from service.warnings.models import Stage
+from service.warnings.relay_rules import RelayRules
 from service.yamlfile import YamlProblem, load_model
 
 
@@ -104,6 +105,7 @@ class WarningRules(BaseModel):
     )
     sms: SmsRule = Field(default_factory=SmsRule)
     public_url: str = Field("", description="Where the public page of warnings is, for SMS.")
+    relay: RelayRules = Field(default_factory=RelayRules)
     receivers: list[Receiver] = Field(
         default_factory=list, description="Downstream receivers pushed every published message."
     )

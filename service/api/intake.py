@@ -1,0 +1,66 @@
+"""Machines reporting in: Alertmanager's webhook. A 202 means every alert of the request
+is committed; what they become is the engine's work, moments later."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel
+
+from service import metrics
+from service.api.deps import Caller, DutydDep
+from service.auth.tables import ApiTokenRow
+from service.errors import Forbidden
+from service.intake.models import AmNotification
+from service.intake.reports import rows_from_alertmanager
+from service.intake.rules import Source
+
+router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
+
+
+class Accepted(BaseModel):
+    source: str
+    accepted: int
+
+
+def source_of(dutyd: DutydDep, caller: ApiTokenRow, kind: str) -> tuple[str, Source]:
+    """The source the caller's token reports for, which must be of this kind."""
+    rules = dutyd.intake_rules
+    name = rules.source_for_token(caller.name)
+    if name is None:
+        raise Forbidden(
+            f"token {caller.name} reports for no source: name it under `tokens` of a source "
+            "in the intake file"
+        )
+    source = rules.sources[name]
+    if source.kind != kind:
+        raise Forbidden(f"source {name} is a {source.kind} source, not {kind}")
+    return name, source
+
+
+@router.post(
+    "/alertmanager",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses={429: {"description": "The source's rate limit: retry after Retry-After."}},
+)
+async def alertmanager(
+    notification: AmNotification, caller: Caller, dutyd: DutydDep, response: Response
+) -> Accepted:
+    """Alertmanager's webhook (`webhook_configs`, version 4), authenticated with a dutyd
+    token in `http_config.authorization`. Firing alerts open or count on an incident,
+    resolved ones resolve it, by the mapping rules of the intake file."""
+    name, source = source_of(dutyd, caller, "alertmanager")
+    now = dutyd.clock.now()
+    wait = dutyd.intake_pace.take(name, source.rate_per_minute, len(notification.alerts), now)
+    if wait is not None:
+        metrics.MACHINE_REPORTS.labels(source=name, outcome="rate_limited").inc(
+            len(notification.alerts)
+        )
+        response.status_code = status.HTTP_429_TOO_MANY_REQUESTS
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return Accepted(source=name, accepted=0)
+    rows = rows_from_alertmanager(name, notification, now)
+    await dutyd.intake_writer.store(rows)
+    metrics.MACHINE_REPORTS.labels(source=name, outcome="accepted").inc(len(rows))
+    dutyd.wake()
+    return Accepted(source=name, accepted=len(rows))

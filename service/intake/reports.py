@@ -1,0 +1,91 @@
+"""The intake subject's rows: machine reports made from what a source sent, claimed by
+the engine, marked with what became of them; counts per incident."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.intake.models import AmNotification
+from service.intake.tables import ACCEPTED, MachineReportRow
+from service.store.bulk import among
+from service.store.database import is_postgres
+
+
+def rows_from_alertmanager(
+    source: str, notification: AmNotification, now: datetime
+) -> list[dict[str, Any]]:
+    """One row per alert. Alertmanager sends an alert again while it fires: each time is a
+    report (counted on its incident), not a new incident."""
+    return [
+        {
+            "source": source,
+            "received_at": now,
+            "status": alert.status,
+            "fingerprint": alert.fingerprint,
+            "idempotency_key": None,
+            "labels": alert.labels,
+            "annotations": {**notification.commonAnnotations, **alert.annotations},
+            "state": ACCEPTED,
+            "incident_id": None,
+            "detail": "",
+            "worked_at": None,
+        }
+        for alert in notification.alerts
+    ]
+
+
+async def claim_accepted(session: AsyncSession, limit: int) -> list[MachineReportRow]:
+    """The oldest reports not yet worked, locked for this process (others skip them)."""
+    query = (
+        select(MachineReportRow)
+        .where(MachineReportRow.state == ACCEPTED)
+        .order_by(MachineReportRow.id)
+        .limit(limit)
+    )
+    if is_postgres(session):
+        query = query.with_for_update(skip_locked=True)
+    return list(await session.scalars(query))
+
+
+def mark(
+    row: MachineReportRow,
+    state: str,
+    now: datetime,
+    *,
+    detail: str = "",
+    incident_id: int | None = None,
+) -> None:
+    row.state = state
+    row.detail = detail[:2000]
+    row.incident_id = incident_id
+    row.worked_at = now
+
+
+async def reports_per_incident(
+    session: AsyncSession, incident_ids: list[int]
+) -> dict[int, tuple[int, datetime]]:
+    """How many machine reports each incident has had, and the last one's time."""
+    if not incident_ids:
+        return {}
+    rows = await session.execute(
+        select(
+            MachineReportRow.incident_id,
+            func.count(),
+            func.max(MachineReportRow.received_at),
+        )
+        .where(among(session, MachineReportRow.incident_id, incident_ids))
+        .group_by(MachineReportRow.incident_id)
+    )
+    return {i: (n, last) for i, n, last in rows if i is not None}
+
+
+async def has_accepted(session: AsyncSession) -> bool:
+    return (
+        await session.scalar(
+            select(MachineReportRow.id).where(MachineReportRow.state == ACCEPTED).limit(1)
+        )
+    ) is not None

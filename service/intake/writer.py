@@ -1,0 +1,84 @@
+"""Group commit for machine reports: concurrent requests wait on one writer, which stores
+everything that arrived while it was committing in the next single transaction. A request
+is answered only once its rows are committed (a 2xx means they cannot be lost), yet a
+storm costs one commit per batch, not one per request."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.intake.tables import MachineReportRow
+
+log = structlog.get_logger(__name__)
+REPORTS = MachineReportRow.__table__
+MAX_BATCH_ROWS = 5000
+
+
+class GroupCommit:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, postgres: bool) -> None:
+        self.sessions = sessions
+        self.postgres = postgres
+        self._waiting: list[tuple[list[dict[str, Any]], asyncio.Future[None]]] = []
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.commits = 0  # batches committed (for the benchmark and the tests)
+
+    async def store(self, rows: list[dict[str, Any]]) -> None:
+        """Return once `rows` are committed; raise if they could not be."""
+        if not rows:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((rows, done))
+        self._ensure_running().set()
+        await done
+
+    def _ensure_running(self) -> asyncio.Event:
+        if self._task is None or self._task.done():
+            self._wake = asyncio.Event()
+            self._task = asyncio.create_task(self._write_forever(self._wake))
+        assert self._wake is not None
+        return self._wake
+
+    async def _write_forever(self, wake: asyncio.Event) -> None:
+        while True:
+            await wake.wait()
+            wake.clear()
+            while self._waiting:
+                batch, taken = [], 0
+                while self._waiting and taken < MAX_BATCH_ROWS:
+                    rows, done = self._waiting.pop(0)
+                    batch.append((rows, done))
+                    taken += len(rows)
+                await self._commit(batch)
+
+    async def _commit(self, batch: list[tuple[list[dict[str, Any]], asyncio.Future[None]]]) -> None:
+        rows = [row for rows, _ in batch for row in rows]
+        dialect = postgresql if self.postgres else sqlite
+        # A sender's retry of a request it sent before (same idempotency key) is dropped.
+        statement = dialect.insert(REPORTS).on_conflict_do_nothing()
+        try:
+            async with self.sessions.begin() as session:
+                await session.execute(statement, rows)
+        except Exception as exc:  # every waiting request is told: none is answered 2xx
+            log.exception("intake.commit_failed", rows=len(rows))
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        self.commits += 1
+        for _, done in batch:
+            if not done.done():
+                done.set_result(None)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
