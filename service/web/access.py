@@ -1,7 +1,7 @@
 """Which action of the access policy each console route is, and on which unit: the one
 check every console request passes before its handler runs (the API's twin is
 `service.api.access`). Reading a page needs `view`; the unit is the incident's for a
-route about an incident, or the form's `unit`."""
+route about an incident, the warning's for one about a warning, or the form's `unit`."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from sqlalchemy import select
 from service.auth.policy import Action
 from service.incidents.tables import IncidentRow
 from service.office.tables import HandoverRow
+from service.warnings.tables import WarningRow
 from service.web.context import ConsoleForbidden, DutydDep, ViewerDep
 from service.web.forms import read_form
 
 INCIDENT = "/console/incidents/{incident_id:int}"
+WARNING = "/console/warnings/{warning_id:int}"
 
 
 def _incident_action(request: Request, form: dict[str, str]) -> list[Action]:
@@ -39,19 +41,38 @@ CHANGES: dict[str, Rule] = {
     "/console/roster/overrides/{override_id}/approve": lambda _r, _f: [Action.approve_override],
     "/console/handover": lambda _r, _f: [Action.handover],
     "/console/handover/{handover_id:int}/confirm": lambda _r, _f: [Action.handover],
+    # Public warnings: the preview stores nothing, and is a drafter's as the form is.
+    "/console/warnings/new": lambda _r, _f: [Action.draft_warning],
+    "/console/warnings/preview": lambda _r, _f: [Action.draft_warning],
+    **{
+        f"{WARNING}/{verb}": lambda _r, _f: [Action.draft_warning]
+        for verb in ("edit", "update", "submit", "withdraw")
+    },
+    f"{WARNING}/review": lambda _r, _f: [Action.review_warning],
+    f"{WARNING}/review-after": lambda _r, _f: [Action.review_warning],
+    f"{WARNING}/sign": lambda _r, _f: [Action.sign_warning],
+    f"{WARNING}/publish-now": lambda _r, _f: [Action.sign_warning],
+    f"{WARNING}/lift": lambda _r, _f: [Action.lift_warning],
 }
 
 
 async def _unit(request: Request, dutyd: DutydDep, form: dict[str, str]) -> tuple[str | None, bool]:
     """The unit a request is about, and whether it is about one at all. What the path
-    names (an incident, an override, a handover) decides its unit, never a form's field;
-    a unit named but unknown is None, which only a grant on every unit passes."""
+    names (an incident, a warning, an override, a handover) decides its unit, never a
+    form's field; a unit named but unknown is None, which only a grant on every unit
+    passes."""
     params = request.path_params
     roster = dutyd.runtime.roster
     if "incident_id" in params:
         async with dutyd.reads() as session:
             unit = await session.scalar(
                 select(IncidentRow.unit_id).where(IncidentRow.id == int(params["incident_id"]))
+            )
+        return unit, True
+    if "warning_id" in params:
+        async with dutyd.reads() as session:
+            unit = await session.scalar(
+                select(WarningRow.unit_id).where(WarningRow.id == int(params["warning_id"]))
             )
         return unit, True
     if "override_id" in params:

@@ -14,7 +14,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.app import Dutyd
 from service.auth.tables import AccountRow
-from service.web import board_pages, incident_pages, login_pages, office_pages, public_warnings
+from service.web import (
+    board_pages,
+    incident_pages,
+    login_pages,
+    office_pages,
+    public_warnings,
+    warning_drafts,
+    warning_pages,
+)
 from service.web.context import ConsoleForbidden, LoginRequired
 from service.web.render import HERE, page
 
@@ -80,7 +88,15 @@ class ConsoleHeaders:
 def install_console(app: FastAPI) -> None:
     app.add_middleware(ConsoleHeaders)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
-    for module in (login_pages, board_pages, incident_pages, office_pages, public_warnings):
+    for module in (
+        login_pages,
+        board_pages,
+        incident_pages,
+        office_pages,
+        public_warnings,
+        warning_drafts,
+        warning_pages,
+    ):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

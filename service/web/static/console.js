@@ -62,6 +62,23 @@
   });
   document.addEventListener("htmx:afterSwap", function () { syncClock(); tick(); });
   document.addEventListener("dutyd:clock", function () { syncClock(); tick(); });
+  // A button with data-dialog opens that <dialog> (a confirmation) instead of its form's
+  // plain submit, which asks the server for the same confirmation without JavaScript.
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest && event.target.closest("[data-dialog]");
+    var dialog = opener && document.getElementById(opener.getAttribute("data-dialog"));
+    if (!dialog || typeof dialog.showModal !== "function") return;
+    event.preventDefault();
+    if (!dialog.open) dialog.showModal();
+  });
+  // A field marked wrong by the server stops saying so once it is changed.
+  document.addEventListener("input", function (event) {
+    var field = event.target;
+    if (!field.getAttribute || field.getAttribute("aria-invalid") !== "true") return;
+    var said = document.getElementById(field.getAttribute("aria-describedby") || "");
+    if (said) said.hidden = true;
+    field.removeAttribute("aria-invalid");
+  });
   document.addEventListener("DOMContentLoaded", function () {
     syncClock();
     tick();
