@@ -3,16 +3,25 @@ is committed; what they become is the engine's work, moments later."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
-from pydantic import BaseModel
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response, status
+from pydantic import BaseModel, ValidationError
 
 from service import metrics
 from service.api.deps import Caller, DutydDep
 from service.auth.tables import ApiTokenRow
-from service.errors import Forbidden
+from service.errors import AuthError, Forbidden, NotFound, invalid_from
 from service.intake.models import AmNotification
 from service.intake.reports import rows_from_alertmanager
 from service.intake.rules import Source
+from service.intake.signatures import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    check_signature,
+    source_secret,
+)
+from service.intake.webhook import WebhookBody, rows_from_webhook
 
 router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
 
@@ -64,3 +73,60 @@ async def alertmanager(
     metrics.MACHINE_REPORTS.labels(source=name, outcome="accepted").inc(len(rows))
     dutyd.wake()
     return Accepted(source=name, accepted=len(rows))
+
+
+@router.post(
+    "/webhook/{source}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": WebhookBody.model_json_schema()}},
+        }
+    },
+)
+async def webhook(
+    source: str,
+    request: Request,
+    dutyd: DutydDep,
+    response: Response,
+    timestamp: Annotated[str | None, Header(alias=TIMESTAMP_HEADER)] = None,
+    signature: Annotated[str | None, Header(alias=SIGNATURE_HEADER)] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=120)] = None,
+) -> Accepted:
+    """A generic JSON webhook, signed with the source's shared secret: HMAC-SHA256 of
+    `<timestamp>.<body>` in `X-Dutyd-Signature` (`sha256=<hex>`), Unix seconds in
+    `X-Dutyd-Timestamp` (a request older than five minutes is refused). A retry with the
+    same `Idempotency-Key` is stored once."""
+    known = dutyd.intake_rules.sources.get(source)
+    if known is None or known.kind != "webhook":
+        raise NotFound("webhook source", source)
+    secret = source_secret(source)
+    if secret is None:
+        raise AuthError(f"source {source} has no shared secret set (DUTYD_INTAKE_SECRET_…)")
+    body = await request.body()
+    now = dutyd.clock.now()
+    try:
+        check_signature(secret, timestamp=timestamp, signature=signature, body=body, now=now)
+    except AuthError:
+        metrics.MACHINE_REPORTS.labels(source=source, outcome="bad_signature").inc()
+        raise
+    try:
+        parsed = WebhookBody.model_validate_json(body)
+    except ValidationError as exc:
+        metrics.MACHINE_REPORTS.labels(source=source, outcome="refused").inc()
+        raise invalid_from(exc, f"{source} webhook body") from None
+    wait = dutyd.intake_pace.take(source, known.rate_per_minute, len(parsed.alerts), now)
+    if wait is not None:
+        metrics.MACHINE_REPORTS.labels(source=source, outcome="rate_limited").inc(
+            len(parsed.alerts)
+        )
+        response.status_code = status.HTTP_429_TOO_MANY_REQUESTS
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return Accepted(source=source, accepted=0)
+    rows = rows_from_webhook(source, parsed, now, idempotency_key)
+    await dutyd.intake_writer.store(rows)
+    metrics.MACHINE_REPORTS.labels(source=source, outcome="accepted").inc(len(rows))
+    dutyd.wake()
+    return Accepted(source=source, accepted=len(rows))

@@ -77,6 +77,7 @@ OPEN_ROUTES = {
     "/twilio/status",
     "/twilio/sms",
     "/twilio/voice/{message_id}",
+    "/api/v1/intake/webhook/{source}",  # signed with the source's shared secret
 }
 
 
