@@ -7,7 +7,7 @@ gathers them (for Alembic's `env.py` and the schema test), so it sits above all 
 from service.auth.tables import ApiTokenRow
 from service.escalation.tables import EscalationStepRow
 from service.incidents.tables import IncidentRow, SilenceRow, TimelineEntryRow
-from service.intake.tables import MachineReportRow
+from service.intake.tables import CheckInRow, MachineReportRow
 from service.notify.tables import MessageEventRow, MessageRow
 from service.office.tables import HandoverRow
 from service.plans.tables import PlanSetRow, PlanVersionRow
@@ -31,6 +31,7 @@ __all__ = [
     "ApiTokenRow",
     "Base",
     "CalendarFeedRow",
+    "CheckInRow",
     "EscalationStepRow",
     "HandoverRow",
     "HeartbeatRow",

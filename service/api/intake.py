@@ -3,15 +3,18 @@ is committed; what they become is the engine's work, moments later."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
 from pydantic import BaseModel, ValidationError
 
 from service import metrics
-from service.api.deps import Caller, DutydDep
+from service.api.deps import Caller, DutydDep, ReadSessionDep
 from service.auth.tables import ApiTokenRow
 from service.errors import AuthError, Forbidden, NotFound, invalid_from
+from service.flows.intake import heartbeat
+from service.intake.checkins import source_states
 from service.intake.models import AmNotification
 from service.intake.reports import rows_from_alertmanager
 from service.intake.rules import Source
@@ -130,3 +133,43 @@ async def webhook(
     metrics.MACHINE_REPORTS.labels(source=source, outcome="accepted").inc(len(rows))
     dutyd.wake()
     return Accepted(source=source, accepted=len(rows))
+
+
+class CheckedIn(BaseModel):
+    source: str
+    resolved_silence: bool
+
+
+@router.post("/heartbeat", response_model=CheckedIn)
+async def check_in(caller: Caller, dutyd: DutydDep) -> CheckedIn:
+    """A heartbeat source checks in (its token names it). Silent past `every_minutes`, it
+    opens an incident for its unit's duty office; its return resolves that incident."""
+    name, _ = source_of(dutyd, caller, "heartbeat")
+    async with dutyd.sessions.begin() as session:
+        resolved = await heartbeat(
+            session,
+            name,
+            roster=dutyd.runtime.roster,
+            plans=dutyd.runtime.plans,
+            now=dutyd.clock.now(),
+        )
+    metrics.MACHINE_REPORTS.labels(source=name, outcome="check_in").inc()
+    dutyd.wake()
+    return CheckedIn(source=name, resolved_silence=resolved)
+
+
+class SourceView(BaseModel):
+    name: str
+    kind: str
+    every_minutes: int | None
+    last_check_in: datetime | None
+    silent: bool
+
+
+@router.get("/sources", response_model=list[SourceView])
+async def sources(caller: Caller, dutyd: DutydDep, session: ReadSessionDep) -> list[SourceView]:
+    """Every machine source, with a heartbeat source's last check-in and whether it is silent."""
+    return [
+        SourceView(**vars(state))
+        for state in await source_states(session, dutyd.intake_rules, dutyd.clock.now())
+    ]

@@ -23,7 +23,7 @@ from service.clock import Clock
 from service.escalation import chain
 from service.escalation.fire import fire_step, fire_unanswered_alert
 from service.escalation.tables import EscalationStepRow, StepKind, StepState
-from service.flows.intake import work_reports
+from service.flows.intake import watch_heartbeats, work_reports
 from service.flows.warning_fanout import WarningTexts, next_warning_due, run_warning_pass
 from service.incidents import service as incidents
 from service.incidents.models import OPEN_STATUSES
@@ -95,6 +95,14 @@ class Engine:
         if self.intake_rules is None:
             return False
         async with self.sessions.begin() as session:
+            await watch_heartbeats(
+                session,
+                rules=self.intake_rules(),
+                roster=self.roster(),
+                plans=self.plans(),
+                now=self.clock.now(),
+                worker=self.worker,
+            )
             _, worked = await work_reports(
                 session,
                 rules=self.intake_rules(),

@@ -11,12 +11,13 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.catalog import Level
+from service.catalog import Category, Level
 from service.errors import DutydError
 from service.flows.incidents import report_incident, set_status
 from service.incidents import service as incidents
 from service.incidents.models import LEVEL_ORDER, IncidentReport, IncidentStatus
 from service.intake import reports
+from service.intake.checkins import check_in, silent_sources
 from service.intake.rules import IntakeRules, Unmapped, map_alert
 from service.intake.tables import MachineReportRow
 from service.plans.loader import PlanSet
@@ -128,3 +129,71 @@ async def _work(
         done.counted += 1
     else:
         done.opened += 1
+
+
+async def watch_heartbeats(
+    session: AsyncSession,
+    *,
+    rules: IntakeRules,
+    roster: Roster,
+    plans: PlanSet,
+    now: datetime,
+    worker: str,
+) -> int:
+    """A heartbeat source silent past its interval opens an incident for its duty office."""
+    opened = 0
+    for row in await silent_sources(session, rules, now):
+        source = rules.sources[row.source]
+        assert source.unit is not None and source.every_minutes is not None
+        silent_for = int((now - row.last_at).total_seconds() // 60)
+        incident, _ = await report_incident(
+            session,
+            IncidentReport(
+                category=Category.accident_disaster,
+                event_type="infrastructure",
+                level=Level.IV,
+                unit=source.unit,
+                title=f"{row.source} 未按时报到（已{silent_for}分钟）",
+                description=(
+                    f"{row.source} should check in every {source.every_minutes} min; "
+                    f"last at {row.last_at.isoformat(timespec='seconds')}"
+                ),
+                source="automated",
+                reporter=f"source:{row.source}",
+                learned_at=now,
+                dedup_key=f"heartbeat:{row.source}",
+            ),
+            roster=roster,
+            plans=plans,
+            reporter=f"source:{row.source}",
+            now=now,
+            worker=worker,
+        )
+        row.silent_incident_id = incident.id
+        opened += 1
+    return opened
+
+
+async def heartbeat(
+    session: AsyncSession, source: str, *, roster: Roster, plans: PlanSet, now: datetime
+) -> bool:
+    """A check-in: recorded; if the source's silence had opened an incident, its return
+    resolves it. True if it did."""
+    row = await check_in(session, source, now)
+    if row.silent_incident_id is None:
+        return False
+    incident = await incidents.lock_incident(session, row.silent_incident_id)
+    row.silent_incident_id = None
+    if IncidentStatus(incident.status) in (IncidentStatus.resolved, IncidentStatus.closed):
+        return False
+    await set_status(
+        session,
+        roster=roster,
+        plans=plans,
+        incident_id=incident.id,
+        status=IncidentStatus.resolved,
+        note=f"{source} checked in again",
+        actor=f"source:{source}",
+        now=now,
+    )
+    return True

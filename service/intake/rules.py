@@ -33,6 +33,12 @@ class Source(BaseModel):
     )
     unit: str | None = Field(None, description="Heartbeat: whose duty office hears of silence.")
 
+    @model_validator(mode="after")
+    def _heartbeat_complete(self) -> Source:
+        if self.kind == "heartbeat" and (self.every_minutes is None or self.unit is None):
+            raise ValueError("a heartbeat source needs every_minutes and unit")
+        return self
+
 
 class LevelRule(BaseModel):
     model_config = ConfigDict(extra="forbid")

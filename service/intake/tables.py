@@ -42,3 +42,13 @@ class MachineReportRow(Base):
     incident_id: Mapped[int | None]
     detail: Mapped[str] = mapped_column(Text, default="")
     worked_at: Mapped[datetime | None]
+
+
+class CheckInRow(Base):
+    """A heartbeat source's last check-in, and the incident its silence opened."""
+
+    __tablename__ = "source_checkins"
+
+    source: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_at: Mapped[datetime]
+    silent_incident_id: Mapped[int | None]

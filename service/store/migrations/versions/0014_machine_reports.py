@@ -1,4 +1,4 @@
-"""machine reports: what sources sent, committed before they are answered
+"""machine reports: what sources sent, committed before they are answered; check-ins
 
 Revision ID: 0014
 Revises: 0013
@@ -45,9 +45,17 @@ def upgrade() -> None:
         postgresql_where=sa.text(ACCEPTED),
         sqlite_where=sa.text(ACCEPTED),
     )
+    op.create_table(
+        "source_checkins",
+        sa.Column("source", sa.String(length=40), nullable=False),
+        sa.Column("last_at", WHEN, nullable=False),
+        sa.Column("silent_incident_id", sa.Integer(), nullable=True),
+        sa.PrimaryKeyConstraint("source", name=op.f("pk_source_checkins")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("source_checkins")
     op.drop_index("ix_machine_reports_accepted", table_name="machine_reports")
     op.drop_index(op.f("ix_machine_reports_source"), table_name="machine_reports")
     op.drop_table("machine_reports")
