@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from service import metrics
 from service.api.deps import Caller, DutydDep, ReadSessionDep
 from service.auth.tables import ApiTokenRow
-from service.errors import AuthError, Forbidden, NotFound, invalid_from
+from service.errors import AuthError, InvalidInput, NotFound, invalid_from
 from service.flows.intake import heartbeat
 from service.intake.checkins import source_states
 from service.intake.models import AmNotification
@@ -38,14 +38,17 @@ def source_of(dutyd: DutydDep, caller: ApiTokenRow, kind: str) -> tuple[str, Sou
     """The source the caller's token reports for, which must be of this kind."""
     rules = dutyd.intake_rules
     name = rules.source_for_token(caller.name)
+    # The token may report (the access policy said so); which source it speaks for is the
+    # intake file's word: a token it does not name is a request that does not fit (422).
     if name is None:
-        raise Forbidden(
+        raise InvalidInput(
             f"token {caller.name} reports for no source: name it under `tokens` of a source "
-            "in the intake file"
+            "in the intake file",
+            field="token",
         )
     source = rules.sources[name]
     if source.kind != kind:
-        raise Forbidden(f"source {name} is a {source.kind} source, not {kind}")
+        raise InvalidInput(f"source {name} is a {source.kind} source, not {kind}", field="token")
     return name, source
 
 

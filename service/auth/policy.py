@@ -58,7 +58,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     # The workflow narrows this to the roles its rules name (warnings.yaml cancel_roles).
     Action.lift_warning: frozenset({Role.warning_approver, Role.leader}),
     Action.manage_recipients: frozenset({Role.warning_drafter, Role.warning_approver, Role.admin}),
-    Action.report_machine: frozenset({Role.source, Role.admin}),
+    Action.report_machine: frozenset({Role.source}),
 }
 
 

@@ -104,7 +104,7 @@ async def test_refusals_store_nothing(daemon: Daemon) -> None:
     officer = await api_client(dutyd, Role.duty_officer, "desk")
     body = notification(alert("x1"))
     refused = await stranger.post("/api/v1/intake/alertmanager", json=body)
-    assert refused.status_code == 403 and "reports for no source" in refused.text
+    assert refused.status_code == 422 and "reports for no source" in refused.text
     assert (await officer.post("/api/v1/intake/alertmanager", json=body)).status_code == 403
     # A source token reads nothing back.
     assert (await source.get("/api/v1/incidents")).status_code == 403

@@ -48,6 +48,6 @@ async def test_silence_opens_an_incident_and_the_return_resolves_it(daemon: Daem
     assert status == "resolved"
     # A token of an Alertmanager source cannot check in for a heartbeat source.
     other = await api_client(dutyd, Role.source, "alertmanager")
-    assert (await other.post("/api/v1/intake/heartbeat")).status_code == 403
+    assert (await other.post("/api/v1/intake/heartbeat")).status_code == 422
     for client in (gauge, desk, other):
         await client.aclose()
