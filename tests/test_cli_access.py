@@ -40,6 +40,7 @@ CITY_WIDE = {
     "user list",
     "recipients import",
     "recipients opt-out",
+    "intake sources",
 }
 LATER = "2030-01-05T09:00:00+08:00"
 UNTIL = "2030-01-05T12:00:00+08:00"
@@ -163,6 +164,7 @@ def arguments(
         "warning show": ["1"],
         "recipients import": [str(roster_file)],
         "recipients opt-out": ["+8613900000000"],
+        "intake sources": [],
     }
 
 

@@ -19,6 +19,7 @@ from service.cli import (
     db,
     handover,
     incidents,
+    intake,
     plans,
     reports,
     roster,
@@ -64,6 +65,7 @@ for group, name in (
     (handover.app, "handover"),
     (reports.app, "report"),
     (warnings.app, "warning"),
+    (intake.app, "intake"),
     (warnings.recipients_app, "recipients"),
 ):
     app.add_typer(group, name=name)

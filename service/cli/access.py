@@ -34,6 +34,9 @@ COMMAND_ACTIONS: dict[str, Action | str] = {
     "config show": MACHINE,
     "config table": MACHINE,
     "plans check": MACHINE,
+    "intake check": MACHINE,
+    "intake dry-run": MACHINE,
+    "intake sources": Action.view,
     "plans show": Action.view,
     "incident report": Action.report_incident,
     **{
