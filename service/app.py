@@ -18,6 +18,7 @@ from service.flows.delivery import TimelineObserver
 from service.flows.engine import Engine, RunResult
 from service.flows.warning_relay_poll import RelayPoller
 from service.in_force import InForce
+from service.intake.mailbox import MailHandler, MailListener
 from service.intake.pace import SourcePace
 from service.intake.rules import IntakeRules, load_intake_rules
 from service.intake.writer import GroupCommit
@@ -48,6 +49,24 @@ log = structlog.get_logger(__name__)
 WAKE_JOB_ID = "wake"
 # Wake-ups never wait in APScheduler's queue or get skipped by it: `_woken` coalesces them.
 WAKE_INSTANCES = 1000
+
+
+async def start_mailboxes(dutyd: Dutyd) -> list[MailListener]:
+    """The SMTP listener of each mail source of the intake file."""
+    listeners = []
+    for name, source in dutyd.intake_rules.sources.items():
+        if source.kind == "mail" and source.listen:
+            host, port = source.listen.rsplit(":", 1)
+            handler = MailHandler(
+                name,
+                dutyd.intake_writer.store,
+                dutyd.clock,
+                dutyd.settings.data_dir / "attachments",
+            )
+            listener = MailListener(handler, host, int(port))
+            await listener.start()
+            listeners.append(listener)
+    return listeners
 
 
 class Dutyd(InForce):
@@ -196,6 +215,7 @@ class Dutyd(InForce):
         ):
             self.scheduler.add_job(job, trigger, id=job_id, coalesce=True, **options)
         self.scheduler.start()
+        self.mailboxes = await start_mailboxes(self)
         self.wake()
 
     def wake(self, at: datetime | None = None) -> None:
@@ -324,6 +344,8 @@ class Dutyd(InForce):
             self.scheduler = None
         if hasattr(self, "engine"):
             await self.engine.outbox.drain(grace_seconds)
+        for mailbox in getattr(self, "mailboxes", []):
+            await mailbox.stop()
         if hasattr(self, "intake_writer"):
             await self.intake_writer.close()
         for transport in set(getattr(self, "transports", {}).values()):

@@ -36,6 +36,8 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action] = {
     ("DELETE", "/api/v1/silences/{silence_id}"): Action.manage_silences,
     ("POST", "/api/v1/intake/alertmanager"): Action.report_machine,
     ("POST", "/api/v1/intake/heartbeat"): Action.report_machine,
+    ("POST", "/api/v1/intake/drafts/{report_id}/confirm"): Action.report_incident,
+    ("POST", "/api/v1/intake/drafts/{report_id}/dismiss"): Action.report_incident,
     ("POST", "/api/v1/warnings"): Action.draft_warning,
     ("POST", f"{INCIDENT}/warning"): Action.draft_warning,
     ("PUT", WARNING): Action.draft_warning,

@@ -7,16 +7,17 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from service import metrics
-from service.api.deps import Caller, DutydDep, ReadSessionDep
+from service.api.deps import Caller, DutydDep, PageSize, ReadSessionDep, RowId
 from service.auth.tables import ApiTokenRow
 from service.errors import AuthError, InvalidInput, NotFound, invalid_from
-from service.flows.intake import heartbeat
+from service.flows.intake import confirm_mail, dismiss_mail, heartbeat
+from service.incidents.models import IncidentReport
 from service.intake.checkins import source_states
 from service.intake.models import AmNotification
-from service.intake.reports import rows_from_alertmanager
+from service.intake.reports import mail_drafts, rows_from_alertmanager
 from service.intake.rules import Source
 from service.intake.signatures import (
     SIGNATURE_HEADER,
@@ -176,3 +177,69 @@ async def sources(caller: Caller, dutyd: DutydDep, session: ReadSessionDep) -> l
         SourceView(**vars(state))
         for state in await source_states(session, dutyd.intake_rules, dutyd.clock.now())
     ]
+
+
+class MailDraft(BaseModel):
+    id: int
+    source: str
+    received_at: datetime
+    sender: str
+    subject: str
+    text: str
+    attachments: list[dict[str, object]]
+
+
+class Dismissal(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class Confirmed(BaseModel):
+    incident_id: int
+
+
+@router.get("/drafts", response_model=list[MailDraft])
+async def drafts(caller: Caller, session: ReadSessionDep, limit: PageSize = 100) -> list[MailDraft]:
+    """Mail to the duty mailbox waiting for an officer: confirm it as an incident or dismiss it."""
+    return [
+        MailDraft(
+            id=row.id,
+            source=row.source,
+            received_at=row.received_at,
+            sender=row.labels.get("from", ""),
+            subject=row.labels.get("subject", ""),
+            text=row.annotations.get("text", ""),
+            attachments=row.annotations.get("attachments", []),
+        )
+        for row in await mail_drafts(session, limit)
+    ]
+
+
+@router.post(
+    "/drafts/{report_id}/confirm", status_code=status.HTTP_201_CREATED, response_model=Confirmed
+)
+async def confirm(
+    report_id: RowId, report: IncidentReport, caller: Caller, dutyd: DutydDep
+) -> Confirmed:
+    """Log the incident the mail tells of (the officer's corrected record), its attachments kept."""
+    async with dutyd.sessions.begin() as session:
+        incident_id = await confirm_mail(
+            session,
+            report_id,
+            report,
+            roster=dutyd.runtime.roster,
+            plans=dutyd.runtime.plans,
+            actor=caller.name,
+            now=dutyd.clock.now(),
+            worker=dutyd.worker,
+        )
+    dutyd.wake()
+    return Confirmed(incident_id=incident_id)
+
+
+@router.post("/drafts/{report_id}/dismiss", status_code=status.HTTP_204_NO_CONTENT)
+async def dismiss(report_id: RowId, body: Dismissal, caller: Caller, dutyd: DutydDep) -> None:
+    """Not an incident (spam, a reply, a test): dismissed with the reason, kept on record."""
+    async with dutyd.sessions.begin() as session:
+        await dismiss_mail(
+            session, report_id, actor=caller.name, reason=body.reason, now=dutyd.clock.now()
+        )

@@ -197,3 +197,33 @@ async def heartbeat(
         now=now,
     )
     return True
+
+
+async def confirm_mail(
+    session: AsyncSession,
+    report_id: int,
+    report: IncidentReport,
+    *,
+    roster: Roster,
+    plans: PlanSet,
+    actor: str,
+    now: datetime,
+    worker: str,
+) -> int:
+    """The officer confirms a mail draft as an incident (with what they corrected); the
+    mail's attachments go with it. The incident's id."""
+    row = await reports.lock_draft(session, report_id)
+    attachments = [f"sha256:{a['sha256']} {a['filename']}" for a in row.annotations["attachments"]]
+    report = report.model_copy(update={"attachments": [*report.attachments, *attachments]})
+    incident, _ = await report_incident(
+        session, report, roster=roster, plans=plans, reporter=actor, now=now, worker=worker
+    )
+    reports.mark(row, "done", now, detail=f"confirmed by {actor}", incident_id=incident.id)
+    return incident.id
+
+
+async def dismiss_mail(
+    session: AsyncSession, report_id: int, *, actor: str, reason: str, now: datetime
+) -> None:
+    row = await reports.lock_draft(session, report_id)
+    reports.mark(row, "dismissed", now, detail=f"dismissed by {actor}: {reason}")

@@ -89,3 +89,29 @@ async def has_accepted(session: AsyncSession) -> bool:
             select(MachineReportRow.id).where(MachineReportRow.state == ACCEPTED).limit(1)
         )
     ) is not None
+
+
+async def mail_drafts(session: AsyncSession, limit: int) -> list[MachineReportRow]:
+    """Mail waiting for an officer to confirm or dismiss it, the oldest first."""
+    return list(
+        await session.scalars(
+            select(MachineReportRow)
+            .where(MachineReportRow.state == "draft")
+            .order_by(MachineReportRow.id)
+            .limit(limit)
+        )
+    )
+
+
+async def lock_draft(session: AsyncSession, report_id: int) -> MachineReportRow:
+    from service.errors import Conflict, NotFound
+
+    query = select(MachineReportRow).where(MachineReportRow.id == report_id)
+    if is_postgres(session):
+        query = query.with_for_update()
+    row = await session.scalar(query)
+    if row is None or row.status != "mail":
+        raise NotFound("mail draft", report_id)
+    if row.state != "draft":
+        raise Conflict(f"mail draft {report_id} is already {row.state}")
+    return row

@@ -32,11 +32,18 @@ class Source(BaseModel):
         None, ge=1, le=7 * 24 * 60, description="Heartbeat: it must check in this often."
     )
     unit: str | None = Field(None, description="Heartbeat: whose duty office hears of silence.")
+    listen: str | None = Field(
+        None,
+        pattern=r"^[^:\s]+:\d{1,5}$",
+        description="Mail: host:port of the built-in SMTP listener (e.g. 127.0.0.1:2525).",
+    )
 
     @model_validator(mode="after")
     def _heartbeat_complete(self) -> Source:
         if self.kind == "heartbeat" and (self.every_minutes is None or self.unit is None):
             raise ValueError("a heartbeat source needs every_minutes and unit")
+        if self.kind == "mail" and self.listen is None:
+            raise ValueError("a mail source needs listen: host:port")
         return self
 
 
