@@ -16,7 +16,7 @@ from service.incidents.timeline import add_entry
 from service.notify.queue import queue_message, tell_people
 from service.notify.tables import MessageRow
 from service.plans.models import AfterLast, ResolvedPlan, Target
-from service.plans.targets import Recipients, reach_people, resolve_targets
+from service.plans.targets import Recipients, describe_target, reach_people, resolve_targets
 from service.plans.templates import EscalationText, render_escalation, render_unanswered
 from service.roster.models import Person
 from service.roster.roster import Roster
@@ -60,8 +60,10 @@ class _Context:
         targets: list[Target],
         channels: list[Channel],
         label: str,
+        stage: dict[str, object],
         exclude: set[str] | None = None,
     ) -> Recipients:
+        """Who the targets reach now; `stage` is `label` as facts, for the timeline."""
         recipients = resolve_targets(
             self.roster,
             targets=targets,
@@ -76,6 +78,8 @@ class _Context:
                 "coverage_gap",
                 f"{label}: nobody holds {target.describe()} at this time",
                 target=target.model_dump(exclude_none=True),
+                target_name=self.target_names(target),
+                **stage,
             )
             self.tell_duty_office("coverage_gap", step=label, target=target.describe())
         for person, channel in recipients.unreachable:
@@ -84,8 +88,16 @@ class _Context:
                 f"{label}: {person.name} has no {channel.value} contact",
                 person=person.id,
                 channel=channel.value,
+                person_name=person.name,
+                **stage,
             )
         return recipients
+
+    def target_names(self, target: Target) -> dict[str, str]:
+        return {
+            language: describe_target(self.roster, target, self.incident.unit_id, language)
+            for language in ("zh", "en")
+        }
 
     def tell_duty_office(self, template: str, **values: object) -> None:
         """A short message to the duty office above the incident's unit."""
@@ -167,15 +179,26 @@ def fire_step(
     escalation = ctx.rules.escalation
     steps = escalation.flat_steps() if escalation else []
     if step_row.step_index >= len(steps):
-        ctx.note("escalation_exhausted", "the plan has no such escalation step; nothing to do")
+        ctx.note(
+            "escalation_exhausted",
+            "the plan has no such escalation step; nothing to do",
+            cause="no_step",
+            step_index=step_row.step_index,
+        )
         return []
     assert escalation is not None
     step = steps[step_row.step_index]
     label = f"step {step_row.step_index + 1}/{len(steps)}"
     if step_row.round:
         label += f" (round {step_row.round + 1})"
+    stage: dict[str, object] = {
+        "stage": "step",
+        "step_index": step_row.step_index,
+        "steps": len(steps),
+        "round": step_row.round,
+    }
 
-    recipients = ctx.resolve(step.notify, step.channels, label)
+    recipients = ctx.resolve(step.notify, step.channels, label, stage)
     render = lambda ch, lang, text: render_escalation(ch, lang, text, ctx.rules.templates)  # noqa: E731
     messages = ctx.queue(
         recipients, render, step_row.id, step_row.step_index + 1, len(steps), step_row.round
@@ -184,10 +207,10 @@ def fire_step(
     ctx.note(
         "step_fired",
         f"{label}: notifying {names} by {', '.join(c.value for c in step.channels)}",
-        step_index=step_row.step_index,
-        round=step_row.round,
         people=[p.id for p in recipients.people],
         messages=len(messages),
+        channels=[c.value for c in step.channels],
+        **stage,
     )
 
     following = next_position(
@@ -243,6 +266,8 @@ def fire_unanswered_alert(
         "escalation_exhausted",
         "the last step's wait ran out unanswered; no further escalation"
         + ("" if alert else " (the plan says stop)"),
+        cause="unanswered",
+        alert=alert,
     )
     if not alert:
         return []
@@ -250,11 +275,17 @@ def fire_unanswered_alert(
         roster.duty_office(now, incident.unit_id), [Channel.sms, Channel.email]
     )
     if not recipients.people:
-        ctx.note("coverage_gap", "unanswered alert: nobody holds the duty office at this time")
+        ctx.note(
+            "coverage_gap",
+            "unanswered alert: nobody holds the duty office at this time",
+            stage="unanswered",
+        )
     messages = ctx.queue(recipients, render_unanswered, step_row.id, 0, 0, step_row.round)
     names = ", ".join(p.name for p in recipients.people) or "nobody"
     ctx.note(
-        "unanswered_alert", f"nobody acknowledged after every step; duty office alerted: {names}"
+        "unanswered_alert",
+        f"nobody acknowledged after every step; duty office alerted: {names}",
+        people=[p.id for p in recipients.people],
     )
     return messages
 
@@ -274,7 +305,9 @@ def notify_at_once(
     messages: list[MessageRow] = []
     told = set(already_told)
     for rule in ctx.rules.notify:
-        recipients = ctx.resolve(rule.targets, rule.channels, "notify at once", exclude=told)
+        recipients = ctx.resolve(
+            rule.targets, rule.channels, "notify at once", {"stage": "notify"}, exclude=told
+        )
         told.update(p.id for p in recipients.people)
         messages += ctx.queue(recipients, render, None, 0, 0, 0)
         if recipients.people:
@@ -282,5 +315,6 @@ def notify_at_once(
                 "notified",
                 "told at once: " + ", ".join(p.name for p in recipients.people),
                 people=[p.id for p in recipients.people],
+                channels=[c.value for c in rule.channels],
             )
     return messages

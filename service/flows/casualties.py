@@ -62,10 +62,16 @@ async def weigh_casualties(
             actor=actor,
             now=now,
             worker=worker,
+            cause={"cause": "figures", **implied.facts()},
         )
         return True
     if casualties.propose_level(
-        session, incident, level=implied.level, reason=implied.reason, now=now
+        session,
+        incident,
+        level=implied.level,
+        reason=implied.reason,
+        now=now,
+        figures=implied.facts(),
     ):
         deciders = resolve_targets(
             roster,
@@ -128,5 +134,11 @@ async def after_figures_changed(
     if not raised:  # a raise owes its own follow-up on change
         plan = await plan_by_digest(session, incident.plan_version, plans)
         await followups.owe_followup_on_change(
-            session, roster, plan, incident, what="casualty figures changed", now=now
+            session,
+            roster,
+            plan,
+            incident,
+            what="casualty figures changed",
+            now=now,
+            cause={"change": "casualties"},
         )

@@ -32,7 +32,14 @@ class TimelineObserver:
                     at=now,
                     kind="message_failed" if result.failed else "message_sent",
                     summary=f"{result.channel} to {result.address}{digest} {result.detail}",
-                    data={"message_id": result.message_id},
+                    data={
+                        "message_id": result.message_id,
+                        "person": result.person_id,
+                        "channel": result.channel,
+                        "address": result.address,
+                        "digest": bool(digest),
+                        "detail": result.detail,
+                    },
                 )
 
     async def failed_over(self, session: AsyncSession, change: FailOver, now: datetime) -> None:
@@ -44,6 +51,14 @@ class TimelineObserver:
                 kind="failover",
                 summary=f"{change.failed_channel} to {change.person_name} failed; trying "
                 f"{change.next_channel} {change.next_address}",
+                data={
+                    "message_id": change.failed_message_id,
+                    "person": change.person_id,
+                    "person_name": change.person_name,
+                    "failed_channel": change.failed_channel,
+                    "next_channel": change.next_channel,
+                    "next_address": change.next_address,
+                },
             )
 
     async def unreachable(
@@ -60,6 +75,7 @@ class TimelineObserver:
                 at=now,
                 kind="person_unreachable",
                 summary=f"{name} cannot be reached: every contact method failed",
+                data={"person": person_id, "person_name": name},
             )
             incident = await session.get(IncidentRow, incident_id)
             unit_id = incident.unit_id if incident else None

@@ -74,6 +74,7 @@ async def report_incident(
                     actor=reporter,
                     now=now,
                     worker=worker,
+                    cause={"cause": "repeat"},
                 )
             if "casualties" in changes:
                 await after_figures_changed(
@@ -125,6 +126,7 @@ async def report_incident(
         report,
         plan=choice.plan,
         plan_reason=choice.reason,
+        plan_grounds=choice.grounds,
         learned_at=learned_at,
         silence=silence,
         reporter=reporter,
@@ -137,6 +139,7 @@ async def report_incident(
             reported=reported_level,
             reason=implied.reason if implied else "",
             now=now,
+            figures=implied.facts() if implied else None,
         )
     if silence is None:
         await start_response(session, roster, choice.plan.plan, incident, now=now, worker=worker)
@@ -170,6 +173,7 @@ async def acknowledge(
         kind="acknowledged",
         actor=actor,
         summary=f"acknowledged by {actor}; {cancelled} pending escalation step(s) cancelled",
+        data={"cancelled": cancelled},
     )
     plan = await plan_by_digest(session, incident.plan_version, plans)
     escalation = plan.rules(Level(incident.level)).escalation
@@ -231,6 +235,7 @@ async def set_status(
                 kind="messages_withdrawn",
                 actor=actor,
                 summary=f"{withdrawn} message(s) not yet sent were withdrawn: resolved",
+                data={"withdrawn": withdrawn, "because": IncidentStatus.resolved.value},
             )
         await reports.cancel_open_duties(
             session, incident_id, not_due_after=now, kinds=(ReportKind.followup.value,)
@@ -246,6 +251,7 @@ async def set_status(
         kind="status_changed",
         actor=actor,
         summary=f"{current.value} -> {status.value}" + (f": {note}" if note else ""),
+        data={"from": current.value, "to": status.value, "note": note},
     )
     return incident
 

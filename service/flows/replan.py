@@ -4,12 +4,14 @@ or an edit of the plans, the plan that governs it now takes over."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.catalog import Category, Level
 from service.escalation import chain
 from service.flows.response import start_response
+from service.incidents import attributes
 from service.incidents import service as incidents
 from service.incidents.tables import IncidentRow
 from service.plans.archive import plan_by_digest, remember_version
@@ -41,6 +43,7 @@ async def _replan(
     now: datetime,
     worker: str,
     why: str,
+    cause: dict[str, Any],
     restart: bool,
 ) -> None:
     """Put the incident under the plan that governs it now, with its current attributes.
@@ -53,8 +56,16 @@ async def _replan(
     choice = _choose(plans, roster, incident)
     await remember_version(session, choice.plan, now)
     cancelled = await chain.cancel_for_replan(session, incident_id=incident.id)
-    incidents.set_plan(
-        session, incident, plan=choice.plan, why=why, reason=choice.reason, actor=actor, now=now
+    attributes.set_plan(
+        session,
+        incident,
+        plan=choice.plan,
+        why=why,
+        reason=choice.reason,
+        actor=actor,
+        now=now,
+        cause=cause,
+        grounds=choice.grounds,
     )
     plan = choice.plan.plan
     if not restart:
@@ -98,14 +109,18 @@ async def change_level(
     actor: str,
     now: datetime,
     worker: str,
+    cause: dict[str, Any] | None = None,
 ) -> IncidentRow:
-    """Raise or lower the level: the new level's plan, targets and deadlines take over."""
+    """Raise or lower the level: the new level's plan, targets and deadlines take over.
+    `cause`: what made dutyd raise it, as facts for the timeline (`attributes.set_level`)."""
     row = (
         incident
         if isinstance(incident, IncidentRow)
         else await incidents.lock_incident(session, incident)
     )
-    incidents.set_level(session, row, level=level, reason=reason, actor=actor, now=now)
+    attributes.set_level(
+        session, row, level=level, reason=reason, actor=actor, now=now, cause=cause
+    )
     await _replan(
         session,
         row,
@@ -115,11 +130,18 @@ async def change_level(
         now=now,
         worker=worker,
         why=f"re-planned for level {level.value}",
+        cause={"cause": "level", "level": level.value},
         restart=True,
     )
     plan = await plan_by_digest(session, row.plan_version, plans)
     await followups.owe_followup_on_change(
-        session, roster, plan, row, what=f"level changed to {level.value}", now=now
+        session,
+        roster,
+        plan,
+        row,
+        what=f"level changed to {level.value}",
+        now=now,
+        cause={"change": "level", "level": level.value},
     )
     return row
 
@@ -139,7 +161,7 @@ async def change_category(
 ) -> IncidentRow:
     """Correct the category and event type: re-planned like a level change."""
     row = await incidents.lock_incident(session, incident_id)
-    incidents.set_category(
+    attributes.set_category(
         session, row, category=category, event_type=event_type, reason=reason, actor=actor, now=now
     )
     await _replan(
@@ -151,6 +173,7 @@ async def change_category(
         now=now,
         worker=worker,
         why="re-planned for the corrected category",
+        cause={"cause": "category"},
         restart=True,
     )
     return row
@@ -177,6 +200,7 @@ async def replan(
         now=now,
         worker=worker,
         why=f"re-planned by {actor}",
+        cause={"cause": "operator"},
         restart=False,
     )
     return row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +27,8 @@ def set_casualties(
     old = {k: int(incident.casualties.get(k, 0)) for k in Casualties.model_fields}
     new = update.casualties.model_dump()
     changed = [f"{k} {old[k]}→{new[k]}" for k in new if new[k] != old[k]]
-    if update.losses is not None and update.losses != (incident.losses or ""):
+    losses_changed = update.losses is not None and update.losses != (incident.losses or "")
+    if losses_changed:
         incident.losses = update.losses
         changed.append("losses")
     if not changed:
@@ -40,15 +42,22 @@ def set_casualties(
         actor=actor,
         summary=f"casualties and losses updated by {actor}: {', '.join(changed)}"
         + (f" ({update.note})" if update.note else ""),
-        data={"from": old, "to": new},
+        data={"from": old, "to": new, "losses_changed": losses_changed, "note": update.note},
     )
     return True
 
 
 def propose_level(
-    session: AsyncSession, incident: IncidentRow, *, level: Level, reason: str, now: datetime
+    session: AsyncSession,
+    incident: IncidentRow,
+    *,
+    level: Level,
+    reason: str,
+    now: datetime,
+    figures: dict[str, Any] | None = None,
 ) -> bool:
-    """Put a level the figures imply before the officer; False if it is already proposed."""
+    """Put a level the figures imply before the officer; False if it is already proposed.
+    `figures` are the facts of `reason` (`ImpliedLevel.facts`), for the timeline."""
     if incident.proposed_level == level.value:
         return False
     incident.proposed_level, incident.proposed_reason = level.value, reason
@@ -59,6 +68,6 @@ def propose_level(
         kind="level_proposed",
         summary=f"level {level.value} ({LEVEL_NAMES[level]['en']}) proposed: {reason}; "
         "the officer confirms it by raising the level",
-        data={"level": level.value},
+        data={"level": level.value, "current": incident.level, "reason": reason, **(figures or {})},
     )
     return True

@@ -1,20 +1,21 @@
-"""Incidents' own rows: logging one, its attributes, its status (only through the state
-machine in `models.TRANSITIONS`), and reading them back. Each function runs in the
-caller's transaction; what other subjects do about it is `flows.incidents`."""
+"""Incidents' own rows: logging one, its status (only through the state machine in
+`models.TRANSITIONS`), and reading them back; its level, category and plan change in
+`incidents.attributes`. Each function runs in the caller's transaction; what other
+subjects do about it is `flows.incidents`."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.catalog import EVENT_TYPES, LEVEL_NAMES, Category, Level
+from service.catalog import EVENT_TYPES, Level
 from service.durations import format_duration
 from service.errors import InvalidInput, NotFound, UnknownValue
 from service.incidents.models import (
     ACK_EXPIRY,
-    LEVEL_ORDER,
     OPEN_STATUSES,
     TRANSITIONS,
     IncidentReport,
@@ -99,8 +100,10 @@ async def log_incident(
     silence: SilenceRow | None,
     reporter: str,
     now: datetime,
+    plan_grounds: dict[str, Any] | None = None,
 ) -> IncidentRow:
-    """Store a new incident under `plan`, with its first timeline entries."""
+    """Store a new incident under `plan`, with its first timeline entries; `plan_grounds`
+    are the facts of `plan_reason` (`selection.Choice.grounds`)."""
     incident = IncidentRow(
         category=report.category.value,
         event_type=report.event_type,
@@ -136,14 +139,25 @@ async def log_incident(
         actor=reporter,
         summary=f"reported ({report.source}): level {report.level.value} "
         f"{report.category.value}/{report.event_type} in {report.unit}: {report.title}",
+        data={
+            "source": report.source,
+            "level": report.level.value,
+            "category": report.category.value,
+            "event_type": report.event_type,
+            "unit": report.unit,
+            "title": report.title,
+        },
     )
+    plan_data: dict[str, Any] = {"plan": plan.plan.id, "version": plan.digest}
+    if plan_grounds is not None:
+        plan_data |= {"title": plan.plan.title, "grounds": plan_grounds}
     add_entry(
         session,
         incident_id=incident.id,
         at=now,
         kind="plan_selected",
         summary=plan_reason,
-        data={"plan": plan.plan.id, "version": plan.digest},
+        data=plan_data,
     )
     if silence is not None:
         add_entry(
@@ -153,7 +167,12 @@ async def log_incident(
             kind="silenced",
             summary=f"silenced by {silence.created_by} until "
             f"{silence.ends_at.isoformat()}: {silence.reason}; nobody is paged",
-            data={"silence": silence.id},
+            data={
+                "silence": silence.id,
+                "by": silence.created_by,
+                "until": silence.ends_at.isoformat(),
+                "reason": silence.reason,
+            },
         )
     return incident
 
@@ -165,8 +184,16 @@ def intake_columns(intake: Intake) -> dict[str, str]:
 
 
 def note_level_from_figures(
-    session: AsyncSession, incident: IncidentRow, *, reported: Level, reason: str, now: datetime
+    session: AsyncSession,
+    incident: IncidentRow,
+    *,
+    reported: Level,
+    reason: str,
+    now: datetime,
+    figures: dict[str, Any] | None = None,
 ) -> None:
+    """The incident was logged above the level reported, as its plan's casualty
+    thresholds say; `figures` are the facts of `reason` (`ImpliedLevel.facts`)."""
     add_entry(
         session,
         incident_id=incident.id,
@@ -174,7 +201,13 @@ def note_level_from_figures(
         kind="level_changed",
         summary=f"logged at level {incident.level}, not the level {reported.value} reported: "
         f"casualty figures: {reason}",
-        data={"from": reported.value, "to": incident.level},
+        data={
+            "from": reported.value,
+            "to": incident.level,
+            "reason": reason,
+            "cause": "figures_at_logging",
+            **(figures or {}),
+        },
     )
 
 
@@ -211,7 +244,13 @@ def merge_repeat(
         actor=reporter,
         summary=f"repeated report ({report.source}, key {report.dedup_key}): {report.title}"
         + (f"; updated {', '.join(changes)}" if changes else ""),
-        data={"level": report.level.value},
+        data={
+            "level": report.level.value,
+            "source": report.source,
+            "dedup_key": report.dedup_key,
+            "title": report.title,
+            "changes": changes,
+        },
     )
     return changes
 
@@ -222,83 +261,6 @@ def require_open(incident: IncidentRow, *, allow_resolved: bool = False) -> None
         allowed.append(IncidentStatus.resolved.value)
     if incident.status not in allowed:
         raise InvalidInput(f"incident {incident.id} is {incident.status}", field="status")
-
-
-def set_level(
-    session: AsyncSession,
-    incident: IncidentRow,
-    *,
-    level: Level,
-    reason: str,
-    actor: str,
-    now: datetime,
-) -> None:
-    require_open(incident)
-    if Level(incident.level) == level:
-        raise InvalidInput(f"incident {incident.id} is already level {level.value}", field="level")
-    old = incident.level
-    incident.level = level.value
-    incident.proposed_level = incident.proposed_reason = None
-    verb = "raised" if LEVEL_ORDER[level] > LEVEL_ORDER[Level(old)] else "lowered"
-    add_entry(
-        session,
-        incident_id=incident.id,
-        at=now,
-        kind="level_changed",
-        actor=actor,
-        summary=f"level {verb} from {old} to {level.value} ({LEVEL_NAMES[level]['en']}): {reason}",
-        data={"from": old, "to": level.value},
-    )
-
-
-def set_category(
-    session: AsyncSession,
-    incident: IncidentRow,
-    *,
-    category: Category,
-    event_type: str,
-    reason: str,
-    actor: str,
-    now: datetime,
-) -> None:
-    if event_type not in EVENT_TYPES[category]:
-        raise UnknownValue("event_type", event_type, list(EVENT_TYPES[category]))
-    require_open(incident)
-    old = f"{incident.category}/{incident.event_type}"
-    incident.category, incident.event_type = category.value, event_type
-    add_entry(
-        session,
-        incident_id=incident.id,
-        at=now,
-        kind="category_changed",
-        actor=actor,
-        summary=f"category corrected from {old} to {category.value}/{event_type}: {reason}",
-    )
-
-
-def set_plan(
-    session: AsyncSession,
-    incident: IncidentRow,
-    *,
-    plan: ResolvedPlan,
-    why: str,
-    reason: str,
-    actor: str,
-    now: datetime,
-) -> None:
-    """Put the incident under `plan`; its escalation starts a new generation."""
-    old = f"{incident.plan_id}@{incident.plan_version[:12]}"
-    incident.plan_id, incident.plan_version = plan.plan.id, plan.digest
-    incident.escalation_generation += 1
-    add_entry(
-        session,
-        incident_id=incident.id,
-        at=now,
-        kind="replanned",
-        actor=actor,
-        summary=f"{why}: {old} -> {incident.plan_id}@{incident.plan_version[:12]}; {reason}",
-        data={"plan": incident.plan_id, "version": incident.plan_version},
-    )
 
 
 def check_move(incident: IncidentRow, status: IncidentStatus) -> None:
@@ -349,6 +311,7 @@ def expire_acknowledgement(session: AsyncSession, incident: IncidentRow, *, now:
         kind="ack_expired",
         summary=f"acknowledged by {incident.acknowledged_by} but not resolved in time: "
         "escalation starts again",
+        data={"acknowledged_by": incident.acknowledged_by},
     )
     current = IncidentStatus(incident.status)
     if current not in ACK_EXPIRY:

@@ -35,6 +35,10 @@ class ImpliedLevel:
             f"(from {self.threshold}, plan {self.plan_id})"
         )
 
+    def facts(self) -> dict[str, object]:
+        """`reason` as facts, kept on the timeline to be said in the reader's language."""
+        return {"figure": self.figure, "count": self.count, "threshold": self.threshold}
+
     def values(self) -> dict[str, object]:
         """What a message about it says, in either language."""
         return {

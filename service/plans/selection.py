@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from service.catalog import EVENT_TYPES, Category, Level
 from service.errors import NoPlanCovers
@@ -15,6 +16,8 @@ from service.roster.roster import Roster
 class Choice:
     plan: LoadedPlan
     reason: str
+    # The reason's facts, for saying it in another language (the console's timeline).
+    grounds: dict[str, Any] = field(default_factory=dict)
 
 
 def _ranked(
@@ -94,7 +97,16 @@ def choose_plan(
         reason += f"; more specific than {', '.join(beaten)}"
     if tied:
         reason += f"; TIED with {', '.join(tied)} (chosen by id: make one more specific)"
-    return Choice(plan=best, reason=reason)
+    grounds = {
+        "unit": unit_id if key[0] else None,
+        "event_type": event_type if key[1] else None,
+        "category": category.value if key[2] and not key[1] else None,
+        "kind": best.plan.kind.value,
+        "refines": best.plan.chain[-2] if len(best.plan.chain) > 1 else None,
+        "beaten": beaten,
+        "tied": tied,
+    }
+    return Choice(plan=best, reason=reason, grounds=grounds)
 
 
 def find_ties(plans: PlanSet, roster: Roster) -> list[str]:

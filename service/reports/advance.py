@@ -15,7 +15,7 @@ from service.plans.models import ResolvedPlan
 from service.plans.targets import describe_target, resolve_targets
 from service.reports.duties import ReportKind, late_steps, rule_for
 from service.reports.followups import schedule_next_followup
-from service.reports.names import duty_name, local_time
+from service.reports.names import duty_facts, duty_name, local_time
 from service.reports.tables import DutyPhase, ReportDutyRow
 from service.roster.roster import Roster
 from service.texts.render import email_subject, render_plain
@@ -58,6 +58,7 @@ async def advance_duty(
             kind="report_reminder",
             summary=f"reminded {duty.responsible_desc}: {duty_name(duty, 'en')} due "
             f"{local_time(roster, incident, duty.due_at)}",
+            data=duty_facts(duty),
         )
         duty.phase, duty.next_at = DutyPhase.deadline, duty.due_at
         return
@@ -70,7 +71,7 @@ async def advance_duty(
             kind="report_late",
             summary=f"LATE (迟报): {duty_name(duty, 'en')} was due "
             f"{local_time(roster, incident, duty.due_at)}; responsible {duty.responsible_desc}",
-            data={"duty": duty.id, "kind": duty.kind, "responsible": duty.responsible_id},
+            data={**duty_facts(duty), "responsible": duty.responsible_id},
         )
         if duty.kind == ReportKind.followup:
             await schedule_next_followup(session, roster, plan, incident, duty, now)
@@ -119,6 +120,11 @@ async def advance_duty(
         at=now,
         kind="late_escalation",
         summary=f"late {duty_name(duty, 'en')}: told {names} (late step {duty.late_step + 1})",
+        data={
+            **duty_facts(duty),
+            "people": [p.id for p in recipients.people],
+            "late_step": duty.late_step + 1,
+        },
     )
     duty.late_step += 1
     if duty.late_step < len(steps):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,10 +61,12 @@ async def owe_followup_on_change(
     *,
     what: str,
     now: datetime,
+    cause: dict[str, Any] | None = None,
 ) -> ReportDutyRow | None:
     """The figures or the level changed: where the plan asks for a follow-up on change,
     one is owed within `on_change`. The next follow-up already owed is brought forward if
-    it falls later; otherwise a new one is opened, numbered after the last."""
+    it falls later; otherwise a new one is opened, numbered after the last. `cause` is
+    `what` as facts, for the timeline."""
     rule = plan.rules(Level(incident.level)).reports.followups
     if rule is None or rule.on_change is None or incident.resolved_at is not None:
         return None
@@ -105,5 +108,5 @@ async def owe_followup_on_change(
             generation=incident.escalation_generation,
             now=now,
         )
-    note_duties_due(session, roster, incident, [row], now=now, why=f"{what}: ")
+    note_duties_due(session, roster, incident, [row], now=now, why=f"{what}: ", cause=cause)
     return row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from service.incidents.models import DutyView
 from service.incidents.tables import IncidentRow
@@ -28,6 +29,25 @@ def duty_name(duty: ReportDutyRow, language: str) -> str:
     if language == "zh":
         return f"{name}{chinese_number(duty.sequence)}"
     return f"{name} {duty.sequence}"
+
+
+def duty_names(duty: ReportDutyRow) -> dict[str, str]:
+    """The duty's name in both languages, kept on the timeline: a hop's name depends on the
+    roster of the day, which may change before anyone reads the entry."""
+    return {language: duty_name(duty, language) for language in ("zh", "en")}
+
+
+def duty_facts(duty: ReportDutyRow) -> dict[str, Any]:
+    """What a timeline entry about the duty needs to say it in either language."""
+    return {
+        "duty": duty.id,
+        "kind": duty.kind,
+        "hop": duty.hop,
+        "sequence": duty.sequence,
+        "name": duty_names(duty),
+        "due": duty.due_at.isoformat(),
+        "responsible_desc": duty.responsible_desc,
+    }
 
 
 def duty_view(d: ReportDutyRow) -> DutyView:

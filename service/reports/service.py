@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +22,7 @@ from service.reports.duties import (
     hops_after,
     opening_duties,
 )
-from service.reports.names import duty_name, hop_names, local_time
+from service.reports.names import duty_facts, duty_name, duty_names, hop_names, local_time
 from service.reports.tables import DutyPhase, DutyState, ReportDutyRow
 from service.roster.roster import Roster
 
@@ -119,7 +120,9 @@ def note_duties_due(
     *,
     now: datetime,
     why: str = "",
+    cause: dict[str, Any] | None = None,
 ) -> None:
+    """The duties just opened, on the timeline; `cause` is `why` as facts."""
     if not rows:
         return
     add_entry(
@@ -134,7 +137,7 @@ def note_duties_due(
             f"responsible {r.responsible_desc}"
             for r in rows
         ),
-        data={"duties": [{"kind": r.kind, "hop": r.hop, "sequence": r.sequence} for r in rows]},
+        data={"duties": [duty_facts(r) for r in rows], **(cause or {})},
     )
 
 
@@ -276,7 +279,11 @@ async def submit_report(
         kind="report_submitted",
         actor=actor,
         summary=f"{duty_name(duty, 'en')} submitted by {actor}{lateness}",
-        data={"duty": duty.id, "kind": duty.kind, "hop": duty.hop, "late": duty.late},
+        data={
+            **duty_facts(duty),
+            "late": duty.late,
+            "late_seconds": max(0, int((now - duty.due_at).total_seconds())),
+        },
     )
     if duty.hop is not None:
         open_next_hops(session, roster, plan, incident, duty, now=now)
@@ -315,6 +322,7 @@ def open_next_hops(
         rows,
         now=now,
         why=f"{duty_name(reported, 'en')} made: that office learned of it now; ",
+        cause={"after_hop": reported.hop, "reported": duty_names(reported)},
     )
     return rows
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.incidents.tables import IncidentRow
 from service.incidents.timeline import add_entry
 from service.reports.duties import ReportKind, duty_key
-from service.reports.names import duty_name, local_time
+from service.reports.names import duty_facts, duty_name, local_time
 from service.reports.service import submitted_keys
 from service.reports.tables import DutyPhase, DutyState, ReportDutyRow
 from service.roster.roster import Roster
@@ -43,7 +43,7 @@ async def settle_on_close(
                 actor=actor,
                 summary=f"MISSED (漏报): {duty_name(duty, 'en')} was due {due} and never made; "
                 f"responsible {duty.responsible_desc}",
-                data={"duty": duty.id, "kind": duty.kind, "responsible": duty.responsible_id},
+                data={**duty_facts(duty), "responsible": duty.responsible_id},
             )
         else:
             duty.state = DutyState.cancelled
@@ -56,7 +56,7 @@ async def settle_on_close(
                 actor=actor,
                 summary=f"{duty_name(duty, 'en')} due {due} no longer owed: the incident "
                 f"was closed by {actor}",
-                data={"duty": duty.id, "kind": duty.kind},
+                data=duty_facts(duty),
             )
     return missing, cancelled
 

@@ -30,6 +30,7 @@ from service.web.access import console_access
 from service.web.context import ConsoleForbidden, DutydDep, FormViewer, Viewer, ViewerDep
 from service.web.forms import field_errors, form_values, local_input, parse_local
 from service.web.render import page
+from service.web.timeline_text import Scene, sentence
 
 router = APIRouter(
     prefix="/console", include_in_schema=False, dependencies=[Depends(console_access)]
@@ -155,6 +156,10 @@ async def _incident_page(
             )
     roster = dutyd.runtime.roster
     unit = roster.unit(detail.unit)
+    people = {p.id: p.name for p in roster.people.values()}
+    scene = Scene(
+        people=people, units={u.id: u.name for u in roster.units.values()}, zone=unit.zone
+    )
     chosen = next((e for e in detail.timeline if e.kind in ("plan_selected", "replanned")), None)
     return page(
         "incident.html.j2",
@@ -165,8 +170,9 @@ async def _incident_page(
         zone=unit.zone,
         unit=unit,
         now=dutyd.clock.now(),
-        plan_reason=chosen.summary if chosen else "",
-        people={p.id: p.name for p in roster.people.values()},
+        plan_reason=sentence(chosen, viewer.language, scene) if chosen else "",
+        say=lambda entry: sentence(entry, viewer.language, scene),
+        people=people,
         may_work=viewer.may(Action.work_incident, detail.unit, roster),
         may_replan=viewer.may(Action.replan, detail.unit, roster),
         categories=[(c, EVENT_TYPES[c]) for c in Category],

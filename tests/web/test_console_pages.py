@@ -49,7 +49,7 @@ async def test_log_and_work_an_incident_from_the_console(
     acked = await desk.post(f"{path}/ack", data={"csrf": csrf})
     assert acked.status_code == 303
     page = await desk.get(path)
-    assert "acknowledged by sun_li" in page.text
+    assert "确认收到，" in page.text  # the timeline's sentence, not the button
     made = await desk.post(
         f"{path}/report", data={"csrf": csrf, "kind": "initial", "content": "电话初报市总值班室"}
     )
@@ -66,7 +66,7 @@ async def test_log_and_work_an_incident_from_the_console(
     )
     assert corrected.status_code == 303, corrected.text
     page = (await desk.get(path)).text
-    assert "补报" in page and "category corrected from natural_disaster/flood" in page
+    assert "补报" in page and "事件类型由自然灾害/洪涝灾害更正为自然灾害/地质灾害" in page
     replan = await desk.post(f"{path}/replan", data={"csrf": csrf})
     assert replan.status_code == 403  # leaders and admins re-plan
     await desk.aclose()
@@ -218,7 +218,7 @@ async def test_what_a_path_names_decides_the_unit_not_the_form(daemon: Daemon) -
     )
     assert confirm.status_code == 403
     detail = (await city.get(incident)).text
-    assert "acknowledged by" not in detail
+    assert "确认收到，" not in detail
     await city.aclose()
     await county.aclose()
 
