@@ -10,6 +10,17 @@ import structlog
 from service.config import LogFormat
 
 
+class CurrentStderr:
+    """Whatever `sys.stderr` is when a line is written, not when logging was set up: a
+    stream swapped and closed meanwhile (a test runner's capture) must not break logging."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "INFO", fmt: LogFormat = LogFormat.console) -> None:
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
@@ -27,6 +38,6 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = LogFormat.console) -
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
