@@ -4,6 +4,7 @@ wrong token, a garbage body and a flood beyond the rate limit refused with nothi
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -146,4 +147,25 @@ async def test_an_alert_no_rule_maps_is_recorded_and_ignored(daemon: Daemon) -> 
         row = await session.scalar(select(MachineReportRow))
     assert row is not None and row.state == "ignored" and "no rule" in row.detail
     assert (await counts(daemon))[1] == 0
+    await source.aclose()
+
+
+async def test_a_source_s_own_silence(daemon: Daemon) -> None:
+    """A silence on the source's dedup keys: its alerts are recorded, and page nobody."""
+    dutyd = daemon.dutyd
+    admin = await api_client(dutyd, Role.admin, "admin")
+    source = await api_client(dutyd, Role.source, "alertmanager")
+    ends = (dutyd.clock.now() + timedelta(hours=2)).isoformat()
+    made = await admin.post(
+        "/api/v1/silences",
+        json={"dedup_key_prefix": "alertmanager:", "reason": "水位站检修", "ends_at": ends},
+    )
+    assert made.status_code == 201, made.text
+    await source.post("/api/v1/intake/alertmanager", json=notification(alert("s1", station="S9")))
+    await dutyd.engine.run_due()
+    async with dutyd.sessions() as session:
+        incident = await session.scalar(select(IncidentRow))
+    assert incident is not None and incident.silence_id is not None
+    assert daemon.transport is not None and daemon.transport.sent == []
+    await admin.aclose()
     await source.aclose()
