@@ -6,10 +6,11 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.errors import NotFound
-from service.incidents.models import IncidentDetail, MessageView, TimelineEntry
+from service.incidents.models import IncidentDetail, MachineReports, MessageView, TimelineEntry
 from service.incidents.tables import IncidentRow
 from service.incidents.timeline import pending_timeline, read_timeline
 from service.incidents.views import incident_view
+from service.intake.reports import reports_per_incident
 from service.notify.queue import messages_for_incident
 from service.notify.tables import MessageRow
 from service.reports.names import duty_view
@@ -22,12 +23,16 @@ async def get_incident_detail(session: AsyncSession, *, incident_id: int) -> Inc
     if row is None:
         raise NotFound("incident", incident_id)
     timeline = await read_timeline(session, incident_id)
-    return _detail(
+    detail = _detail(
         row,
         timeline,
         await messages_for_incident(session, incident_id),
         await duties_for_incident(session, incident_id),
     )
+    counted = (await reports_per_incident(session, [incident_id])).get(incident_id)
+    if counted is not None:
+        detail.machine_reports = MachineReports(count=counted[0], last_at=counted[1])
+    return detail
 
 
 async def new_incident_detail(session: AsyncSession, incident: IncidentRow) -> IncidentDetail:

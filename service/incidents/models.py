@@ -231,8 +231,16 @@ class IncidentView(BaseModel):
     closed_at: datetime | None
 
 
+class MachineReports(BaseModel):
+    """The machine reports an incident has had (the same alert again counts here)."""
+
+    count: int
+    last_at: datetime
+
+
 class IncidentDetail(IncidentView):
     deduplicated: bool = False
+    machine_reports: MachineReports | None = None
     timeline: list[TimelineEntry]
     messages: list[MessageView]
     reports: list[DutyView]
