@@ -36,6 +36,7 @@ def _override(_: Request, form: dict[str, str]) -> list[Action]:
 Rule = Callable[[Request, dict[str, str]], list[Action]]
 CHANGES: dict[str, Rule] = {
     "/console/incidents/new": lambda _r, _f: [Action.report_incident],
+    f"{INCIDENT}/warning": lambda _r, _f: [Action.draft_warning],
     f"{INCIDENT}/{{action}}": _incident_action,
     "/console/roster/overrides": _override,
     "/console/roster/overrides/{override_id}/approve": lambda _r, _f: [Action.approve_override],

@@ -10,12 +10,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.policy import Action
 from service.catalog import CATEGORY_NAMES, EVENT_TYPES, Category, Level
 from service.errors import DutydError, Forbidden, NotFound
 from service.flows import casualties, incidents
 from service.flows.incident_detail import get_incident_detail
+from service.flows.warning_intake import draft_from_incident
+from service.flows.warnings import WarningDesk, run_step
 from service.incidents.models import (
     OPEN_STATUSES,
     TRANSITIONS,
@@ -175,6 +178,7 @@ async def _incident_page(
         people=people,
         may_work=viewer.may(Action.work_incident, detail.unit, roster),
         may_replan=viewer.may(Action.replan, detail.unit, roster),
+        may_warn=viewer.may(Action.draft_warning, detail.unit, roster),
         categories=[(c, EVENT_TYPES[c]) for c in Category],
         statuses=[s for s in TRANSITIONS[detail.status]],
         levels=[lv for lv in Level if lv != detail.level],
@@ -197,6 +201,27 @@ async def _unit_of(dutyd: DutydDep, incident_id: int) -> str:
     if unit is None:
         raise NotFound("incident", incident_id)
     return unit
+
+
+@router.post("/incidents/{incident_id:int}/warning")
+async def warning_from_incident(incident_id: int, dutyd: DutydDep, viewer: FormViewer) -> Response:
+    """A warning draft prefilled from the incident and linked to it, to edit and submit."""
+    desk = WarningDesk(
+        dutyd.warning_rules, dutyd.runtime.roster, dutyd.clock.now(), dutyd.cap_signing
+    )
+
+    async def draft(session: AsyncSession) -> int:
+        row = await draft_from_incident(session, desk, incident_id, actor=viewer.principal)
+        await session.flush()
+        return row.id
+
+    try:
+        warning_id = await run_step(dutyd.sessions, dutyd.warning_gate.lock, draft)
+    except DutydError as exc:
+        return page(
+            "error.html.j2", viewer.language, status_code=422, viewer=viewer, message=str(exc)
+        )
+    return RedirectResponse(f"/console/warnings/{warning_id}/edit", status_code=303)
 
 
 @router.post("/incidents/{incident_id:int}/{action}")

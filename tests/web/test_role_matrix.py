@@ -142,6 +142,7 @@ CONSOLE_PAGES = [
     ("POST", "/console/incidents/{incident_id:int}/category", Action.work_incident),
     ("POST", "/console/incidents/{incident_id:int}/status", Action.work_incident),
     ("POST", "/console/incidents/{incident_id:int}/replan", Action.replan),
+    ("POST", "/console/incidents/{incident_id:int}/warning", Action.draft_warning),
     ("POST", "/console/roster/overrides", Action.request_override),
     ("POST", "/console/roster/overrides/{override_id}/approve", Action.approve_override),
     ("POST", "/console/handover", Action.handover),
