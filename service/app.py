@@ -11,6 +11,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service import metrics
+from service.audit import chain as audit_chain
+from service.audit.capture import install_audit
 from service.auth.sessions import forget_old_logins
 from service.clock import Clock, SystemClock
 from service.config import Settings
@@ -79,6 +81,7 @@ class Dutyd(InForce):
         clock: Clock | None = None,
         transports: Transports | None = None,
     ) -> None:
+        install_audit()
         self.settings = settings
         self.clock = clock or SystemClock()
         self.worker = settings.worker_name or default_worker_name()
@@ -204,6 +207,8 @@ class Dutyd(InForce):
                 {"minutes": 5, "next_run_time": datetime.now(UTC), **once},
             ),
             (self.check_roster_ahead, "cron", "roster-check", {"minute": minute, **daily}),
+            (self.seal_audit, "interval", "audit-seal", {"seconds": 5, **once}),
+            (self.anchor_audit, "interval", "audit-anchor", {"minutes": 10, **once}),
             # Upstream CAP feeds, each read when its poll_seconds have passed.
             (RelayPoller(self).poll_due, "interval", "relay-poll", {"seconds": 10, **once}),
             (
@@ -277,6 +282,19 @@ class Dutyd(InForce):
         async with self.sessions.begin() as session:
             return await forget_old_logins(
                 session, self.clock.now(), keep_days=self.settings.login_record_days
+            )
+
+    async def seal_audit(self) -> int:
+        """Chain the audit entries committed since the last seal."""
+        async with self.sessions.begin() as session:
+            return await audit_chain.seal(session, self.clock.now())
+
+    async def anchor_audit(self) -> tuple[int, str] | None:
+        """Write the audit chain's head to the anchor file and into the log."""
+        await self.seal_audit()
+        async with self.sessions.begin() as session:
+            return await audit_chain.anchor(
+                session, self.clock.now(), self.settings.effective_audit_anchor_file
             )
 
     async def check_roster_ahead(self) -> int:

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         description="Machine sources (Alertmanager, webhooks, heartbeats, mail) and the rules "
         "that map their alerts to incidents (YAML; none when the file is missing).",
     )
+    audit_anchor_file: Path | None = Field(
+        None,
+        description="Where the audit chain's head is written every 10 minutes (default: "
+        "data_dir/audit-anchors.txt); keep it off the database's machine (a mounted share, a "
+        "write-once store) to catch a rewrite of the database.",
+    )
     timezone: str = Field("Asia/Shanghai", description="Display zone for units without one.")
 
     # HTTP
@@ -273,6 +279,10 @@ class Settings(BaseSettings):
     @property
     def smtp_configured(self) -> bool:
         return bool(self.smtp_host)
+
+    @property
+    def effective_audit_anchor_file(self) -> Path:
+        return self.audit_anchor_file or self.data_dir / "audit-anchors.txt"
 
     def public_view(self) -> dict[str, Any]:
         """Settings safe to print or return: secrets shown only as set or unset."""

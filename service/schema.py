@@ -4,6 +4,7 @@ Each subject defines and owns its tables in its own `tables.py`; this module onl
 gathers them (for Alembic's `env.py` and the schema test), so it sits above all of them.
 """
 
+from service.audit.tables import AuditRow
 from service.auth.tables import ApiTokenRow
 from service.escalation.tables import EscalationStepRow
 from service.incidents.tables import IncidentRow, SilenceRow, TimelineEntryRow
@@ -29,6 +30,7 @@ from service.warnings.tables import (
 
 __all__ = [
     "ApiTokenRow",
+    "AuditRow",
     "Base",
     "CalendarFeedRow",
     "CheckInRow",

@@ -41,6 +41,8 @@ CITY_WIDE = {
     "recipients import",
     "recipients opt-out",
     "intake sources",
+    "audit verify",
+    "audit show",
 }
 LATER = "2030-01-05T09:00:00+08:00"
 UNTIL = "2030-01-05T12:00:00+08:00"
@@ -165,6 +167,8 @@ def arguments(
         "recipients import": [str(roster_file)],
         "recipients opt-out": ["+8613900000000"],
         "intake sources": [],
+        "audit verify": [],
+        "audit show": ["--person", "zhao_min"],
     }
 
 

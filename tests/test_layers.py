@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
         "service.texts",
     ),
     ("service.store",),
+    ("service.audit",),
     ("service.auth",),
     ("service.roster",),
     ("service.plans", "service.runtime"),

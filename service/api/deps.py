@@ -11,9 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.api.access import check_route_access
 from service.app import Dutyd
+from service.audit.context import Actor, set_actor
 from service.auth.tables import ApiTokenRow
 from service.auth.tokens import authenticate
 from service.store.base import MAX_ROW_ID
+from service.web.context import client_address
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -51,6 +53,16 @@ async def get_caller(
     async with dutyd.reads() as session:
         token = await authenticate(session, credentials.credentials if credentials else None)
     check_route_access(request, token)
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    set_actor(
+        Actor(
+            token.name,
+            "token",
+            client_address(request),
+            f"{request.method} {route}",
+            dutyd.clock.now,
+        )
+    )
     return token
 
 

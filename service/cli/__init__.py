@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from service.cli import (
+    audit,
     config,
     db,
     handover,
@@ -66,6 +67,7 @@ for group, name in (
     (reports.app, "report"),
     (warnings.app, "warning"),
     (intake.app, "intake"),
+    (audit.app, "audit"),
     (warnings.recipients_app, "recipients"),
 ):
     app.add_typer(group, name=name)

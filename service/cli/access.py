@@ -37,6 +37,10 @@ COMMAND_ACTIONS: dict[str, Action | str] = {
     "intake check": MACHINE,
     "intake dry-run": MACHINE,
     "intake sources": Action.view,
+    # The record of who did what: for those who keep accounts (the one who verifies it
+    # and reads it on the machine itself acts as its operator).
+    "audit verify": Action.manage_accounts,
+    "audit show": Action.manage_accounts,
     "plans show": Action.view,
     "incident report": Action.report_incident,
     **{

@@ -8,6 +8,7 @@ process) within its poll interval.
 from __future__ import annotations
 
 import asyncio
+import getpass
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -15,6 +16,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.app import Dutyd
+from service.audit.context import Actor, set_actor
 from service.config import Settings, load_settings
 from service.errors import DutydError
 from service.logs import configure_logging
@@ -61,7 +63,7 @@ def _run(start: Callable[[Dutyd], Awaitable[S]], work: Callable[[Dutyd, S], Awai
 
 async def _check_access(dutyd: Dutyd, started: object) -> None:
     """The access policy's word on this command (`cli.access`), once the store is open."""
-    from service.cli.access import check_command, get_current_context
+    from service.cli.access import acting_person, check_command, get_current_context
 
     context = get_current_context(silent=True)
     if context is None:
@@ -72,6 +74,16 @@ async def _check_access(dutyd: Dutyd, started: object) -> None:
         roster = started[0]
     if roster is None:
         return  # a command that opens no records (db init) keeps the machine only
+    person = acting_person(context)
+    set_actor(
+        Actor(
+            person or f"os:{getpass.getuser()}",
+            "person" if person else "cli",
+            "",
+            f"dutyd {context.command_path.split(' ', 1)[-1]}",
+            dutyd.clock.now,
+        )
+    )
     async with dutyd.reads() as session:
         await check_command(
             session,

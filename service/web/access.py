@@ -10,11 +10,12 @@ from collections.abc import Callable
 from fastapi import Request
 from sqlalchemy import select
 
+from service.audit.context import Actor, set_actor
 from service.auth.policy import Action
 from service.incidents.tables import IncidentRow
 from service.office.tables import HandoverRow
 from service.warnings.tables import WarningRow
-from service.web.context import ConsoleForbidden, DutydDep, ViewerDep
+from service.web.context import ConsoleForbidden, DutydDep, ViewerDep, client_address
 from service.web.forms import read_form
 
 INCIDENT = "/console/incidents/{incident_id:int}"
@@ -104,6 +105,15 @@ async def console_access(request: Request, dutyd: DutydDep, viewer: ViewerDep) -
     else:
         actions = [Action.view]
     roster = dutyd.runtime.roster
+    set_actor(
+        Actor(
+            viewer.person_id,
+            "person",
+            client_address(request),
+            f"{request.method} {template}",
+            dutyd.clock.now,
+        )
+    )
     unit, about_a_unit = await _unit(request, dutyd, form)
     for action in actions:
         if about_a_unit:

@@ -9,6 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from service.audit.capture import record
+from service.audit.context import Actor
 from service.auth.accounts import invite_is_open, redeem_invite
 from service.auth.sessions import REFUSED, check_login, end_session, start_session
 from service.auth.tables import AccountRow
@@ -97,11 +99,15 @@ async def login(
         now=now,
         rules=session_rules(dutyd),
     )
+    who = Actor(login.strip()[:128], "person", client_address(request), "login", dutyd.clock.now)
     if account_id is None:
+        async with dutyd.sessions.begin() as session:
+            record(session, who, "login refused")
         return _login_form(request, next_path=next, error=REFUSED, status=401)
     async with dutyd.sessions.begin() as session:
         account = await session.get(AccountRow, account_id)
         assert account is not None
+        record(session, who, "login", subjects=[f"accounts:{account_id}"])
         cookie = await start_session(
             session,
             account,
@@ -120,6 +126,11 @@ async def logout(request: Request, dutyd: DutydDep, viewer: SessionFormViewer) -
     async with dutyd.sessions.begin() as session:
         row = await session.merge(viewer.web_session)
         end_session(row, dutyd.clock.now())
+        record(
+            session,
+            Actor(viewer.person_id, "person", client_address(request), "logout", dutyd.clock.now),
+            "logout",
+        )
     forget_session(request.cookies.get(COOKIE))
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
