@@ -8,6 +8,7 @@ from service.audit.tables import AuditRow
 from service.auth.tables import ApiTokenRow
 from service.escalation.tables import EscalationStepRow
 from service.incidents.tables import IncidentRow, SilenceRow, TimelineEntryRow
+from service.instructions.tables import AssignmentRow, InstructionRow
 from service.intake.tables import CheckInRow, MachineReportRow
 from service.notify.tables import MessageEventRow, MessageRow
 from service.office.tables import HandoverRow
@@ -30,6 +31,7 @@ from service.warnings.tables import (
 
 __all__ = [
     "ApiTokenRow",
+    "AssignmentRow",
     "AuditRow",
     "Base",
     "CalendarFeedRow",
@@ -38,6 +40,7 @@ __all__ = [
     "HandoverRow",
     "HeartbeatRow",
     "IncidentRow",
+    "InstructionRow",
     "JobRunRow",
     "MachineReportRow",
     "MessageEventRow",

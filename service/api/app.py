@@ -14,6 +14,7 @@ from service import __version__
 from service.api import (
     ack,
     incidents,
+    instructions,
     intake,
     plans,
     relay,
@@ -68,6 +69,7 @@ def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
     app.include_router(ack.router)
     app.include_router(warnings.router)
     app.include_router(intake.router)
+    app.include_router(instructions.router)
     app.include_router(relay.router)
     install_console(app)
     return app

@@ -30,6 +30,7 @@ class Action(StrEnum):
     sign_warning = "sign_warning"  # sign off (publish), or the green channel
     lift_warning = "lift_warning"  # lift (解除) a published warning in one action
     manage_recipients = "manage_recipients"
+    give_instruction = "give_instruction"  # a leader's instruction; accept or send back
     report_machine = "report_machine"  # a machine's alerts, check-ins and mail
 
 
@@ -58,6 +59,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     # The workflow narrows this to the roles its rules name (warnings.yaml cancel_roles).
     Action.lift_warning: frozenset({Role.warning_approver, Role.leader}),
     Action.manage_recipients: frozenset({Role.warning_drafter, Role.warning_approver, Role.admin}),
+    Action.give_instruction: frozenset({Role.leader, Role.admin}),
     Action.report_machine: frozenset({Role.source}),
 }
 

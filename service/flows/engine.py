@@ -23,12 +23,14 @@ from service.clock import Clock
 from service.escalation import chain
 from service.escalation.fire import fire_step, fire_unanswered_alert
 from service.escalation.tables import EscalationStepRow, StepKind, StepState
+from service.flows.instructions import advance_assignments
 from service.flows.intake import watch_heartbeats, work_reports
 from service.flows.warning_fanout import WarningTexts, next_warning_due, run_warning_pass
 from service.incidents import service as incidents
 from service.incidents.models import OPEN_STATUSES
 from service.incidents.tables import IncidentRow
 from service.incidents.timeline import add_entry
+from service.instructions.tables import AssignmentRow
 from service.intake.rules import IntakeRules
 from service.notify.outbox import Outbox
 from service.notify.tables import MessageRow, MessageState, state_is
@@ -83,12 +85,21 @@ class Engine:
                 advanced = await self._advance_due_duties()
                 warnings_left = await self._warning_round()
                 warnings_left |= await self._intake_round()
+                warnings_left |= await self._assignments_round()
                 sent, saw_messages = await self.outbox.deliver_round(self.send_batches_per_round)
                 result.steps_fired += fired
                 result.duties_advanced += advanced
                 result.messages_attempted += sent
                 if not (fired or advanced or saw_messages or warnings_left):
                     return result
+
+    async def _assignments_round(self) -> bool:
+        """Reminders and overdue supervision of leaders' assignments; True if a full batch."""
+        async with self.sessions.begin() as session:
+            done = await advance_assignments(
+                session, self.roster(), self.clock.now(), self.batch_size
+            )
+        return done == self.batch_size
 
     async def _intake_round(self) -> bool:
         """A batch of machine reports made into incident work; True if it was a full one."""
@@ -235,7 +246,14 @@ class Engine:
                 select(func.min(ReportDutyRow.next_at)).where(ReportDutyRow.state == DutyState.open)
             )
             warning_due = await next_warning_due(session) if self.warning_rules else None
-        candidates = [d for d in (step_due, message_due, duty_due, warning_due) if d is not None]
+            assignment_due = await session.scalar(
+                select(func.min(AssignmentRow.next_at)).where(AssignmentRow.phase != "done")
+            )
+        candidates = [
+            d
+            for d in (step_due, message_due, duty_due, warning_due, assignment_due)
+            if d is not None
+        ]
         return min(candidates) if candidates else None
 
 

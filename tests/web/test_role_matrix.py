@@ -14,6 +14,7 @@ from service.api import (
     access,
     ack,
     incidents,
+    instructions,
     intake,
     plans,
     relay,
@@ -51,6 +52,7 @@ API_MODULES = (
     warnings,
     relay,
     intake,
+    instructions,
 )
 CONSOLE_MODULES = (
     login_pages,

@@ -131,6 +131,16 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "late_escalation": {**INITIAL, "people": ["cao_yu"], "late_step": 1},
     "report_missing": {**INITIAL, "responsible": "sun_li"},
     "report_cancelled": INITIAL,
+    "instruction": {"leader": "wang_fang", "text": "立即转移群众", "count": 2, "ids": [1, 2]},
+    "assignment_answered": {"unit": "qingshan", "answer": "已转移230人", "assignment": 1},
+    "assignment_closed": {"unit": "qingshan", "comment": "", "assignment": 1},
+    "assignment_sent_back": {"unit": "qingshan", "comment": "请补报安置点", "assignment": 1},
+    "assignment_late": {
+        "unit": "hexi",
+        "deadline": "2026-07-15T04:00:00+00:00",
+        "people": ["ma_lin"],
+        "assignment": 2,
+    },
 }
 
 
