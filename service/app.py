@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -40,6 +41,7 @@ from service.runtime import (
     announce_started_on_last_good,
     start_in_force,
 )
+from service.spotchecks.service import plan_checks, rules_from_settings
 from service.store.database import is_postgres, read_engine, session_factory
 from service.store.presence import OpenedDatabase, commit_problem, open_database
 from service.warnings.gate import WarningGate
@@ -183,6 +185,7 @@ class Dutyd(InForce):
             reads=self.reads,
             warning_rules=lambda: self.warning_rules,
             intake_rules=lambda: self.intake_rules,
+            spot_checks=rules_from_settings(self.settings),
         )
         announce(self.transports)
 
@@ -208,6 +211,7 @@ class Dutyd(InForce):
             ),
             (self.check_roster_ahead, "cron", "roster-check", {"minute": minute, **daily}),
             (self.seal_audit, "interval", "audit-seal", {"seconds": 5, **once}),
+            (self.plan_spot_checks, "interval", "spot-check-plan", {"minutes": 10, **once}),
             (self.anchor_audit, "interval", "audit-anchor", {"minutes": 10, **once}),
             # Upstream CAP feeds, each read when its poll_seconds have passed.
             (RelayPoller(self).poll_due, "interval", "relay-poll", {"seconds": 10, **once}),
@@ -282,6 +286,17 @@ class Dutyd(InForce):
         async with self.sessions.begin() as session:
             return await forget_old_logins(
                 session, self.clock.now(), keep_days=self.settings.login_record_days
+            )
+
+    async def plan_spot_checks(self) -> int:
+        """Plan the duty spot-checks of the shifts of the next 36 hours."""
+        async with self.sessions.begin() as session:
+            return await plan_checks(
+                session,
+                self.runtime.roster,
+                rules_from_settings(self.settings),
+                self.clock.now(),
+                random.SystemRandom(),
             )
 
     async def seal_audit(self) -> int:

@@ -128,6 +128,23 @@ class Settings(BaseSettings):
         description="How long the record of login attempts is kept, and ended console "
         "sessions after their end (a month at most), before the daily clean-up deletes them.",
     )
+    spot_checks_per_shift: int = Field(
+        0,
+        ge=0,
+        le=12,
+        description="Duty spot-checks (查岗) at random moments of each shift; 0: none.",
+    )
+    spot_check_units: str = Field(
+        "", max_length=2000, description="Comma-separated units spot-checked; empty: every unit."
+    )
+    spot_check_quiet_hours: str = Field(
+        "",
+        pattern=r"^(\d{2}:\d{2}-\d{2}:\d{2})?$",
+        description="No spot-check in these hours of the unit's clock, e.g. 01:00-06:00.",
+    )
+    spot_check_answer_minutes: int = Field(
+        10, ge=1, le=120, description="A spot-check unanswered this long is a lapse."
+    )
     cli_identity: Literal["optional", "required"] = Field(
         "optional",
         description="Whether every `dutyd` command that touches the duty office's records "

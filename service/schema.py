@@ -15,6 +15,7 @@ from service.office.tables import HandoverRow
 from service.plans.tables import PlanSetRow, PlanVersionRow
 from service.reports.tables import ReportDutyRow
 from service.roster.tables import CalendarFeedRow, RosterVersionRow
+from service.spotchecks.tables import SpotCheckRow
 from service.store.base import Base
 from service.store.job_runs import JobRunRow
 from service.store.presence import HeartbeatRow
@@ -55,6 +56,7 @@ __all__ = [
     "ReportDutyRow",
     "RosterVersionRow",
     "SilenceRow",
+    "SpotCheckRow",
     "TimelineEntryRow",
     "WarningIncidentRow",
     "WarningRow",

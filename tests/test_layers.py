@@ -37,7 +37,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("service.plans", "service.runtime"),
     ("service.notify",),
     ("service.incidents",),
-    ("service.escalation", "service.reports", "service.warnings", "service.intake", "service.instructions"),
+    ("service.escalation", "service.reports", "service.warnings", "service.intake", "service.instructions", "service.spotchecks"),
     ("service.office",),
     ("service.flows",),
     ("service.app", "service.in_force", "service.schema"),

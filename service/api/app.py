@@ -21,6 +21,7 @@ from service.api import (
     reports,
     roster,
     silences,
+    spotchecks,
     system,
     twilio,
     warnings,
@@ -70,6 +71,7 @@ def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
     app.include_router(warnings.router)
     app.include_router(intake.router)
     app.include_router(instructions.router)
+    app.include_router(spotchecks.router)
     app.include_router(relay.router)
     install_console(app)
     return app

@@ -25,6 +25,7 @@ from service.escalation.fire import fire_step, fire_unanswered_alert
 from service.escalation.tables import EscalationStepRow, StepKind, StepState
 from service.flows.instructions import advance_assignments
 from service.flows.intake import watch_heartbeats, work_reports
+from service.flows.spotchecks import run_spot_checks
 from service.flows.warning_fanout import WarningTexts, next_warning_due, run_warning_pass
 from service.incidents import service as incidents
 from service.incidents.models import OPEN_STATUSES
@@ -40,6 +41,8 @@ from service.plans.models import ResolvedPlan
 from service.reports.advance import advance_duty
 from service.reports.tables import DutyState, ReportDutyRow
 from service.roster.roster import Roster
+from service.spotchecks.service import SpotCheckRules
+from service.spotchecks.tables import SpotCheckRow
 from service.warnings.workflow import WarningRules
 
 log = structlog.get_logger(__name__)
@@ -71,6 +74,7 @@ class Engine:
     warning_rules: Callable[[], WarningRules] | None = None
     # The machine sources' mapping rules in force; None: machine reports are not worked.
     intake_rules: Callable[[], IntakeRules] | None = None
+    spot_checks: SpotCheckRules | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _warning_texts: WarningTexts = field(default_factory=WarningTexts)
 
@@ -86,12 +90,23 @@ class Engine:
                 warnings_left = await self._warning_round()
                 warnings_left |= await self._intake_round()
                 warnings_left |= await self._assignments_round()
+                warnings_left |= await self._spot_check_round()
                 sent, saw_messages = await self.outbox.deliver_round(self.send_batches_per_round)
                 result.steps_fired += fired
                 result.duties_advanced += advanced
                 result.messages_attempted += sent
                 if not (fired or advanced or saw_messages or warnings_left):
                     return result
+
+    async def _spot_check_round(self) -> bool:
+        """Ask the duty officers whose spot-check is due; record the lapses."""
+        if self.spot_checks is None or self.spot_checks.per_shift <= 0:
+            return False
+        async with self.sessions.begin() as session:
+            done = await run_spot_checks(
+                session, self.roster(), self.spot_checks, self.clock.now(), self.batch_size
+            )
+        return done == self.batch_size
 
     async def _assignments_round(self) -> bool:
         """Reminders and overdue supervision of leaders' assignments; True if a full batch."""
@@ -249,9 +264,14 @@ class Engine:
             assignment_due = await session.scalar(
                 select(func.min(AssignmentRow.next_at)).where(AssignmentRow.phase != "done")
             )
+            check_due = await session.scalar(
+                select(func.min(SpotCheckRow.next_at)).where(
+                    SpotCheckRow.state.in_(["planned", "asked"])
+                )
+            )
         candidates = [
             d
-            for d in (step_due, message_due, duty_due, warning_due, assignment_due)
+            for d in (step_due, message_due, duty_due, warning_due, assignment_due, check_due)
             if d is not None
         ]
         return min(candidates) if candidates else None

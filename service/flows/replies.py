@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.catalog import Channel
 from service.errors import InvalidInput
 from service.flows import incidents
+from service.flows.spotchecks import answer_spot_check
 from service.incidents.models import OPEN_STATUSES
 from service.incidents.tables import IncidentRow
 from service.notify.tables import MessageRow
@@ -26,6 +27,8 @@ from service.warnings.recipients import recipient_languages, set_opt_out
 # Public warnings: 退订 / TD / STOP opt the number out at once; 订阅 / START back in.
 OPT_OUT = re.compile(r"^\s*(退订|td|stop|unsubscribe|取消订阅)\s*$", re.IGNORECASE)
 OPT_IN = re.compile(r"^\s*(订阅|start|subscribe|恢复订阅)\s*$", re.IGNORECASE)
+# A duty officer asked to confirm being at the post (查岗) answers 1 (or 在岗).
+SPOT_CHECK_REPLY = re.compile(r"^\s*(1|在岗|确认)\s*$")
 REPLY = re.compile(r"^\s*(1|ack|确认|2|esc|升级)\s*(?:#?\s*(\d{1,10}))?\s*$", re.IGNORECASE)
 ACK_WORDS = {"1", "ack", "确认"}
 HELP = {
@@ -127,6 +130,16 @@ async def handle_sms_reply(
     person = person_by_number(roster, sender)
     if person is None:
         return Answer(HELP["zh"] + " / This number is not registered with the duty office.", False)
+    if SPOT_CHECK_REPLY.match(body or ""):
+        checked = await answer_spot_check(session, person.id, now, via="sms")
+        if checked is not None:
+            zh = person.language == "zh"
+            return Answer(
+                f"查岗#{checked.id}已确认，谢谢。"
+                if zh
+                else f"Duty check #{checked.id} confirmed.",
+                True,
+            )
     match = REPLY.match(body or "")
     if match is None:
         return Answer(HELP[person.language], False)

@@ -21,6 +21,7 @@ from service.api import (
     reports,
     roster,
     silences,
+    spotchecks,
     system,
     twilio,
     warnings,
@@ -53,6 +54,7 @@ API_MODULES = (
     relay,
     intake,
     instructions,
+    spotchecks,
 )
 CONSOLE_MODULES = (
     login_pages,
