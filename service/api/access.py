@@ -37,6 +37,7 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action] = {
     ("POST", f"{INCIDENT}/instructions"): Action.give_instruction,
     ("POST", "/api/v1/assignments/{assignment_id}/answer"): Action.work_incident,
     ("POST", "/api/v1/assignments/{assignment_id}/decide"): Action.give_instruction,
+    ("POST", "/api/v1/reports/{duty_id}/explanation"): Action.work_incident,
     ("POST", "/api/v1/intake/alertmanager"): Action.report_machine,
     ("POST", "/api/v1/intake/heartbeat"): Action.report_machine,
     ("POST", "/api/v1/intake/drafts/{report_id}/confirm"): Action.report_incident,

@@ -22,6 +22,7 @@ from service.api import (
     roster,
     silences,
     spotchecks,
+    statistics,
     system,
     twilio,
     warnings,
@@ -72,6 +73,7 @@ def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
     app.include_router(intake.router)
     app.include_router(instructions.router)
     app.include_router(spotchecks.router)
+    app.include_router(statistics.router)
     app.include_router(relay.router)
     install_console(app)
     return app

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.catalog import Level
 from service.durations import format_duration
-from service.errors import InvalidInput
+from service.errors import Conflict, InvalidInput, NotFound
 from service.incidents.tables import IncidentRow
 from service.incidents.timeline import add_entry
 from service.plans.models import ResolvedPlan
@@ -357,3 +357,14 @@ async def duties_for_incident(session: AsyncSession, incident_id: int) -> list[R
         .order_by(ReportDutyRow.due_at, ReportDutyRow.id)
     )
     return list(rows)
+
+
+async def explain_lateness(session: AsyncSession, duty_id: int, explanation: str) -> ReportDutyRow:
+    """Record why a report was late or missing (only such a report has one to give)."""
+    duty = await session.get(ReportDutyRow, duty_id, with_for_update=True)
+    if duty is None:
+        raise NotFound("report duty", duty_id)
+    if not duty.late and duty.state != DutyState.missing:
+        raise Conflict(f"report duty {duty_id} was neither late nor missing: nothing to explain")
+    duty.late_explanation = explanation
+    return duty

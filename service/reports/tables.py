@@ -57,4 +57,6 @@ class ReportDutyRow(Base):
     submitted_at: Mapped[datetime | None]
     submitted_by: Mapped[str | None] = mapped_column(String(128))
     content: Mapped[str] = mapped_column(Text, default="")
+    # Why a report was late or never made (迟报、漏报说明), recorded for accountability.
+    late_explanation: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]

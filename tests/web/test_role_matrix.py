@@ -22,6 +22,7 @@ from service.api import (
     roster,
     silences,
     spotchecks,
+    statistics,
     system,
     twilio,
     warnings,
@@ -55,6 +56,7 @@ API_MODULES = (
     intake,
     instructions,
     spotchecks,
+    statistics,
 )
 CONSOLE_MODULES = (
     login_pages,
