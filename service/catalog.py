@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 
 class Category(StrEnum):
@@ -32,6 +36,20 @@ class Channel(StrEnum):
 
 
 PERSON_CHANNELS = (Channel.sms, Channel.email, Channel.voice)
+
+
+def _person_channel(value: object) -> object:
+    if value in PERSON_CHANNELS or value in {c.value for c in PERSON_CHANNELS}:
+        return value
+    raise PydanticCustomError(
+        "enum",
+        "Input should be 'sms', 'email' or 'voice'",
+        {"expected": "'sms', 'email' or 'voice'"},
+    )
+
+
+# The channels a person is reached by (plans and rosters name only these, never `cap`).
+PersonChannel = Annotated[Channel, BeforeValidator(_person_channel)]
 
 
 class ReportMedium(StrEnum):

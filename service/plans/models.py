@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from service.catalog import Category, Channel, Level, ReportMedium
+from service.catalog import Category, Level, PersonChannel, ReportMedium
 from service.durations import Duration
 
 
@@ -75,12 +75,12 @@ class NotifyRule(_Strict):
     """People told at once when an incident is logged (for information; no ack awaited)."""
 
     targets: list[Target] = Field(min_length=1)
-    channels: list[Channel] = Field(min_length=1)
+    channels: list[PersonChannel] = Field(min_length=1)
 
 
 class Step(_Strict):
     notify: list[Target] = Field(min_length=1)
-    channels: list[Channel] = Field(min_length=1)
+    channels: list[PersonChannel] = Field(min_length=1)
     wait: Duration = Field(description="How long to wait for an acknowledgement.")
     repeat: int = Field(0, ge=0, le=10, description="Times this step is repeated before the next.")
 

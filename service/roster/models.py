@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from service.catalog import Channel
+from service.catalog import Channel, PersonChannel
 from service.durations import Duration
 
 ROTATING_ROLES = ("duty_officer", "leader_on_shift")
@@ -23,7 +23,7 @@ class _Strict(BaseModel):
 
 
 class Contact(_Strict):
-    channel: Literal[Channel.sms, Channel.email, Channel.voice]
+    channel: PersonChannel
     address: str = Field(min_length=3)
 
 
