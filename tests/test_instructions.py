@@ -101,3 +101,27 @@ async def test_an_instruction_carried_out_and_supervised(daemon: Daemon) -> None
         assert kind in kinds, kind
     await desk.aclose()
     await leader.aclose()
+
+
+async def test_an_instruction_by_replying_to_the_escalation_sms(daemon: Daemon) -> None:
+    from service.flows.replies import handle_sms_reply
+
+    dutyd = daemon.dutyd
+    desk = await api_client(dutyd, Role.duty_officer, "desk")
+    incident = (await desk.post("/api/v1/incidents", json=FLOOD)).json()
+    await dutyd.engine.run_due()
+    assert daemon.transport is not None
+    told = next(m for m in daemon.transport.sent if m.channel == "sms")
+    async with dutyd.sessions.begin() as session:
+        answer = await handle_sms_reply(
+            session,
+            dutyd.runtime.roster,
+            dutyd.runtime.plans,
+            sender=told.address,
+            body=f"批示 #{incident['id']}：请青山县立即组织转移并每小时报告",
+            now=dutyd.clock.now(),
+        )
+    assert answer.acted and "批示已交办" in answer.text
+    listed = (await desk.get("/api/v1/assignments", params={"unit": "qingshan"})).json()
+    assert listed[0]["task"] == "请青山县立即组织转移并每小时报告"
+    await desk.aclose()

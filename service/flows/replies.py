@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.catalog import Channel
 from service.errors import InvalidInput
 from service.flows import incidents
+from service.flows.instructions import give_instruction
 from service.flows.spotchecks import answer_spot_check
 from service.incidents.models import OPEN_STATUSES
 from service.incidents.tables import IncidentRow
+from service.instructions.service import InstructionRequest
 from service.notify.tables import MessageRow
 from service.plans.loader import PlanSet
 from service.roster.models import Person
@@ -31,6 +33,12 @@ OPT_IN = re.compile(r"^\s*(订阅|start|subscribe|恢复订阅)\s*$", re.IGNOREC
 SPOT_CHECK_REPLY = re.compile(r"^\s*(1|在岗|确认)\s*$")
 REPLY = re.compile(r"^\s*(1|ack|确认|2|esc|升级)\s*(?:#?\s*(\d{1,10}))?\s*$", re.IGNORECASE)
 ACK_WORDS = {"1", "ack", "确认"}
+# A leader's instruction by reply: "批示：…" or "批示 #12 …" (the newest incident told of
+# if no number); it becomes one assignment to the incident's unit, due in two hours.
+INSTRUCTION = re.compile(
+    r"^\s*(?:批示|instruct(?:ion)?)\s*(?:#\s*(\d{1,10}))?\s*[:：]?\s*(.+)$", re.I | re.S
+)
+INSTRUCTION_DUE = timedelta(hours=2)
 HELP = {
     "zh": "回复1确认、回复2升级，可加事件号，如：1 #12",
     "en": "Reply 1 to acknowledge or 2 to escalate, optionally with the incident number: 1 #12",
@@ -140,6 +148,9 @@ async def handle_sms_reply(
                 else f"Duty check #{checked.id} confirmed.",
                 True,
             )
+    instructed = INSTRUCTION.match(body or "")
+    if instructed is not None:
+        return await _instruction_by_reply(session, roster, person, instructed, now)
     match = REPLY.match(body or "")
     if match is None:
         return Answer(HELP[person.language], False)
@@ -165,6 +176,37 @@ async def handle_sms_reply(
         acknowledge=match[1].lower() in ACK_WORDS,
         via="sms",
         now=now,
+    )
+
+
+async def _instruction_by_reply(
+    session: AsyncSession, roster: Roster, person: Person, match: re.Match[str], now: datetime
+) -> Answer:
+    zh = person.language == "zh"
+    named = int(match[1]) if match[1] and int(match[1]) <= MAX_ROW_ID else None
+    incident = await _notified_incident(session, person, named)
+    if incident is None:
+        text = "没有找到通知过您的未结事件。" if zh else "No open incident you were notified about."
+        return Answer(text, False)
+    request = InstructionRequest(
+        text=match[2].strip()[:4000],
+        leader=person.id,
+        assignments=[
+            {
+                "unit": incident.unit_id,
+                "task": match[2].strip()[:2000],
+                "deadline": now + INSTRUCTION_DUE,
+            }
+        ],
+    )
+    await give_instruction(
+        session, roster, incident.id, request, actor=person.id, via="sms", now=now
+    )
+    return Answer(
+        f"批示已交办{roster.unit(incident.unit_id).name}（事件#{incident.id}），限2小时内办结。"
+        if zh
+        else f"Instruction assigned to {incident.unit_id} (incident #{incident.id}), due in 2h.",
+        True,
     )
 
 
