@@ -78,6 +78,7 @@ async def run_warning_pass(
                 if r.id != row.id and r.identifier is not None
             ]
             before = row.targeted
+            first = row.fanout_cursor == 0
             finished = await fan_out_chunk(
                 session,
                 row,
@@ -100,6 +101,11 @@ async def run_warning_pass(
                     data={"targeted": row.targeted},
                 )
                 texts.forget(row.id)
+            elif first:
+                # A warning's first chunk goes out before its next one is made: the
+                # outbox runs between passes (a lift's first SMS within a second).
+                done.more = True
+                break
     else:
         done.more = True
     async with sessions.begin() as session:

@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, false, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.notify.broadcasts import BroadcastMessage, queue_broadcast, reached
+from service.notify.tables import MessageRow
 from service.store.bulk import among
 from service.warnings.areas import AreaMatcher, code_prefix
 from service.warnings.models import Area, MsgType, WarningContent
@@ -81,9 +82,13 @@ async def fan_out_chunk(
     content = WarningContent.model_validate(row.content)
     by_area = row.msg_type != MsgType.Cancel.value  # a lift goes to those told, no one else
     ranges = code_ranges(content.areas) if by_area else []
-    by_code = (
-        exists().where(
+    by_code: ColumnElement[bool] | None = None
+    if ranges:
+        by_code = exists().where(
             RecipientCodeRow.recipient_id == RecipientRow.id,
+            # Said again of the codes, so that a join starts at the cursor, not at the
+            # first recipient (PostgreSQL infers no inequality through the join).
+            RecipientCodeRow.recipient_id > row.fanout_cursor,
             or_(
                 *(
                     and_(RecipientCodeRow.code >= lo, RecipientCodeRow.code < hi)
@@ -91,22 +96,34 @@ async def fan_out_chunk(
                 )
             ),
         )
-        if ranges
-        else false()
+    told_before = (
+        RecipientRow.id.in_(reached(earlier).where(MessageRow.recipient_id > row.fanout_cursor))
+        if earlier
+        else None
     )
-    told_before = RecipientRow.id.in_(reached(earlier)) if earlier else false()
     has_shapes = any(a.polygons or a.circles for a in content.areas)
-    by_shape = RecipientRow.has_geometry if by_area and has_shapes else false()
+    by_shape = RecipientRow.has_geometry if by_area and has_shapes else None
+    ways = [w for w in (by_code, told_before, by_shape) if w is not None]
+    # Only one way in (an Alert by division codes, a lift to those told): every candidate
+    # came in that way, and asking again per row would make PostgreSQL hash every code
+    # of the area (every recipient told) left, in every chunk.
+    only = ways[0] if len(ways) == 1 else None
+
+    def came(way: ColumnElement[bool] | None) -> ColumnElement[bool]:
+        if way is None:
+            return false()
+        return true() if way is only else way
+
     candidates = (
         await session.execute(
             select(
                 RecipientRow.id,
                 RecipientRow.language,
-                by_code.label("by_code"),
-                told_before.label("told"),
+                came(by_code).label("by_code"),
+                came(told_before).label("told"),
                 RecipientRow.has_geometry,
             )
-            .where(RecipientRow.id > row.fanout_cursor, or_(by_code, told_before, by_shape))
+            .where(RecipientRow.id > row.fanout_cursor, or_(false(), *ways))
             .order_by(RecipientRow.id)
             .limit(chunk)
         )
