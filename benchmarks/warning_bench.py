@@ -759,7 +759,8 @@ def report(run: Run, args: argparse.Namespace) -> None:
     )
     print(
         f"engine_batch_size={args.batch_size}, sms.per_second={args.per_second:.0f}, "
-        f"FANOUT_CHUNK={args.fanout_chunk or warning_fanout.FANOUT_CHUNK}, "
+        f"FANOUT_CHUNK={args.fanout_chunk or warning_fanout.FANOUT_CHUNK} (first "
+        f"{getattr(warning_fanout, 'FIRST_CHUNK', '-')}), "
         f"engine_poll_seconds={args.poll}; load average at sign-off {run.load_average}, "
         f"at the end {load_average()}"
     )

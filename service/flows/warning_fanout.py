@@ -17,7 +17,11 @@ from service.warnings.models import MsgType, Stage
 from service.warnings.tables import WarningRow
 from service.warnings.workflow import WarningRules
 
-FANOUT_CHUNK = 2000
+# Recipients per fan-out transaction. Larger chunks cost the database less per message
+# and keep several processes' outboxes fed (docs/performance.md, "Public warnings"); the
+# first chunk of a warning is small, so that its first messages go out at once.
+FANOUT_CHUNK = 6000
+FIRST_CHUNK = 1000
 WITHDRAW_CHUNK = 20000
 
 
@@ -86,7 +90,7 @@ async def run_warning_pass(
                 texts=texts.of(row, rules),
                 earlier=earlier,
                 now=now,
-                chunk=FANOUT_CHUNK,
+                chunk=min(FIRST_CHUNK, FANOUT_CHUNK) if first else FANOUT_CHUNK,
             )
             done.targeted += row.targeted - before
             if finished:

@@ -114,30 +114,53 @@ async def fan_out_chunk(
             return false()
         return true() if way is only else way
 
-    candidates = (
-        await session.execute(
-            select(
-                RecipientRow.id,
-                RecipientRow.language,
-                came(by_code).label("by_code"),
-                came(told_before).label("told"),
-                RecipientRow.has_geometry,
+    columns = (
+        RecipientRow.id,
+        RecipientRow.language,
+        came(by_code).label("by_code"),
+        came(told_before).label("told"),
+        RecipientRow.has_geometry,
+    )
+    if only is not None and only is told_before:
+        # A lift: the next of those told, read from their messages in one pass, not
+        # joined to every recipient (docs/performance.md, "Public warnings").
+        told = list(
+            await session.scalars(
+                reached(earlier)
+                .where(MessageRow.recipient_id > row.fanout_cursor)
+                .distinct()
+                .order_by(MessageRow.recipient_id)
+                .limit(chunk)
             )
-            .where(RecipientRow.id > row.fanout_cursor, or_(false(), *ways))
-            .order_by(RecipientRow.id)
-            .limit(chunk)
         )
-    ).all()
+        candidates = (
+            await session.execute(
+                select(*columns)
+                .where(among(session, RecipientRow.id, told))
+                .order_by(RecipientRow.id)
+            )
+        ).all()
+        seen, last = len(told), (told[-1] if told else None)
+    else:
+        candidates = (
+            await session.execute(
+                select(*columns)
+                .where(RecipientRow.id > row.fanout_cursor, or_(false(), *ways))
+                .order_by(RecipientRow.id)
+                .limit(chunk)
+            )
+        ).all()
+        seen, last = len(candidates), (candidates[-1].id if candidates else None)
     shaped = [c.id for c in candidates if c.has_geometry and not (c.by_code or c.told)]
     inside_shapes = await _inside_shapes(session, shaped, content.areas) if shaped else set()
     chosen = {c.id: c.language for c in candidates if c.by_code or c.told or c.id in inside_shapes}
     messages = await _messages(session, row, chosen, texts, rules, now)
     await queue_broadcast(session, row.id, messages, now)
     row.targeted += len(chosen)
-    if candidates:
-        row.fanout_cursor = candidates[-1].id
+    if last is not None:
+        row.fanout_cursor = last
     row.updated_at = now
-    return len(candidates) < chunk
+    return seen < chunk
 
 
 async def _inside_shapes(session: AsyncSession, ids: list[int], areas: list[Area]) -> set[int]:
