@@ -73,7 +73,7 @@ from service.flows import warning_fanout
 from service.flows import warnings as flow
 from service.logs import configure_logging
 from service.notify.broadcasts import broadcast_counts
-from service.notify.tables import MessageRow, MessageState
+from service.notify.tables import MessageEventRow, MessageRow, MessageState
 from service.notify.transport import OutgoingMessage, Receipt
 from service.process import tune_garbage_collector
 from service.store.bulk import insert_rows
@@ -517,6 +517,9 @@ class Run:
     counts: dict[int, dict[str, int]] = field(default_factory=dict)
     distinct_recipients: int = 0
     lift_to_untold: int = 0
+    # The lift's first messages: their pass began (created_at), first claimed (event).
+    lift_first_queued: float | None = None
+    lift_first_claimed: float | None = None
     progress: list[str] = field(default_factory=list)
     load_average: str = ""
     machine_cpu: float = 0.0
@@ -653,6 +656,20 @@ async def verify(dutyd: Dutyd, run: Run) -> None:
         if run.lift and run.lift.warning_id:
             # Lift messages to someone the original never reached.
             told = aliased(MessageRow)
+            lift_id = run.lift.warning_id
+            queued = await session.scalar(
+                select(func.min(MessageRow.created_at)).where(MessageRow.broadcast_id == lift_id)
+            )
+            claimed = await session.scalar(
+                select(func.min(MessageEventRow.at)).where(
+                    MessageEventRow.state == MessageState.sending,
+                    MessageEventRow.message_id.in_(
+                        select(MessageRow.id).where(MessageRow.broadcast_id == lift_id)
+                    ),
+                )
+            )
+            run.lift_first_queued = queued.timestamp() if queued else None
+            run.lift_first_claimed = claimed.timestamp() if claimed else None
             run.lift_to_untold = int(
                 await session.scalar(
                     select(func.count())
@@ -873,6 +890,12 @@ def report_lift(
     else:
         first = float("inf")
         print("lift: ** no SMS of the lift was handed over **")
+    if run.lift_first_queued and run.lift_first_claimed:
+        print(
+            f"lift's first messages: their fan-out pass began "
+            f"{1000 * (run.lift_first_queued - lift.committed):.0f} ms after the commit, first "
+            f"claimed by an outbox {1000 * (run.lift_first_claimed - lift.committed):.0f} ms after"
+        )
     print(f"lift messages to recipients the original never reached: {run.lift_to_untold}")
     ok = after_commit == 0 and first < GOAL_LIFT_FIRST_S and run.finished
     print(

@@ -139,8 +139,11 @@ async def _next(session: AsyncSession, state: str) -> WarningRow | None:
         select(WarningRow).where(WarningRow.fanout_state == state).order_by(WarningRow.id).limit(1)
     )
     if is_postgres(session):
-        # Another process takes another warning; this one's chunks stay in order.
-        query = query.with_for_update(skip_locked=True)
+        # Another process takes another warning; this one's chunks stay in order. NO KEY
+        # UPDATE conflicts with every lock taken on warnings (the workflow's FOR UPDATE,
+        # the gate's FOR SHARE, another fan-out's), not with the KEY SHARE of a foreign
+        # key check.
+        query = query.with_for_update(skip_locked=True, key_share=True)
     return await session.scalar(query)
 
 

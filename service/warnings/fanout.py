@@ -123,16 +123,19 @@ async def fan_out_chunk(
     )
     if only is not None and only is told_before:
         # A lift: the next of those told, read from their messages in one pass, not
-        # joined to every recipient (docs/performance.md, "Public warnings").
-        told = list(
+        # joined to every recipient (docs/performance.md, "Public warnings"). Without
+        # DISTINCT the database keeps only the first `chunk` rows as it reads, instead
+        # of sorting all of them; a recipient with several messages counts once here, so
+        # the chunk is everyone told up to the last recipient read.
+        told_rows = list(
             await session.scalars(
                 reached(earlier)
                 .where(MessageRow.recipient_id > row.fanout_cursor)
-                .distinct()
                 .order_by(MessageRow.recipient_id)
                 .limit(chunk)
             )
         )
+        told = list(dict.fromkeys(told_rows))
         candidates = (
             await session.execute(
                 select(*columns)
@@ -140,7 +143,7 @@ async def fan_out_chunk(
                 .order_by(RecipientRow.id)
             )
         ).all()
-        seen, last = len(told), (told[-1] if told else None)
+        seen, last = len(told_rows), (told[-1] if told else None)
     else:
         candidates = (
             await session.execute(
