@@ -15,7 +15,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
 COPY service ./service
-RUN pip install -c constraints.txt . \
+RUN apt-get update -q && apt-get install -y -q --no-install-recommends fonts-wqy-microhei \
+ && rm -rf /var/lib/apt/lists/* \
+ && pip install -c constraints.txt . \
  && useradd --system --uid 10001 --home-dir /var/lib/dutyd --shell /usr/sbin/nologin dutyd \
  && mkdir -p /var/lib/dutyd \
  && chown dutyd:dutyd /var/lib/dutyd

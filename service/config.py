@@ -145,6 +145,12 @@ class Settings(BaseSettings):
     spot_check_answer_minutes: int = Field(
         10, ge=1, le=120, description="A spot-check unanswered this long is a lapse."
     )
+    report_font: str = Field(
+        "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+        max_length=500,
+        description="A TrueType font that writes Chinese, for PDF reports (drill reports, "
+        "the monthly duty report); other common CJK fonts are tried when it is missing.",
+    )
     cli_identity: Literal["optional", "required"] = Field(
         "optional",
         description="Whether every `dutyd` command that touches the duty office's records "

@@ -6,6 +6,7 @@ gathers them (for Alembic's `env.py` and the schema test), so it sits above all 
 
 from service.audit.tables import AuditRow
 from service.auth.tables import ApiTokenRow
+from service.drills.tables import DrillRow
 from service.escalation.tables import EscalationStepRow
 from service.incidents.tables import IncidentRow, SilenceRow, TimelineEntryRow
 from service.instructions.tables import AssignmentRow, InstructionRow
@@ -37,6 +38,7 @@ __all__ = [
     "Base",
     "CalendarFeedRow",
     "CheckInRow",
+    "DrillRow",
     "EscalationStepRow",
     "HandoverRow",
     "HeartbeatRow",

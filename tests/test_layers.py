@@ -44,6 +44,7 @@ LAYERS: list[tuple[str, ...]] = [
         "service.intake",
         "service.instructions",
         "service.spotchecks",
+        "service.drills",
     ),
     ("service.office",),
     ("service.flows",),

@@ -60,6 +60,8 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action] = {
     ("POST", "/api/v1/recipients/opt-out"): Action.manage_recipients,
     # Upstream CAP is drafted by rule; the source's token_name narrows it to one token.
     ("POST", "/api/v1/relay/{source}"): Action.draft_warning,
+    ("POST", "/api/v1/drills"): Action.run_drill,
+    ("POST", "/api/v1/drills/{drill_id}/end"): Action.run_drill,
 }
 READS = ("GET", "HEAD")
 

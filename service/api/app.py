@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from service import __version__
 from service.api import (
     ack,
+    drills,
     incidents,
     instructions,
     intake,
@@ -75,6 +76,7 @@ def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
     app.include_router(spotchecks.router)
     app.include_router(statistics.router)
     app.include_router(relay.router)
+    app.include_router(drills.router)
     install_console(app)
     return app
 

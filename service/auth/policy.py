@@ -32,6 +32,7 @@ class Action(StrEnum):
     manage_recipients = "manage_recipients"
     give_instruction = "give_instruction"  # a leader's instruction; accept or send back
     report_machine = "report_machine"  # a machine's alerts, check-ins and mail
+    run_drill = "run_drill"  # start and end a drill of a plan
 
 
 DESK = frozenset({Role.duty_officer, Role.leader, Role.admin})
@@ -61,6 +62,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.manage_recipients: frozenset({Role.warning_drafter, Role.warning_approver, Role.admin}),
     Action.give_instruction: frozenset({Role.leader, Role.admin}),
     Action.report_machine: frozenset({Role.source}),
+    Action.run_drill: frozenset({Role.leader, Role.admin}),
 }
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import Clock
+from service.drills import service as drills
 from service.escalation import chain
 from service.escalation.fire import fire_step, fire_unanswered_alert
 from service.escalation.tables import EscalationStepRow, StepKind, StepState
@@ -151,8 +152,9 @@ class Engine:
 
     async def _claim(
         self, session: AsyncSession, query: Select[tuple[Row]]
-    ) -> AsyncIterator[tuple[Row, IncidentRow, ResolvedPlan]]:
-        """Due rows locked for this process, each with its incident (locked) and plan.
+    ) -> AsyncIterator[tuple[Row, IncidentRow, ResolvedPlan, Roster]]:
+        """Due rows locked for this process, each with its incident (locked), plan, and the
+        roster that reaches its people (a drill's stand-ins, if it has them).
 
         Rows another process holds are skipped (SKIP LOCKED). An acknowledgement locks the
         incident first; if one is under way, its rows wait for the next pass rather than
@@ -172,11 +174,21 @@ class Engine:
                 .with_for_update(skip_locked=True)
             )
         }
+        roster = self.roster()
+        stand_ins = await drills.stand_ins_of(
+            session, {i.drill_id for i in incidents.values() if i.drill_id is not None}
+        )
+        # A stand-in since taken off the roster is reached no more; the real holder is.
+        played = {
+            drill_id: roster.with_stand_ins({r: p for r, p in cast.items() if p in roster.people})
+            for drill_id, cast in stand_ins.items()
+            if cast
+        }
         for row in rows:
             incident = incidents.get(row.incident_id)
             if incident is not None:
                 plan = await plan_by_digest(session, incident.plan_version, self.plans())
-                yield row, incident, plan
+                yield row, incident, plan, played.get(incident.drill_id or 0, roster)
 
     async def _fire_due_batch(self) -> int:
         now = self.clock.now()
@@ -187,8 +199,7 @@ class Engine:
             .order_by(EscalationStepRow.due_at, EscalationStepRow.id)
         )
         async with self.sessions.begin() as session:
-            roster = self.roster()
-            async for step, incident, plan in self._claim(session, due):
+            async for step, incident, plan, roster in self._claim(session, due):
                 if not chain.still_wanted(
                     step,
                     open_=incident.status in OPEN_STATUSES,
@@ -241,8 +252,7 @@ class Engine:
             .order_by(ReportDutyRow.next_at, ReportDutyRow.id)
         )
         async with self.sessions.begin() as session:
-            roster = self.roster()
-            async for duty, incident, plan in self._claim(session, due):
+            async for duty, incident, plan, roster in self._claim(session, due):
                 await advance_duty(session, roster, plan, incident, duty, now)
                 advanced += 1
         return advanced

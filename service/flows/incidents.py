@@ -4,6 +4,7 @@ transaction and has each subject write its own rows."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,15 +25,25 @@ from service.notify.queue import tell_people, withdraw_pending
 from service.plans.archive import plan_by_digest, remember_version
 from service.plans.casualty_levels import implied_level
 from service.plans.loader import PlanSet
-from service.plans.selection import Choice, choose_plan
+from service.plans.selection import Choice, choose_plan, named_plan
 from service.reports import followups, settle
 from service.reports import service as reports
 from service.reports.duties import ReportKind
 from service.reports.tables import ReportDutyRow
 from service.roster.roster import Roster
 
+
+@dataclass(frozen=True)
+class Drilled:
+    """The drill an incident is logged for, and the plan it runs."""
+
+    drill_id: int
+    plan_id: str
+
+
 # Every workflow of an incident is reached from here; re-planning has its own module.
 __all__ = [
+    "Drilled",
     "acknowledge",
     "change_category",
     "change_level",
@@ -54,10 +65,12 @@ async def report_incident(
     now: datetime,
     worker: str,
     learned_within: timedelta = incidents.LEARNED_WITHIN,
+    drill: Drilled | None = None,
 ) -> tuple[IncidentRow, bool]:
-    """Log an incident, or update the open one with the same dedup key. True if deduplicated."""
+    """Log an incident, or update the open one with the same dedup key. True if deduplicated.
+    A drill's incident runs under the plan the drill names, never merged with another."""
     learned_at = incidents.check_report(roster, report, now=now, learned_within=learned_within)
-    if report.dedup_key:
+    if report.dedup_key and drill is None:
         existing = await incidents.open_duplicate(session, report.dedup_key)
         if existing is not None:
             changes = incidents.merge_repeat(
@@ -89,6 +102,8 @@ async def report_incident(
             return existing, True
 
     def governing(level: Level) -> Choice:
+        if drill is not None:
+            return named_plan(plans, drill.plan_id, level)
         return choose_plan(
             plans,
             roster,
@@ -131,6 +146,7 @@ async def report_incident(
         silence=silence,
         reporter=reporter,
         now=now,
+        drill_id=drill.drill_id if drill else None,
     )
     if report.level != reported_level:
         incidents.note_level_from_figures(

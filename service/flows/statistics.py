@@ -18,6 +18,7 @@ from service.reports.names import duty_names
 from service.reports.stats import report_stats
 from service.reports.tables import DutyState, ReportDutyRow
 from service.spotchecks.service import month_figures
+from service.warnings.models import CapStatus
 from service.warnings.tables import WarningRow
 
 
@@ -53,7 +54,12 @@ async def office_figures(
     def of(unit_id: str) -> UnitFigures:
         return units.setdefault(unit_id, UnitFigures(unit_id))
 
-    query = select(IncidentRow).where(IncidentRow.learned_at >= start, IncidentRow.learned_at < end)
+    # A drill's incidents, reports and assignments are the drill report's, not the figures'.
+    query = select(IncidentRow).where(
+        IncidentRow.learned_at >= start,
+        IncidentRow.learned_at < end,
+        IncidentRow.drill_id.is_(None),
+    )
     if unit is not None:
         query = query.where(IncidentRow.unit_id == unit)
     acks: dict[str, list[float]] = {}
@@ -98,7 +104,11 @@ async def office_figures(
             )
     published = await session.execute(
         select(WarningRow.unit_id, func.count(), func.coalesce(func.sum(WarningRow.targeted), 0))
-        .where(WarningRow.published_at >= start, WarningRow.published_at < end)
+        .where(
+            WarningRow.published_at >= start,
+            WarningRow.published_at < end,
+            WarningRow.status == CapStatus.Actual.value,
+        )
         .group_by(WarningRow.unit_id)
     )
     for unit_id, count, reached in published:
@@ -127,7 +137,11 @@ async def late_reports(
     query = (
         select(IncidentRow.unit_id, ReportDutyRow)
         .join(IncidentRow, IncidentRow.id == ReportDutyRow.incident_id)
-        .where(ReportDutyRow.due_at >= start, ReportDutyRow.due_at < end)
+        .where(
+            ReportDutyRow.due_at >= start,
+            ReportDutyRow.due_at < end,
+            IncidentRow.drill_id.is_(None),
+        )
         .order_by(ReportDutyRow.due_at)
     )
     if unit is not None:

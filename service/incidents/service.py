@@ -22,7 +22,7 @@ from service.incidents.models import (
     IncidentStatus,
     Intake,
 )
-from service.incidents.tables import IncidentRow, SilenceRow
+from service.incidents.tables import IncidentRow, SilenceRow, remember_drill
 from service.incidents.timeline import add_entry
 from service.plans.models import ResolvedPlan
 from service.roster.roster import Roster
@@ -101,6 +101,7 @@ async def log_incident(
     reporter: str,
     now: datetime,
     plan_grounds: dict[str, Any] | None = None,
+    drill_id: int | None = None,
 ) -> IncidentRow:
     """Store a new incident under `plan`, with its first timeline entries; `plan_grounds`
     are the facts of `plan_reason` (`selection.Choice.grounds`)."""
@@ -128,9 +129,11 @@ async def log_incident(
         created_at=now,
         plan_id=plan.plan.id,
         plan_version=plan.digest,
+        drill_id=drill_id,
     )
     session.add(incident)
     await session.flush()
+    remember_drill(session.sync_session, incident)
     add_entry(
         session,
         incident_id=incident.id,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, String, Text, event
+from sqlalchemy.orm import Mapped, QueryContext, Session, mapped_column
 
+from service.notify.queue import DRILL_INCIDENTS
 from service.store.base import Base
 
 
@@ -52,6 +53,19 @@ class IncidentRow(Base):
     # A level the casualty figures imply, awaiting the officer's decision (plan rule `ask`).
     proposed_level: Mapped[str | None] = mapped_column(String(4))
     proposed_reason: Mapped[str | None] = mapped_column(Text)
+    # The drill this incident is part of: every message marked, kept out of the figures.
+    drill_id: Mapped[int | None] = mapped_column(ForeignKey("drills.id"), index=True)
+
+
+def remember_drill(session: Session, incident: IncidentRow) -> None:
+    """Tell the session's message queue that messages about `incident` are a drill's."""
+    if incident.drill_id is not None:
+        session.info.setdefault(DRILL_INCIDENTS, set()).add(incident.id)
+
+
+@event.listens_for(IncidentRow, "load")
+def _drill_loaded(incident: IncidentRow, context: QueryContext) -> None:
+    remember_drill(context.session, incident)
 
 
 class TimelineEntryRow(Base):

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.errors import Conflict, InvalidInput, NotFound
+from service.incidents.tables import IncidentRow
 from service.instructions.tables import AssignmentRow, InstructionRow
 from service.store.database import is_postgres
 
@@ -167,7 +168,12 @@ async def closure_rates(
             AssignmentRow.deadline,
             func.count(),
         )
-        .where(AssignmentRow.deadline >= start, AssignmentRow.deadline < end)
+        .join(IncidentRow, IncidentRow.id == AssignmentRow.incident_id)
+        .where(
+            AssignmentRow.deadline >= start,
+            AssignmentRow.deadline < end,
+            IncidentRow.drill_id.is_(None),
+        )
         .group_by(
             AssignmentRow.unit_id,
             AssignmentRow.state,

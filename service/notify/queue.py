@@ -15,6 +15,11 @@ from service.notify.tables import MessageRow, MessageState, state_is
 from service.roster.models import Person
 from service.store.bulk import among
 from service.texts.render import email_subject, render_plain
+from service.texts.words import drill_marked
+
+# Ids of the drill incidents a session has seen (`service.incidents.tables` keeps it):
+# every message about one of them is marked as a drill, whoever queues it.
+DRILL_INCIDENTS = "drill_incidents"
 
 
 def queue_message(
@@ -29,6 +34,9 @@ def queue_message(
     incident_id: int | None = None,
     step_id: int | None = None,
 ) -> MessageRow:
+    if incident_id is not None and incident_id in session.info.get(DRILL_INCIDENTS, ()):
+        body = drill_marked(body, person.language)
+        subject = drill_marked(subject, person.language)
     message = MessageRow(
         incident_id=incident_id,
         escalation_step_id=step_id,

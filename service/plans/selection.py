@@ -136,3 +136,29 @@ def find_ties(plans: PlanSet, roster: Roster) -> list[str]:
         + f"; {ids[0]} is chosen only because of its id"
         for ids, cases in sorted(found.items())
     ]
+
+
+def named_plan(plans: PlanSet, plan_id: str, level: Level) -> Choice:
+    """The plan `plan_id` itself, as a drill of it asks, whatever would govern such an
+    incident; it must have the level."""
+    loaded = plans.get(plan_id)
+    if loaded is None:
+        known = ", ".join(sorted(p.plan.id for p in plans.plans))
+        raise NoPlanCovers(f"no plan {plan_id!r} is loaded (plans: {known})")
+    if level not in loaded.plan.scope.levels:
+        levels = ", ".join(lv.value for lv in loaded.plan.scope.levels)
+        raise NoPlanCovers(f"plan {plan_id} has no level {level.value} (its levels: {levels})")
+    return Choice(
+        plan=loaded,
+        reason=f"plan {plan_id} named by the drill",
+        grounds={
+            "drill": True,
+            "unit": None,
+            "event_type": None,
+            "category": None,
+            "kind": loaded.plan.kind.value,
+            "refines": None,
+            "beaten": [],
+            "tied": [],
+        },
+    )

@@ -32,6 +32,7 @@ async def report_stats(
             ReportDutyRow.due_at >= start,
             ReportDutyRow.due_at < end,
             ReportDutyRow.state != DutyState.cancelled,
+            IncidentRow.drill_id.is_(None),
         )
     )
     if unit is not None:

@@ -7,7 +7,7 @@ line, which beats the rotation.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -112,6 +112,8 @@ class Roster:
     _table: dict[Key, dict[object, list[DutyAssignment]]] = field(init=False)
     _overrides: dict[Key, list[Override]] = field(init=False)
     _positions: dict[Key, list[str]] = field(init=False)
+    # A drill's roster: role -> the person who plays it in every unit, whoever holds it.
+    stand_ins: dict[str, str] = field(default_factory=dict)
     # Caches, filled on first use; never part of a roster's value.
     _slots: dict[Key, _RoleSlot] = field(
         init=False, repr=False, compare=False, default_factory=dict
@@ -143,6 +145,13 @@ class Roster:
     @classmethod
     def from_document(cls, document: RosterDocument) -> Roster:
         return cls(document)
+
+    def with_stand_ins(self, stand_ins: dict[str, str]) -> Roster:
+        """This roster as a drill plays it: each role in `stand_ins` held by its stand-in."""
+        for role, person_id in stand_ins.items():
+            if person_id not in self.people:
+                raise UnknownValue(f"stand_ins.{role}", person_id)
+        return replace(self, stand_ins=dict(stand_ins))
 
     @property
     def rotations(self) -> list[Rotation]:
@@ -229,6 +238,8 @@ class Roster:
 
     def holder_ids(self, role: str, unit_id: str, at: datetime) -> list[str]:
         """Ids of whoever holds `role` in `unit_id` at instant `at`, overrides applied."""
+        if self.stand_ins and role in self.stand_ins:
+            return [self.stand_ins[role]]
         if role not in ROTATING_ROLES:
             return list(dict.fromkeys(self._positions.get((unit_id, role), ())))
         slot = self._slot(unit_id, role)

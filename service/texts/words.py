@@ -60,3 +60,13 @@ def clip(text: str, limit: int) -> str:
     if space >= limit * 2 // 3:
         cut = cut[:space]
     return cut.rstrip(" ,.;:，。；：、") + "…"
+
+
+# What begins every message of a drill, so that nobody takes it for the real thing.
+DRILL_MARKS = {"zh": "【演练】", "en": "[DRILL] "}
+
+
+def drill_marked(text: str, language: str) -> str:
+    """`text` marked as a drill once, in the reader's language."""
+    mark = DRILL_MARKS.get(language, DRILL_MARKS["zh"])
+    return text if not text or text.startswith(mark) else mark + text

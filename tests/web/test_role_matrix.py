@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from service.api import (
     access,
     ack,
+    drills,
     incidents,
     instructions,
     intake,
@@ -57,6 +58,7 @@ API_MODULES = (
     instructions,
     spotchecks,
     statistics,
+    drills,
 )
 CONSOLE_MODULES = (
     login_pages,

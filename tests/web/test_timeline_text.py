@@ -132,6 +132,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "report_missing": {**INITIAL, "responsible": "sun_li"},
     "report_cancelled": INITIAL,
     "instruction": {"leader": "wang_fang", "text": "立即转移群众", "count": 2, "ids": [1, 2]},
+    "drill_started": {
+        "drill": 3,
+        "plan": "qingshan-flood",
+        "level": "II",
+        "stand_ins": [{"role_name": {"zh": "值班员", "en": "duty officer"}, "person": "sun_li"}],
+    },
+    "drill_ended": {"drill": 3},
     "assignment_answered": {"unit": "qingshan", "answer": "已转移230人", "assignment": 1},
     "assignment_closed": {"unit": "qingshan", "comment": "", "assignment": 1},
     "assignment_sent_back": {"unit": "qingshan", "comment": "请补报安置点", "assignment": 1},
