@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from pathlib import Path
 
 from pypdf import PdfReader
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from service.auth.tokens import Role
 from service.notify.tables import MessageRow
 from tests.api_helpers import api_client
+from tests.cli_helpers import run_cli
 from tests.conftest import Daemon
 
 DRILL = {
@@ -133,3 +135,43 @@ async def test_a_drill_that_cannot_run_says_why(daemon: Daemon) -> None:
         assert says in answer.text, (change, answer.text)
     assert (await leader.get("/api/v1/drills")).json() == []
     await leader.aclose()
+
+
+def test_the_drill_commands(tmp_path: Path) -> None:
+    started = run_cli(
+        tmp_path,
+        *("drill", "start", "qingshan-flood", "--level", "III", "--unit", "qingshan"),
+        *("--stand-in", "duty_officer=zheng_hao", "--scenario", "模拟山洪"),
+    )
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.startswith("drill 1 started: incident 1, 青山县防汛应急预案演练")
+    shown = run_cli(tmp_path, "incident", "show", "1")
+    assert "演练" in shown.stdout
+    csv_file, pdf_file = tmp_path / "drill.csv", tmp_path / "drill.pdf"
+    report = run_cli(
+        tmp_path, "drill", "report", "1", "--csv", str(csv_file), "--pdf", str(pdf_file)
+    )
+    assert report.returncode == 0, report.stderr
+    assert report.stdout.splitlines()[0].split("\t")[0] == "环节"
+    rows = list(csv.reader(io.StringIO(csv_file.read_text(encoding="utf-8"))))
+    assert rows[1][0] == "环节" and any(r[1] == "第1步" for r in rows[2:])
+    text = PdfReader(pdf_file).pages[0].extract_text()
+    assert "演练报告" in text and "第1步" in text
+    listed = run_cli(tmp_path, "drill", "list")
+    assert "\tqingshan\tqingshan-flood\tIII\trunning\t" in listed.stdout
+    assert run_cli(tmp_path, "drill", "end", "1").returncode == 0
+    again = run_cli(tmp_path, "drill", "end", "1")
+    assert again.returncode != 0 and "already ended" in again.stderr
+    bad = run_cli(
+        tmp_path,
+        "drill",
+        "start",
+        "qingshan-flood",
+        "--level",
+        "III",
+        "--unit",
+        "qingshan",
+        "--stand-in",
+        "duty_officer",
+    )
+    assert bad.returncode == 2 and "ROLE=PERSON" in bad.stderr

@@ -18,6 +18,7 @@ from service.cli import (
     audit,
     config,
     db,
+    drills,
     handover,
     incidents,
     intake,
@@ -68,6 +69,7 @@ for group, name in (
     (warnings.app, "warning"),
     (intake.app, "intake"),
     (audit.app, "audit"),
+    (drills.app, "drill"),
     (warnings.recipients_app, "recipients"),
 ):
     app.add_typer(group, name=name)

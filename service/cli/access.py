@@ -18,6 +18,7 @@ from typer._click.globals import get_current_context
 
 from service.auth.accounts import find_account, principal_for_account
 from service.auth.policy import Action, Principal, authorize
+from service.drills.tables import DrillRow
 from service.errors import Forbidden, NotFound
 from service.incidents.tables import IncidentRow
 from service.office.tables import HandoverRow
@@ -74,6 +75,10 @@ COMMAND_ACTIONS: dict[str, Action | str] = {
     "warning lift": Action.lift_warning,
     "warning list": Action.view,
     "warning show": Action.view,
+    "drill start": Action.run_drill,
+    "drill end": Action.run_drill,
+    "drill list": Action.view,
+    "drill report": Action.view,
     "recipients import": Action.manage_recipients,
     "recipients opt-out": Action.manage_recipients,
     **{f"token {verb}": Action.manage_accounts for verb in ("create", "list", "revoke")},
@@ -131,6 +136,13 @@ async def unit_of_command(
         )
         if unit is None:
             raise NotFound("warning", params["warning_id"])
+        return unit
+    if params.get("drill_id") is not None:
+        unit = await session.scalar(
+            select(DrillRow.unit_id).where(DrillRow.id == params["drill_id"])
+        )
+        if unit is None:
+            raise NotFound("drill", params["drill_id"])
         return unit
     if params.get("handover_id") is not None:
         return await session.scalar(
