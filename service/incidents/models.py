@@ -229,6 +229,9 @@ class IncidentView(BaseModel):
     acknowledged_by: str | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    drill_id: int | None = Field(
+        None, description="The drill (演练) this incident is part of; not counted in the figures."
+    )
 
 
 class MachineReports(BaseModel):

@@ -59,6 +59,7 @@ def incident_view(row: IncidentRow) -> IncidentView:
         acknowledged_by=row.acknowledged_by,
         resolved_at=row.resolved_at,
         closed_at=row.closed_at,
+        drill_id=row.drill_id,
     )
 
 

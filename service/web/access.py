@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from service.audit.context import Actor, set_actor
 from service.auth.policy import Action
+from service.drills.tables import DrillRow
 from service.incidents.tables import IncidentRow
 from service.office.tables import HandoverRow
 from service.warnings.tables import WarningRow
@@ -55,6 +56,8 @@ CHANGES: dict[str, Rule] = {
     f"{WARNING}/sign": lambda _r, _f: [Action.sign_warning],
     f"{WARNING}/publish-now": lambda _r, _f: [Action.sign_warning],
     f"{WARNING}/lift": lambda _r, _f: [Action.lift_warning],
+    "/console/drills": lambda _r, _f: [Action.run_drill],
+    "/console/drills/{drill_id:int}/end": lambda _r, _f: [Action.run_drill],
 }
 
 
@@ -80,6 +83,12 @@ async def _unit(request: Request, dutyd: DutydDep, form: dict[str, str]) -> tupl
     if "override_id" in params:
         found = [o for o in roster.document.overrides if o.id == params["override_id"]]
         return (found[0].unit if found else None), True
+    if "drill_id" in params:
+        async with dutyd.reads() as session:
+            unit = await session.scalar(
+                select(DrillRow.unit_id).where(DrillRow.id == int(params["drill_id"]))
+            )
+        return unit, True
     if "handover_id" in params:
         async with dutyd.reads() as session:
             unit = await session.scalar(

@@ -16,6 +16,7 @@ from service.app import Dutyd
 from service.auth.tables import AccountRow
 from service.web import (
     board_pages,
+    drill_pages,
     incident_pages,
     login_pages,
     office_pages,
@@ -93,6 +94,7 @@ def install_console(app: FastAPI) -> None:
         board_pages,
         incident_pages,
         office_pages,
+        drill_pages,
         public_warnings,
         warning_drafts,
         warning_pages,

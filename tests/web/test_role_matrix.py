@@ -33,6 +33,7 @@ from service.auth.policy import ALLOWED, Action, Grant
 from service.auth.tokens import Role
 from service.web import (
     board_pages,
+    drill_pages,
     incident_pages,
     login_pages,
     office_pages,
@@ -67,6 +68,7 @@ CONSOLE_MODULES = (
     office_pages,
     warning_drafts,
     warning_pages,
+    drill_pages,
 )
 FLOOD = {
     "category": "natural_disaster",
@@ -172,6 +174,12 @@ CONSOLE_PAGES = [
     ("POST", f"{WARNING}/review-after", Action.review_warning),
     ("POST", f"{WARNING}/lift", Action.lift_warning),
     ("POST", f"{WARNING}/withdraw", Action.draft_warning),
+    ("GET", "/console/drills", Action.view),
+    ("POST", "/console/drills", Action.run_drill),
+    ("GET", "/console/drills/{drill_id:int}", Action.view),
+    ("GET", "/console/drills/{drill_id:int}/report.csv", Action.view),
+    ("GET", "/console/drills/{drill_id:int}/report.pdf", Action.view),
+    ("POST", "/console/drills/{drill_id:int}/end", Action.run_drill),
 ]
 FORMS: dict[str, dict[str, Any]] = {
     "/console/incidents/new": {**FLOOD, "confirm_new": "yes"},
@@ -187,6 +195,7 @@ FORMS: dict[str, dict[str, Any]] = {
     f"{WARNING}/review": {"decision": "approve"},
     f"{WARNING}/publish-now": {"reason": "矩阵"},
     f"{WARNING}/lift": {"reason": "矩阵"},
+    "/console/drills": {"plan": "qingshan-flood", "level": "IV", "unit": "qingshan"},
 }
 
 
@@ -222,7 +231,14 @@ def test_every_console_change_has_an_access_rule() -> None:
     table (a POST missing from it is refused, so this keeps the table complete)."""
     from service.web import access as console_access
 
-    for module in (board_pages, incident_pages, office_pages, warning_drafts, warning_pages):
+    for module in (
+        board_pages,
+        incident_pages,
+        office_pages,
+        warning_drafts,
+        warning_pages,
+        drill_pages,
+    ):
         for route in module.router.routes:
             assert isinstance(route, APIRoute)
             if "POST" in route.methods:
