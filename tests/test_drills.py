@@ -8,14 +8,26 @@ import io
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
 from service.auth.tokens import Role
+from service.errors import InvalidInput
+from service.flows import warnings as flow
+from service.flows.warning_intake import draft_from_incident
 from service.notify.tables import MessageRow
+from service.warnings.models import CapStatus, WarningContent
 from tests.api_helpers import api_client
 from tests.cli_helpers import run_cli
 from tests.conftest import Daemon
+from tests.warnings.warning_helpers import (
+    COUNTY_HEAD,
+    DRAFTER,
+    desk,
+    load_recipients,
+    recipients_csv,
+)
 
 DRILL = {
     "plan": "qingshan-flood",
@@ -175,3 +187,32 @@ def test_the_drill_commands(tmp_path: Path) -> None:
         "duty_officer",
     )
     assert bad.returncode == 2 and "ROLE=PERSON" in bad.stderr
+
+
+async def test_a_drills_warning_is_an_exercise_for_the_drill_groups_only(daemon: Daemon) -> None:
+    dutyd = daemon.dutyd
+    assert daemon.transport is not None
+    csv_text = recipients_csv(qingshan=4, hexi=0).replace(",村干部\n", ",村干部;drill\n", 2)
+    await load_recipients(dutyd, csv_text)
+    leader = await api_client(dutyd, Role.leader, "wang_fang")
+    drill = (await leader.post("/api/v1/drills", json={**DRILL, "level": "I"})).json()
+    async with dutyd.sessions.begin() as session:
+        row = await draft_from_incident(session, desk(dutyd), drill["incident_id"], actor=DRAFTER)
+    content = WarningContent.model_validate(row.content)
+    assert content.status is CapStatus.Exercise and content.only_groups == ["drill"]
+    # Turning it into a real warning is refused, saying why.
+    real = content.model_copy(update={"status": CapStatus.Actual})
+    async with dutyd.sessions.begin() as session:
+        with pytest.raises(InvalidInput, match="drill's warning goes out as status Exercise"):
+            await flow.edit_warning(session, desk(dutyd), row.id, real, DRAFTER)
+    async with dutyd.sessions.begin() as session:
+        await flow.publish_at_once(session, desk(dutyd), row.id, COUNTY_HEAD, reason="演练")
+    daemon.transport.sent.clear()
+    await dutyd.tick()
+    dutyd.clock.advance(timedelta(minutes=1))
+    await dutyd.tick()
+    warned = [m for m in daemon.transport.sent if m.body.startswith("【预警】")]
+    # Two of the four village heads take part in drills; the others hear nothing.
+    assert sorted(m.address for m in warned) == ["+8613900000000", "+8613900000001"]
+    assert all("【演练】" in m.body for m in warned)
+    await leader.aclose()

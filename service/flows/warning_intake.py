@@ -14,7 +14,7 @@ from service.errors import InvalidInput, NotFound
 from service.flows.warnings import WarningDesk, draft_warning
 from service.incidents.tables import IncidentRow
 from service.warnings.hazards import HAZARDS, hazard_for_event_type
-from service.warnings.models import WarningContent
+from service.warnings.models import CapStatus, WarningContent
 from service.warnings.tables import WarningRow
 
 DRAFT_VALID_FOR = timedelta(hours=24)
@@ -50,6 +50,8 @@ def prefill(incident: IncidentRow, desk: WarningDesk) -> WarningContent:
             "expires": desk.now + DRAFT_VALID_FOR,
             "certainty": "Observed",
             "urgency": "Immediate",
+            # A drill's incident raises a drill's warning.
+            "status": CapStatus.Exercise if incident.drill_id else CapStatus.Actual,
         }
     )
 

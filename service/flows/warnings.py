@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.auth.policy import Principal
 from service.catalog import Level
 from service.errors import Conflict, InvalidInput, UnknownValue
+from service.flows.warning_drills import drill_terms
 from service.flows.warning_publish import OPEN_STAGES, WarningDesk, publish
 from service.warnings import service
 from service.warnings.cap_build import event_name
@@ -75,6 +76,7 @@ async def draft_warning(
     incident_ids: list[int] | None = None,
 ) -> WarningRow:
     _check_unit(desk, unit_id)
+    content = await drill_terms(session, desk.rules, content, incident_ids or [])
     row = service.new_message(session, content, unit_id=unit_id, actor=actor.name, now=desk.now)
     await session.flush()
     service.add_step(session, row, "drafted", actor=actor.name, now=desk.now)
@@ -93,6 +95,8 @@ async def edit_warning(
     check_editable(_stage(row))
     if row.msg_type == MsgType.Cancel.value:
         raise Conflict("a lift is published as it is made; it cannot be edited")
+    linked = await service.incidents_of(session, [row.id, service.root_id_of(row)])
+    content = await drill_terms(session, desk.rules, content, linked)
     service.set_content(row, content, desk.now)
     service.add_step(session, row, "edited", actor=actor.name, now=desk.now)
     return row
@@ -240,6 +244,8 @@ async def draft_update(
     chain, drafted, then reviewed and signed as its level asks."""
     current = await _live_message(session, warning_id)
     root = await service.get_warning(session, service.root_id_of(current))
+    linked = await service.incidents_of(session, [current.id, root.id])
+    content = await drill_terms(session, desk.rules, content, linked)
     row = service.new_message(
         session,
         content,

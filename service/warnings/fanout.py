@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, null, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.notify.broadcasts import BroadcastMessage, queue_broadcast, reached
@@ -120,6 +120,8 @@ async def fan_out_chunk(
         came(by_code).label("by_code"),
         came(told_before).label("told"),
         RecipientRow.has_geometry,
+        # Read only for a warning to some groups (a drill's): the rest never pay for it.
+        (RecipientRow.groups if content.only_groups else null()).label("groups"),
     )
     if only is not None and only is told_before:
         # A lift: the next of those told, read from their messages in one pass, not
@@ -156,7 +158,13 @@ async def fan_out_chunk(
         seen, last = len(candidates), (candidates[-1].id if candidates else None)
     shaped = [c.id for c in candidates if c.has_geometry and not (c.by_code or c.told)]
     inside_shapes = await _inside_shapes(session, shaped, content.areas) if shaped else set()
-    chosen = {c.id: c.language for c in candidates if c.by_code or c.told or c.id in inside_shapes}
+    wanted = set(content.only_groups)
+    chosen = {
+        c.id: c.language
+        for c in candidates
+        if (c.by_code or c.told or c.id in inside_shapes)
+        and (not wanted or wanted.intersection(c.groups or ()))
+    }
     messages = await _messages(session, row, chosen, texts, rules, now)
     await queue_broadcast(session, row.id, messages, now)
     row.targeted += len(chosen)

@@ -156,6 +156,12 @@ class WarningContent(BaseModel):
     status: CapStatus = CapStatus.Actual
     urgency: str = Field("Expected", pattern=r"^(Immediate|Expected|Future|Past|Unknown)$")
     certainty: str = Field("Likely", pattern=r"^(Observed|Likely|Possible|Unlikely|Unknown)$")
+    only_groups: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Only recipients in one of these groups (e.g. a drill's participants); "
+        "empty: everyone in the areas.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> WarningContent:

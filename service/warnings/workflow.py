@@ -103,6 +103,12 @@ class WarningRules(BaseModel):
         default_factory=lambda: [Role.warning_approver, Role.leader],
         description="Roles that may lift a published warning in one action.",
     )
+    drill_groups: list[str] = Field(
+        default_factory=lambda: ["drill"],
+        min_length=1,
+        description="Recipient groups that take part in drills: a drill's warnings reach "
+        "only them, unless the drill lets its warnings reach the public lists.",
+    )
     sms: SmsRule = Field(default_factory=SmsRule)
     public_url: str = Field("", description="Where the public page of warnings is, for SMS.")
     relay: RelayRules = Field(default_factory=RelayRules)
