@@ -153,6 +153,7 @@ def arguments(
         "user grant": ["liu_yang", "viewer", *in_qingshan],
         "user revoke": ["liu_yang", "viewer", *in_qingshan],
         "user list": [],
+        "statistics monthly": ["--month", "2026-07", *in_qingshan],
         "drill start": ["qingshan-flood", "--level", "IV", *in_qingshan],
         "drill end": ["1"],
         "drill list": in_qingshan,

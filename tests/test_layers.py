@@ -45,6 +45,7 @@ LAYERS: list[tuple[str, ...]] = [
         "service.instructions",
         "service.spotchecks",
         "service.drills",
+        "service.bulletin",
     ),
     ("service.office",),
     ("service.flows",),

@@ -14,6 +14,7 @@ from service.drills import service as drills
 from service.drills.models import DrillReport, DrillStart
 from service.drills.tables import DrillRow
 from service.flows import drills as flow
+from service.texts.fonts import find_font
 
 router = APIRouter(prefix="/api/v1/drills", tags=["drills"])
 Language = Annotated[Literal["zh", "en"], Query(description="The report's language.")]
@@ -152,7 +153,7 @@ async def drill_report_pdf(
     drill_id: RowId, caller: Caller, dutyd: DutydDep, language: Language = "zh"
 ) -> Response:
     report = await _report(dutyd, drill_id, language)
-    font = export.find_font(dutyd.settings.report_font)
+    font = find_font(dutyd.settings.report_font)
     return Response(
         export.report_pdf(report, language, font),
         media_type="application/pdf",

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.api.deps import Caller, DutydDep, ReadSessionDep, RowId
+from service.bulletin.export import bulletin_csv, bulletin_pdf, bulletin_xlsx
+from service.bulletin.models import MonthlyBulletin
+from service.flows.bulletin import monthly_bulletin
 from service.flows.statistics import late_reports, office_figures
 from service.reports.service import explain_lateness
+from service.texts.fonts import find_font
 
 router = APIRouter(prefix="/api/v1", tags=["statistics"])
 From = Annotated[datetime, Query(alias="from", description="Start (ISO 8601 with offset).")]
@@ -64,3 +69,49 @@ async def explain(
     async with dutyd.sessions.begin() as session:
         duty = await explain_lateness(session, duty_id, body.explanation)
         return {"duty_id": duty.id, "explanation": duty.late_explanation}
+
+
+BULLETIN_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+
+
+@router.get("/statistics/monthly", response_model=MonthlyBulletin)
+async def monthly(
+    caller: Caller,
+    dutyd: DutydDep,
+    session: ReadSessionDep,
+    month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM.")],
+    unit: Annotated[list[str] | None, Query(description="Units (repeat); default: all.")] = None,
+    format: Annotated[Literal["json", "csv", "xlsx", "pdf"], Query()] = "json",
+    language: Annotated[Literal["zh", "en"], Query()] = "zh",
+) -> Any:
+    """The monthly duty report (月度值班通报): the month's figures per unit, the late and
+    missing reports with the people responsible, the on-time rate over six months, the
+    spread of acknowledgement times and of incidents over the day; as JSON, CSV, XLSX or
+    PDF (with charts)."""
+    roster = dutyd.runtime.roster
+    bulletin = await monthly_bulletin(
+        session,
+        roster,
+        month=month,
+        units=unit or sorted(roster.units),
+        zone=ZoneInfo(dutyd.settings.timezone),
+        language=language,
+        now=dutyd.clock.now(),
+    )
+    if format == "json":
+        return bulletin
+    if format == "csv":
+        body: bytes | str = bulletin_csv(bulletin, language)
+    elif format == "xlsx":
+        body = bulletin_xlsx(bulletin, language)
+    else:
+        body = bulletin_pdf(bulletin, language, find_font(dutyd.settings.report_font))
+    return Response(
+        body,
+        media_type=BULLETIN_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="duty-{month}.{format}"'},
+    )

@@ -25,6 +25,7 @@ from service.cli import (
     plans,
     reports,
     roster,
+    statistics,
     tokens,
     users,
     warnings,
@@ -70,6 +71,7 @@ for group, name in (
     (intake.app, "intake"),
     (audit.app, "audit"),
     (drills.app, "drill"),
+    (statistics.app, "statistics"),
     (warnings.recipients_app, "recipients"),
 ):
     app.add_typer(group, name=name)

@@ -75,6 +75,7 @@ COMMAND_ACTIONS: dict[str, Action | str] = {
     "warning lift": Action.lift_warning,
     "warning list": Action.view,
     "warning show": Action.view,
+    "statistics monthly": Action.view,
     "drill start": Action.run_drill,
     "drill end": Action.run_drill,
     "drill list": Action.view,
@@ -149,6 +150,8 @@ async def unit_of_command(
             select(HandoverRow.unit_id).where(HandoverRow.id == params["handover_id"])
         )
     unit = params.get("unit")
+    if isinstance(unit, list | tuple) and len(unit) == 1:
+        unit = unit[0]  # one unit of a repeatable --unit; several need the whole city
     if isinstance(unit, str):
         return unit
     person = params.get("person")

@@ -17,6 +17,7 @@ from service.drills import export
 from service.drills import service as drills
 from service.drills.models import DrillReport, DrillStart
 from service.flows import drills as flow
+from service.texts.fonts import find_font
 
 app = typer.Typer(
     help="Drills (演练): run a plan for real, marked as a drill.", no_args_is_help=True
@@ -144,7 +145,7 @@ def drill_report(
                 language=language,
                 now=dutyd.clock.now(),
             )
-        font = export.find_font(dutyd.settings.report_font) if pdf_file else None
+        font = find_font(dutyd.settings.report_font) if pdf_file else None
         return report, font
 
     report, font = run(work)

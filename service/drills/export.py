@@ -14,16 +14,8 @@ import yaml
 from fpdf import FPDF, FontFace
 
 from service.drills.models import DrillReport, ReportLine
-from service.errors import InvalidInput
 from service.texts.words import spoken_duration
 
-# Fonts that can write Chinese, looked for when the setting names none that exists.
-CJK_FONTS = (
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-)
 OUTCOME_ORDER = ("late", "missed", "failed", "unreached", "on_time", "delivered")
 
 
@@ -88,17 +80,6 @@ def report_csv(report: DrillReport, language: str) -> str:
     writer.writerow([word("drill", language), report.drill_id, report.title])
     writer.writerows(rows(report, language))
     return out.getvalue()
-
-
-def find_font(configured: str) -> Path:
-    for candidate in (configured, *CJK_FONTS):
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    raise InvalidInput(
-        f"no font that writes Chinese for the PDF: report_font {configured!r} does not exist "
-        f"and none of {', '.join(CJK_FONTS)} is installed (Debian: fonts-wqy-microhei)",
-        field="report_font",
-    )
 
 
 def report_pdf(report: DrillReport, language: str, font: Path) -> bytes:

@@ -17,6 +17,7 @@ from service.auth.tables import AccountRow
 from service.web import (
     board_pages,
     drill_pages,
+    figure_pages,
     incident_pages,
     login_pages,
     office_pages,
@@ -95,6 +96,7 @@ def install_console(app: FastAPI) -> None:
         incident_pages,
         office_pages,
         drill_pages,
+        figure_pages,
         public_warnings,
         warning_drafts,
         warning_pages,

@@ -16,6 +16,7 @@ from service.drills import service as drills
 from service.drills.models import DrillStart
 from service.errors import DutydError, Forbidden
 from service.flows import drills as flow
+from service.texts.fonts import find_font
 from service.web.access import console_access
 from service.web.context import ConsoleForbidden, DutydDep, FormViewer, Viewer, ViewerDep
 from service.web.forms import field_errors, form_values
@@ -156,7 +157,7 @@ async def _report_file(dutyd: DutydDep, viewer: Viewer, drill_id: int, kind: str
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": name},
         )
-    font = export.find_font(dutyd.settings.report_font)
+    font = find_font(dutyd.settings.report_font)
     return Response(
         export.report_pdf(report, viewer.language, font),
         media_type="application/pdf",

@@ -34,6 +34,7 @@ from service.auth.tokens import Role
 from service.web import (
     board_pages,
     drill_pages,
+    figure_pages,
     incident_pages,
     login_pages,
     office_pages,
@@ -69,6 +70,7 @@ CONSOLE_MODULES = (
     warning_drafts,
     warning_pages,
     drill_pages,
+    figure_pages,
 )
 FLOOD = {
     "category": "natural_disaster",
@@ -180,6 +182,8 @@ CONSOLE_PAGES = [
     ("GET", "/console/drills/{drill_id:int}/report.csv", Action.view),
     ("GET", "/console/drills/{drill_id:int}/report.pdf", Action.view),
     ("POST", "/console/drills/{drill_id:int}/end", Action.run_drill),
+    ("GET", "/console/figures", Action.view),
+    ("GET", "/console/figures/monthly.{kind}", Action.view),
 ]
 FORMS: dict[str, dict[str, Any]] = {
     "/console/incidents/new": {**FLOOD, "confirm_new": "yes"},
