@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.errors import UnknownValue
@@ -219,3 +220,24 @@ async def advance_assignments(
                 },
             )
     return len(rows)
+
+
+async def instructions_of_incident(
+    session: AsyncSession, incident_id: int
+) -> list[tuple[InstructionRow, list[AssignmentRow]]]:
+    """The incident's instructions, each with its assignments, the latest first."""
+    instructions = list(
+        await session.scalars(
+            select(InstructionRow)
+            .where(InstructionRow.incident_id == incident_id)
+            .order_by(InstructionRow.id.desc())
+        )
+    )
+    rows = list(
+        await session.scalars(
+            select(AssignmentRow)
+            .where(AssignmentRow.incident_id == incident_id)
+            .order_by(AssignmentRow.id)
+        )
+    )
+    return [(i, [a for a in rows if a.instruction_id == i.id]) for i in instructions]

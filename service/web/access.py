@@ -14,6 +14,7 @@ from service.audit.context import Actor, set_actor
 from service.auth.policy import Action
 from service.drills.tables import DrillRow
 from service.incidents.tables import IncidentRow
+from service.instructions.tables import AssignmentRow
 from service.office.tables import HandoverRow
 from service.warnings.tables import WarningRow
 from service.web.context import ConsoleForbidden, DutydDep, ViewerDep, client_address
@@ -56,6 +57,10 @@ CHANGES: dict[str, Rule] = {
     f"{WARNING}/sign": lambda _r, _f: [Action.sign_warning],
     f"{WARNING}/publish-now": lambda _r, _f: [Action.sign_warning],
     f"{WARNING}/lift": lambda _r, _f: [Action.lift_warning],
+    "/console/instructions/{incident_id:int}": lambda _r, _f: [Action.give_instruction],
+    # The unit answers (the desk's work); the leader accepts or sends back.
+    "/console/assignments/{assignment_id:int}/answer": lambda _r, _f: [Action.work_incident],
+    "/console/assignments/{assignment_id:int}/decide": lambda _r, _f: [Action.give_instruction],
     "/console/drills": lambda _r, _f: [Action.run_drill],
     "/console/drills/{drill_id:int}/end": lambda _r, _f: [Action.run_drill],
 }
@@ -83,6 +88,14 @@ async def _unit(request: Request, dutyd: DutydDep, form: dict[str, str]) -> tupl
     if "override_id" in params:
         found = [o for o in roster.document.overrides if o.id == params["override_id"]]
         return (found[0].unit if found else None), True
+    if "assignment_id" in params:
+        async with dutyd.reads() as session:
+            unit = await session.scalar(
+                select(AssignmentRow.unit_id).where(
+                    AssignmentRow.id == int(params["assignment_id"])
+                )
+            )
+        return unit, True
     if "drill_id" in params:
         async with dutyd.reads() as session:
             unit = await session.scalar(

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.app import Dutyd
 from service.auth.tables import AccountRow
 from service.web import (
+    assignment_pages,
     board_pages,
     drill_pages,
     figure_pages,
@@ -97,6 +98,7 @@ def install_console(app: FastAPI) -> None:
         office_pages,
         drill_pages,
         figure_pages,
+        assignment_pages,
         public_warnings,
         warning_drafts,
         warning_pages,

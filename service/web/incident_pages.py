@@ -17,6 +17,7 @@ from service.catalog import CATEGORY_NAMES, EVENT_TYPES, Category, Level
 from service.errors import DutydError, Forbidden, NotFound
 from service.flows import casualties, incidents
 from service.flows.incident_detail import get_incident_detail
+from service.flows.instructions import instructions_of_incident
 from service.flows.warning_intake import draft_from_incident
 from service.flows.warnings import WarningDesk, run_step
 from service.incidents.models import (
@@ -35,6 +36,8 @@ from service.web.forms import field_errors, form_values, local_input, parse_loca
 from service.web.render import page
 from service.web.timeline_text import Scene, sentence
 
+# Assignments one instruction form offers (service.web.assignment_pages reads them).
+INSTRUCTION_ROWS = 3
 router = APIRouter(
     prefix="/console", include_in_schema=False, dependencies=[Depends(console_access)]
 )
@@ -143,12 +146,13 @@ async def log_incident(request: Request, dutyd: DutydDep, viewer: FormViewer) ->
     return RedirectResponse(f"/console/incidents/{incident_id}", status_code=303)
 
 
-async def _incident_page(
+async def render_incident_page(
     dutyd: DutydDep, viewer: Viewer, incident_id: int, *, error: str = "", status: int = 200
 ) -> HTMLResponse:
     async with dutyd.reads() as session:
         try:
             detail = await get_incident_detail(session, incident_id=incident_id)
+            instructions = await instructions_of_incident(session, incident_id)
         except NotFound:
             return page(
                 "error.html.j2",
@@ -179,6 +183,11 @@ async def _incident_page(
         may_work=viewer.may(Action.work_incident, detail.unit, roster),
         may_replan=viewer.may(Action.replan, detail.unit, roster),
         may_warn=viewer.may(Action.draft_warning, detail.unit, roster),
+        may_instruct=viewer.may(Action.give_instruction, detail.unit, roster),
+        instructions=instructions,
+        instruction_rows=range(INSTRUCTION_ROWS),
+        assignment_units=[roster.unit(u) for u in sorted(roster.units)],
+        deadline_default=local_input(dutyd.clock.now() + timedelta(hours=2), unit.zone),
         categories=[(c, EVENT_TYPES[c]) for c in Category],
         statuses=[s for s in TRANSITIONS[detail.status]],
         levels=[lv for lv in Level if lv != detail.level],
@@ -190,7 +199,7 @@ async def _incident_page(
 
 @router.get("/incidents/{incident_id:int}")
 async def incident_page(incident_id: int, dutyd: DutydDep, viewer: ViewerDep) -> HTMLResponse:
-    return await _incident_page(dutyd, viewer, incident_id)
+    return await render_incident_page(dutyd, viewer, incident_id)
 
 
 async def _unit_of(dutyd: DutydDep, incident_id: int) -> str:
@@ -306,7 +315,7 @@ async def incident_action(
         raise ConsoleForbidden(str(exc)) from None
     except (DutydError, ValidationError, ValueError) as exc:
         message = "; ".join(f"{k}: {v}" for k, v in field_errors(exc).items())
-        return await _incident_page(dutyd, viewer, incident_id, error=message, status=422)
+        return await render_incident_page(dutyd, viewer, incident_id, error=message, status=422)
     dutyd.wake()
     return RedirectResponse(f"/console/incidents/{incident_id}", status_code=303)
 

@@ -32,6 +32,7 @@ from service.api.access import route_action
 from service.auth.policy import ALLOWED, Action, Grant
 from service.auth.tokens import Role
 from service.web import (
+    assignment_pages,
     board_pages,
     drill_pages,
     figure_pages,
@@ -71,6 +72,7 @@ CONSOLE_MODULES = (
     warning_pages,
     drill_pages,
     figure_pages,
+    assignment_pages,
 )
 FLOOD = {
     "category": "natural_disaster",
@@ -183,6 +185,10 @@ CONSOLE_PAGES = [
     ("GET", "/console/drills/{drill_id:int}/report.pdf", Action.view),
     ("POST", "/console/drills/{drill_id:int}/end", Action.run_drill),
     ("GET", "/console/figures", Action.view),
+    ("GET", "/console/assignments", Action.view),
+    ("POST", "/console/instructions/{incident_id:int}", Action.give_instruction),
+    ("POST", "/console/assignments/{assignment_id:int}/answer", Action.work_incident),
+    ("POST", "/console/assignments/{assignment_id:int}/decide", Action.give_instruction),
     ("GET", "/console/figures/monthly.{kind}", Action.view),
 ]
 FORMS: dict[str, dict[str, Any]] = {
@@ -242,6 +248,7 @@ def test_every_console_change_has_an_access_rule() -> None:
         warning_drafts,
         warning_pages,
         drill_pages,
+        assignment_pages,
     ):
         for route in module.router.routes:
             assert isinstance(route, APIRoute)
