@@ -61,6 +61,8 @@ CHANGES: dict[str, Rule] = {
     # The unit answers (the desk's work); the leader accepts or sends back.
     "/console/assignments/{assignment_id:int}/answer": lambda _r, _f: [Action.work_incident],
     "/console/assignments/{assignment_id:int}/decide": lambda _r, _f: [Action.give_instruction],
+    "/console/intake/drafts/{report_id:int}/confirm": lambda _r, _f: [Action.report_incident],
+    "/console/intake/drafts/{report_id:int}/dismiss": lambda _r, _f: [Action.report_incident],
     "/console/drills": lambda _r, _f: [Action.run_drill],
     "/console/drills/{drill_id:int}/end": lambda _r, _f: [Action.run_drill],
 }

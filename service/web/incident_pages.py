@@ -82,7 +82,7 @@ async def new_incident(dutyd: DutydDep, viewer: ViewerDep) -> HTMLResponse:
     )
 
 
-def _report_from(values: dict[str, Any], zone: Any) -> IncidentReport:
+def report_from_form(values: dict[str, Any], zone: Any) -> IncidentReport:
     return IncidentReport.model_validate(
         {
             "category": values.get("category"),
@@ -110,7 +110,7 @@ async def log_incident(request: Request, dutyd: DutydDep, viewer: FormViewer) ->
     unit_id = values.get("unit", "")
     zone = roster.units[unit_id].zone if unit_id in roster.units else None
     try:
-        report = _report_from(values, zone)
+        report = report_from_form(values, zone)
     except (ValidationError, DutydError) as exc:
         return _form_page(dutyd, viewer, values, errors=field_errors(exc), status=422)
     now = dutyd.clock.now()

@@ -37,6 +37,7 @@ from service.web import (
     drill_pages,
     figure_pages,
     incident_pages,
+    intake_pages,
     login_pages,
     office_pages,
     warning_drafts,
@@ -73,6 +74,7 @@ CONSOLE_MODULES = (
     drill_pages,
     figure_pages,
     assignment_pages,
+    intake_pages,
 )
 FLOOD = {
     "category": "natural_disaster",
@@ -186,6 +188,9 @@ CONSOLE_PAGES = [
     ("POST", "/console/drills/{drill_id:int}/end", Action.run_drill),
     ("GET", "/console/figures", Action.view),
     ("GET", "/console/assignments", Action.view),
+    ("GET", "/console/intake", Action.view),
+    ("POST", "/console/intake/drafts/{report_id:int}/confirm", Action.report_incident),
+    ("POST", "/console/intake/drafts/{report_id:int}/dismiss", Action.report_incident),
     ("POST", "/console/instructions/{incident_id:int}", Action.give_instruction),
     ("POST", "/console/assignments/{assignment_id:int}/answer", Action.work_incident),
     ("POST", "/console/assignments/{assignment_id:int}/decide", Action.give_instruction),
@@ -249,6 +254,7 @@ def test_every_console_change_has_an_access_rule() -> None:
         warning_pages,
         drill_pages,
         assignment_pages,
+        intake_pages,
     ):
         for route in module.router.routes:
             assert isinstance(route, APIRoute)
