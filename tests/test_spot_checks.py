@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from service.auth.policy import Grant
 from service.auth.tokens import Role
 from service.flows.replies import handle_sms_reply
 from service.spotchecks.service import plan_checks, rules_from_settings
 from service.spotchecks.tables import SpotCheckRow
 from tests.api_helpers import api_client
 from tests.conftest import Daemon
+from tests.web.console_helpers import console_client
 
 
 @pytest.fixture
@@ -80,6 +82,17 @@ async def test_checks_are_asked_answered_and_lapsed(daemon: Daemon) -> None:
     assert qingshan["median_answer_seconds"] == pytest.approx(180, abs=2)
     assert len(qingshan["lapsed_people"]) == 1
     await desk.aclose()
+
+    # The console's page says the same, with the person who lapsed by name.
+    console = await console_client(dutyd, "zhao_min", Grant(Role.viewer))
+    month = checks[0].planned_at.astimezone(dutyd.runtime.roster.unit("qingshan").zone)
+    shown = await console.get("/console/spot-checks", params={"month": f"{month:%Y-%m}"})
+    row = shown.text.split('id="figures-qingshan"')[1].split("</tr>")[0]
+    cells = [c.split("</td>")[0] for c in row.split("<td>")[1:]]
+    lapsed_name = dutyd.runtime.roster.people[qingshan["lapsed_people"][0]].name
+    assert cells[:5] == ["青山县人民政府值班室", "2", "1", "3.0", "1"] and lapsed_name in cells[5]
+    assert shown.text.count('class="check-') == 2
+    await console.aclose()
 
 
 def test_no_check_in_the_quiet_hours() -> None:

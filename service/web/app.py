@@ -24,6 +24,7 @@ from service.web import (
     login_pages,
     office_pages,
     public_warnings,
+    spotcheck_pages,
     warning_drafts,
     warning_pages,
 )
@@ -101,6 +102,7 @@ def install_console(app: FastAPI) -> None:
         figure_pages,
         assignment_pages,
         intake_pages,
+        spotcheck_pages,
         public_warnings,
         warning_drafts,
         warning_pages,

@@ -40,6 +40,7 @@ from service.web import (
     intake_pages,
     login_pages,
     office_pages,
+    spotcheck_pages,
     warning_drafts,
     warning_pages,
 )
@@ -75,6 +76,7 @@ CONSOLE_MODULES = (
     figure_pages,
     assignment_pages,
     intake_pages,
+    spotcheck_pages,
 )
 FLOOD = {
     "category": "natural_disaster",
@@ -189,6 +191,7 @@ CONSOLE_PAGES = [
     ("GET", "/console/figures", Action.view),
     ("GET", "/console/assignments", Action.view),
     ("GET", "/console/intake", Action.view),
+    ("GET", "/console/spot-checks", Action.view),
     ("POST", "/console/intake/drafts/{report_id:int}/confirm", Action.report_incident),
     ("POST", "/console/intake/drafts/{report_id:int}/dismiss", Action.report_incident),
     ("POST", "/console/instructions/{incident_id:int}", Action.give_instruction),
