@@ -4,12 +4,13 @@ what a lifted or replaced warning still had waiting, and expiry."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.notify.broadcasts import withdraw_waiting
+from service.notify.tables import MessageRow, MessageState, state_is
 from service.store.database import is_postgres
 from service.warnings import service
 from service.warnings.fanout import Texts, fan_out_chunk, texts_for
@@ -21,8 +22,13 @@ from service.warnings.workflow import WarningRules
 # and keep several processes' outboxes fed (docs/performance.md, "Public warnings"); the
 # first chunk of a warning is small, so that its first messages go out at once.
 FANOUT_CHUNK = 6000
-FIRST_CHUNK = 1000
+FIRST_CHUNK = 250
 WITHDRAW_CHUNK = 20000
+# Nor is the next chunk made (by any process) until the first chunk's due messages are
+# handed over, for up to this long: a chunk holds the warning's row, and on PostgreSQL the
+# outbox's gate reads that row FOR SHARE to hand a batch over, so another process's chunk
+# held the first SMS of a lift back for as long as it ran (docs/performance.md).
+FIRST_HOLD = timedelta(seconds=2)
 
 
 @dataclass
@@ -40,6 +46,9 @@ class WarningTexts:
 
     def __init__(self) -> None:
         self._texts: dict[int, Texts] = {}
+        # Warnings whose first chunk this process made: it waits for their first
+        # messages at once (`more`); another process leaves them to its next pass.
+        self.started: set[int] = set()
 
     def of(self, row: WarningRow, rules: WarningRules) -> Texts:
         texts = self._texts.get(row.id)
@@ -59,6 +68,7 @@ class WarningTexts:
 
     def forget(self, warning_id: int) -> None:
         self._texts.pop(warning_id, None)
+        self.started.discard(warning_id)
 
 
 async def run_warning_pass(
@@ -75,6 +85,9 @@ async def run_warning_pass(
         async with sessions.begin() as session:
             row = await _next(session, "running")
             if row is None:
+                break
+            if await _first_still_out(session, row, now):
+                done.more = row.id in texts.started
                 break
             earlier = [
                 r.id
@@ -108,6 +121,7 @@ async def run_warning_pass(
             elif first:
                 # A warning's first chunk goes out before its next one is made: the
                 # outbox runs between passes (a lift's first SMS within a second).
+                texts.started.add(row.id)
                 done.more = True
                 break
     else:
@@ -132,6 +146,23 @@ async def run_warning_pass(
     async with sessions.begin() as session:
         done.expired = await expire_due(session, now)
     return done
+
+
+async def _first_still_out(session: AsyncSession, row: WarningRow, now: datetime) -> bool:
+    """Only the first chunk is made, lately, and some of its due messages are not yet
+    handed over (pending and due, or being sent)."""
+    if not row.fanout_cursor or row.targeted > FIRST_CHUNK:
+        return False
+    if row.updated_at is None or now - row.updated_at >= FIRST_HOLD:
+        return False
+    out = exists().where(
+        MessageRow.broadcast_id == row.id,
+        or_(
+            and_(state_is(MessageState.pending), MessageRow.due_at <= now),
+            state_is(MessageState.sending),
+        ),
+    )
+    return bool(await session.scalar(select(out)))
 
 
 async def _next(session: AsyncSession, state: str) -> WarningRow | None:
