@@ -260,3 +260,47 @@ async def test_a_crash_mid_fan_out_loses_and_repeats_nothing(
     await deliver_all(daemon)
     told = await sent_by_recipient(daemon)
     assert len(told) == 25 and set(told.values()) == {1}
+
+
+async def test_the_next_chunk_waits_for_the_first_to_go_out(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warning's first chunk is handed over before its next chunk is made (for up to
+    FIRST_HOLD), so that no chunk holds the warning's row while its first SMS wait."""
+    from service.flows import warning_fanout
+
+    dutyd = daemon.dutyd
+    await load_recipients(dutyd, recipients_csv(qingshan=12, hexi=0))
+    monkeypatch.setattr(warning_fanout, "FIRST_CHUNK", 3)
+    monkeypatch.setattr(warning_fanout, "FANOUT_CHUNK", 4)
+    warning_id = await publish_orange(daemon, ["339901"])
+    texts = warning_fanout.WarningTexts()
+
+    async def queued() -> int:
+        async with dutyd.sessions() as session:
+            return int(
+                await session.scalar(
+                    select(func.count()).where(MessageRow.broadcast_id == warning_id)
+                )
+                or 0
+            )
+
+    async def fan_out() -> warning_fanout.FanoutPass:
+        return await warning_fanout.run_warning_pass(
+            dutyd.sessions, dutyd.warning_rules, texts, dutyd.clock.now(), chunks=4
+        )
+
+    assert (await fan_out()).more and await queued() == 3
+    # Its three SMS not handed over yet: no next chunk, and this process looks again soon.
+    held = await fan_out()
+    assert held.more and await queued() == 3
+    await deliver_all(daemon)  # the outbox hands them over; the engine goes on
+    assert await queued() == 12
+    # A first chunk that cannot go out holds the rest no longer than FIRST_HOLD.
+    warning_id = await publish_orange(daemon, ["339901"])
+    assert (await fan_out()).more and await queued() == 3
+    await fan_out()
+    assert await queued() == 3
+    dutyd.clock.advance(warning_fanout.FIRST_HOLD)
+    await fan_out()
+    assert await queued() > 3
