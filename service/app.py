@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from service import metrics
 from service.audit import chain as audit_chain
 from service.audit.capture import install_audit
+from service.audit.context import Actor
 from service.auth.sessions import forget_old_logins
 from service.clock import Clock, SystemClock
 from service.config import Settings
@@ -101,6 +102,7 @@ class Dutyd(InForce):
         self.intake_pace = SourcePace()
         self.intake_writer: GroupCommit
         self._plans_to_archive: PlanSet | None = None  # reloaded; archived on the next tick
+        self._reloads_to_record: list[tuple[Actor, ReloadOutcome, str]] = []
         self.transports: Transports
         self.engine: Engine
         self.scheduler: AsyncIOScheduler | None = None
@@ -154,6 +156,7 @@ class Dutyd(InForce):
     async def start(self) -> None:
         """Everything `open_store` does, plus transports and the engine."""
         await self.open_store()
+        await self.record_start()
         self.ack_links = AckLinks.from_settings(self.settings)
         self.transports = self._given_transports or build_transports(
             self.settings, self.clock, self.ack_links
@@ -338,6 +341,7 @@ class Dutyd(InForce):
                 async with self.sessions.begin() as session:
                     await remember_plan_set(session, self._plans_to_archive, self.clock.now())
                 self._plans_to_archive = None
+            await self.record_reloads()
             result = await self.engine.run_due()
         except Exception:
             metrics.ENGINE_ERRORS.inc()

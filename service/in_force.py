@@ -10,6 +10,8 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.audit.context import Actor, current_actor
+from service.audit.settings_record import record_reload, record_settings
 from service.clock import Clock
 from service.config import Settings
 from service.errors import PlanInvalid, RosterInvalid
@@ -31,6 +33,8 @@ class InForce:
     last_reload: ReloadOutcome | None
     _plans_to_archive: PlanSet | None
     _rejected_roster_version: int
+    _reloads_to_record: list[tuple[Actor, ReloadOutcome, str]]
+    sessions: async_sessionmaker[AsyncSession]
 
     async def store_roster(
         self,
@@ -75,6 +79,7 @@ class InForce:
     def reload_plans(self) -> ReloadOutcome:
         """Reload plans and duty rules (SIGHUP, admin API); a bad set is refused whole."""
         now = self.clock.now()
+        before = self.runtime.plans.digest
         try:
             fresh = self._build(self.runtime.roster, self.runtime.roster_version)
         except (PlanInvalid, RosterInvalid) as exc:
@@ -85,7 +90,32 @@ class InForce:
             outcome = ReloadOutcome(now, True, fresh.plans.digest)
         self.last_reload = outcome
         announce_reload(outcome, len(self.runtime.plans.plans))
+        # Who asked (the admin API's caller, else the signal), put on record at the next tick.
+        actor = current_actor() or Actor("SIGHUP", "system", action="reload", now=self.clock.now)
+        self._reloads_to_record.append((actor, outcome, before))
         return outcome
+
+    async def record_start(self) -> None:
+        """The settings this daemon starts with, on the audit record if they changed."""
+        actor = Actor("dutyd serve", "system", action="start", now=self.clock.now)
+        async with self.sessions.begin() as session:
+            await record_settings(session, self.settings, actor)
+
+    async def record_reloads(self) -> None:
+        """The reloads since the last tick, on the audit record."""
+        if not self._reloads_to_record:
+            return
+        pending, self._reloads_to_record = self._reloads_to_record, []
+        async with self.sessions.begin() as session:
+            for actor, outcome, before in pending:
+                record_reload(
+                    session,
+                    actor,
+                    applied=outcome.applied,
+                    before=before,
+                    after=outcome.plans_version,
+                    problems=outcome.problems,
+                )
 
     async def refresh_roster(self) -> None:
         """Pick up a roster version stored by another process (API, CLI import)."""
