@@ -125,3 +125,62 @@ async def test_an_instruction_by_replying_to_the_escalation_sms(daemon: Daemon) 
     listed = (await desk.get("/api/v1/assignments", params={"unit": "qingshan"})).json()
     assert listed[0]["task"] == "请青山县立即组织转移并每小时报告"
     await desk.aclose()
+
+
+async def test_an_instruction_by_replying_to_the_escalation_mail(daemon: Daemon) -> None:
+    from email.message import EmailMessage
+
+    import aiosmtplib
+
+    from service.intake.mailbox import MailHandler, MailListener
+    from service.intake.rules import Source
+    from tests.fakes.smtp import free_port
+
+    dutyd = daemon.dutyd
+    desk = await api_client(dutyd, Role.duty_officer, "desk")
+    incident = (await desk.post("/api/v1/incidents", json=FLOOD)).json()
+    other = (await desk.post("/api/v1/incidents", json={**FLOOD, "unit": "hexi"})).json()
+
+    def reply(sender: str, subject: str, text: str) -> EmailMessage:
+        message = EmailMessage()
+        message["From"], message["To"] = sender, "duty@linjiang.example.gov.cn"
+        message["Subject"], message["Message-ID"] = subject, f"<{abs(hash(subject + sender))}@x>"
+        message.set_content(text)
+        return message
+
+    await dutyd.engine.run_due()
+    assert daemon.transport is not None
+    # The county's leader on shift, told of the incident by mail, answers that mail.
+    told = {m.person_id for m in daemon.transport.sent if m.channel == "email"}
+    (leader_id,) = told & {"zhou_jun", "wu_hua"}
+    person = dutyd.runtime.roster.people[leader_id]
+    address = next(c.address for c in person.contacts if c.channel.value == "email")
+    leader = f"{person.name} <{address}>"
+    subject = f"Re: 【II级自然灾害】青山河水位超警戒（事件#{incident['id']}）"
+    quoted = "\n\n在 2026年7月15日 写道：\n> 青山河水位超警戒，请指示。\n> 批示：不是这个\n"
+    port = free_port()
+    mailbox = Source(kind="mail", listen=f"127.0.0.1:{port}")
+    rules = dutyd.intake_rules
+    dutyd.intake_rules = rules.model_copy(update={"sources": {**rules.sources, "mail": mailbox}})
+    handler = MailHandler("mail", dutyd.intake_writer.store, dutyd.clock, dutyd.settings.data_dir)
+    listener = MailListener(handler, "127.0.0.1", port)
+    await listener.start()
+    try:
+        for message in (
+            reply(leader, subject, "批示：立即组织沿河群众转移，确保安全" + quoted),
+            reply("某人 <someone@example.org>", subject, "批示：这不是领导的邮件"),
+            reply(leader, "Re: 会议", "收到，谢谢。" + quoted),
+        ):
+            await aiosmtplib.send(message, hostname="127.0.0.1", port=port)
+    finally:
+        await listener.stop()
+    await dutyd.engine.run_due()
+
+    given = (await desk.get("/api/v1/assignments", params={"unit": "qingshan"})).json()
+    (assignment,) = [a for a in given if a["incident_id"] == incident["id"]]
+    assert assignment["task"] == "立即组织沿河群众转移，确保安全"  # the quoted part left out
+    assert not [a for a in given if a["incident_id"] == other["id"]]
+    drafts = (await desk.get("/api/v1/intake/drafts")).json()
+    assert sorted(d["subject"] for d in drafts) == sorted([subject, "Re: 会议"])
+    assert all("不是领导" in d["text"] or "收到" in d["text"] for d in drafts)
+    await desk.aclose()

@@ -26,6 +26,7 @@ from service.escalation.fire import fire_step, fire_unanswered_alert
 from service.escalation.tables import EscalationStepRow, StepKind, StepState
 from service.flows.instructions import advance_assignments
 from service.flows.intake import watch_heartbeats, work_reports
+from service.flows.mail_replies import instructions_by_mail
 from service.flows.spotchecks import run_spot_checks
 from service.flows.warning_fanout import WarningTexts, next_warning_due, run_warning_pass
 from service.incidents import service as incidents
@@ -139,7 +140,11 @@ class Engine:
                 worker=self.worker,
                 limit=self.batch_size,
             )
-        return worked == self.batch_size
+            mailboxes = [n for n, s in self.intake_rules().sources.items() if s.kind == "mail"]
+            read = await instructions_by_mail(
+                session, self.roster(), mailboxes, self.clock.now(), self.batch_size
+            )
+        return self.batch_size in (worked, read)
 
     async def _warning_round(self) -> bool:
         """A few chunks of public-warning fan-out and withdrawal; True if more is left."""

@@ -150,7 +150,7 @@ async def handle_sms_reply(
             )
     instructed = INSTRUCTION.match(body or "")
     if instructed is not None:
-        return await _instruction_by_reply(session, roster, person, instructed, now)
+        return await instruction_by_reply(session, roster, person, instructed, now)
     match = REPLY.match(body or "")
     if match is None:
         return Answer(HELP[person.language], False)
@@ -179,11 +179,21 @@ async def handle_sms_reply(
     )
 
 
-async def _instruction_by_reply(
-    session: AsyncSession, roster: Roster, person: Person, match: re.Match[str], now: datetime
+async def instruction_by_reply(
+    session: AsyncSession,
+    roster: Roster,
+    person: Person,
+    match: re.Match[str],
+    now: datetime,
+    *,
+    via: str = "sms",
+    incident_id: int | None = None,
 ) -> Answer:
+    """A leader's `批示：…` as one assignment to the incident's unit, due in two hours: the
+    incident the reply names, else `incident_id` (a mail's subject), else the newest
+    incident the leader was told of."""
     zh = person.language == "zh"
-    named = int(match[1]) if match[1] and int(match[1]) <= MAX_ROW_ID else None
+    named = int(match[1]) if match[1] and int(match[1]) <= MAX_ROW_ID else incident_id
     incident = await _notified_incident(session, person, named)
     if incident is None:
         text = "没有找到通知过您的未结事件。" if zh else "No open incident you were notified about."
@@ -199,9 +209,7 @@ async def _instruction_by_reply(
             }
         ],
     )
-    await give_instruction(
-        session, roster, incident.id, request, actor=person.id, via="sms", now=now
-    )
+    await give_instruction(session, roster, incident.id, request, actor=person.id, via=via, now=now)
     return Answer(
         f"批示已交办{roster.unit(incident.unit_id).name}（事件#{incident.id}），限2小时内办结。"
         if zh
