@@ -16,6 +16,7 @@ from service.errors import DutydError
 from service.flows.incidents import report_incident, set_status
 from service.incidents import service as incidents
 from service.incidents.models import LEVEL_ORDER, IncidentReport, IncidentStatus
+from service.incidents.tables import IncidentRow
 from service.intake import reports
 from service.intake.checkins import check_in, silent_sources
 from service.intake.rules import IntakeRules, Unmapped, map_alert
@@ -48,12 +49,17 @@ async def work_reports(
     worker: str,
     limit: int,
 ) -> tuple[IntakeWork, int]:
-    """Work up to `limit` accepted reports in this transaction; (what it did, how many)."""
+    """Work up to `limit` accepted reports in this transaction; (what it did, how many).
+
+    A storm is mostly the same groups again: each group's open incident is looked up (and
+    locked) once a batch, not once a report, and the reports are marked in one flush at
+    the end (the ORM's flush) rather than one UPDATE before each look-up."""
     done = IntakeWork()
     rows = await reports.claim_accepted(session, limit)
+    open_incidents: dict[str, IncidentRow | None] = {}
     for row in rows:
         try:
-            await _work(session, row, rules, roster, plans, now, worker, done)
+            await _work(session, row, rules, roster, plans, now, worker, done, open_incidents)
         except Unmapped as exc:
             reports.mark(row, "ignored", now, detail=str(exc))
             done.ignored += 1
@@ -73,9 +79,13 @@ async def _work(
     now: datetime,
     worker: str,
     done: IntakeWork,
+    open_incidents: dict[str, IncidentRow | None],
 ) -> None:
     mapped = map_alert(rules, row.source, row.labels, row.annotations, row.fingerprint)
-    existing = await incidents.open_duplicate(session, mapped.dedup_key)
+    key = mapped.dedup_key
+    if key not in open_incidents:
+        open_incidents[key] = await incidents.open_duplicate(session, key)
+    existing = open_incidents[key]
     reporter = f"source:{row.source}"
     if row.status == "resolved":
         if existing is None:
@@ -93,6 +103,7 @@ async def _work(
                 now=now,
             )
             done.resolved += 1
+            del open_incidents[key]  # looked up again: what resolving left open, if any
         reports.mark(row, "done", now, incident_id=existing.id)
         return
     more_severe = existing is not None and (
@@ -115,7 +126,7 @@ async def _work(
             source="webhook",
             reporter=reporter,
             learned_at=row.received_at,
-            dedup_key=mapped.dedup_key,
+            dedup_key=key,
         ),
         roster=roster,
         plans=plans,
@@ -124,6 +135,7 @@ async def _work(
         worker=worker,
         learned_within=MACHINE_LEARNED_WITHIN,
     )
+    open_incidents[key] = incident  # opened, or the open one raised to this level
     reports.mark(row, "done", now, incident_id=incident.id)
     if deduplicated:
         done.counted += 1

@@ -1,11 +1,13 @@
 """Group commit for machine reports: concurrent requests wait on one writer, which stores
 everything that arrived while it was committing in the next single transaction. A request
 is answered only once its rows are committed (a 2xx means they cannot be lost), yet a
-storm costs one commit per batch, not one per request."""
+storm costs one commit per batch, not one per request; and one wake-up of the engine per
+batch (`store` tells the first request of each batch that it is the one to wake it)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Any
 
 import structlog
@@ -23,19 +25,20 @@ class GroupCommit:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, postgres: bool) -> None:
         self.sessions = sessions
         self.postgres = postgres
-        self._waiting: list[tuple[list[dict[str, Any]], asyncio.Future[None]]] = []
+        self._waiting: deque[tuple[list[dict[str, Any]], asyncio.Future[bool]]] = deque()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self.commits = 0  # batches committed (for the benchmark and the tests)
 
-    async def store(self, rows: list[dict[str, Any]]) -> None:
-        """Return once `rows` are committed; raise if they could not be."""
+    async def store(self, rows: list[dict[str, Any]]) -> bool:
+        """Return once `rows` are committed; raise if they could not be. True for the first
+        request of its batch: one wake-up of the engine per batch sees every row of it."""
         if not rows:
-            return
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            return False
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((rows, done))
         self._ensure_running().set()
-        await done
+        return await done
 
     def _ensure_running(self) -> asyncio.Event:
         if self._task is None or self._task.done():
@@ -51,12 +54,12 @@ class GroupCommit:
             while self._waiting:
                 batch, taken = [], 0
                 while self._waiting and taken < MAX_BATCH_ROWS:
-                    rows, done = self._waiting.pop(0)
+                    rows, done = self._waiting.popleft()
                     batch.append((rows, done))
                     taken += len(rows)
                 await self._commit(batch)
 
-    async def _commit(self, batch: list[tuple[list[dict[str, Any]], asyncio.Future[None]]]) -> None:
+    async def _commit(self, batch: list[tuple[list[dict[str, Any]], asyncio.Future[bool]]]) -> None:
         rows = [row for rows, _ in batch for row in rows]
         dialect = postgresql if self.postgres else sqlite
         # A sender's retry of a request it sent before (same idempotency key) is dropped.
@@ -71,9 +74,11 @@ class GroupCommit:
                     done.set_exception(exc)
             return
         self.commits += 1
+        first = True
         for _, done in batch:
-            if not done.done():
-                done.set_result(None)
+            if not done.done():  # a request whose client went away was cancelled
+                done.set_result(first)
+                first = False
 
     async def close(self) -> None:
         if self._task is not None:
