@@ -63,6 +63,8 @@ CHANGES: dict[str, Rule] = {
     "/console/assignments/{assignment_id:int}/decide": lambda _r, _f: [Action.give_instruction],
     "/console/intake/drafts/{report_id:int}/confirm": lambda _r, _f: [Action.report_incident],
     "/console/intake/drafts/{report_id:int}/dismiss": lambda _r, _f: [Action.report_incident],
+    # Anyone asked answers their own spot-check; the check names whose it is.
+    "/console/spot-checks/answer": lambda _r, _f: [Action.view],
     "/console/drills": lambda _r, _f: [Action.run_drill],
     "/console/drills/{drill_id:int}/end": lambda _r, _f: [Action.run_drill],
 }

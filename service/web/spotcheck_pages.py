@@ -7,14 +7,15 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from service.flows.spotchecks import answer_spot_check
 from service.roster.shifts import wall_to_utc
 from service.spotchecks.service import month_figures
 from service.spotchecks.tables import SpotCheckRow
 from service.web.access import console_access
-from service.web.context import DutydDep, ViewerDep
+from service.web.context import DutydDep, FormViewer, ViewerDep
 from service.web.render import page
 
 router = APIRouter(
@@ -61,3 +62,38 @@ async def spot_checks_page(
         people={p.id: p.name for p in roster.people.values()},
         minutes=lambda seconds: f"{seconds / 60:.1f}",
     )
+
+
+@router.get("/spot-checks/mine")
+async def my_check(dutyd: DutydDep, viewer: ViewerDep) -> HTMLResponse:
+    """The banner every console page polls: the viewer's spot-check waiting for an answer,
+    with the button that answers it; nothing when there is none."""
+    async with dutyd.reads() as session:
+        row = await session.scalar(
+            select(SpotCheckRow)
+            .where(SpotCheckRow.person_id == viewer.person_id, SpotCheckRow.state == "asked")
+            .order_by(SpotCheckRow.asked_at.desc())
+            .limit(1)
+        )
+    if row is None:
+        return HTMLResponse("")
+    zone = ZoneInfo(dutyd.settings.timezone)
+    return page(
+        "_spot_check_banner.html.j2",
+        viewer.language,
+        viewer=viewer,
+        check=row,
+        until=row.next_at.astimezone(zone).strftime("%H:%M"),
+    )
+
+
+@router.post("/spot-checks/answer")
+async def answer(dutyd: DutydDep, viewer: FormViewer) -> Response:
+    """The duty officer at the console confirms being at the post (查岗: a click)."""
+    async with dutyd.sessions.begin() as session:
+        answered = await answer_spot_check(
+            session, viewer.person_id, dutyd.clock.now(), via="console"
+        )
+    if answered is None:
+        return HTMLResponse("", status_code=409)
+    return RedirectResponse("/console", status_code=303)

@@ -192,6 +192,8 @@ CONSOLE_PAGES = [
     ("GET", "/console/assignments", Action.view),
     ("GET", "/console/intake", Action.view),
     ("GET", "/console/spot-checks", Action.view),
+    ("GET", "/console/spot-checks/mine", Action.view),
+    ("POST", "/console/spot-checks/answer", Action.view),
     ("POST", "/console/intake/drafts/{report_id:int}/confirm", Action.report_incident),
     ("POST", "/console/intake/drafts/{report_id:int}/dismiss", Action.report_incident),
     ("POST", "/console/instructions/{incident_id:int}", Action.give_instruction),
@@ -258,6 +260,7 @@ def test_every_console_change_has_an_access_rule() -> None:
         drill_pages,
         assignment_pages,
         intake_pages,
+        spotcheck_pages,
     ):
         for route in module.router.routes:
             assert isinstance(route, APIRoute)
