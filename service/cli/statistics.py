@@ -40,7 +40,7 @@ def monthly(
                 session,
                 roster,
                 month=month,
-                units=unit or sorted(roster.units),
+                units=unit or list(roster.units),
                 zone=ZoneInfo(dutyd.settings.timezone),
                 language=language,
                 now=dutyd.clock.now(),
