@@ -5,14 +5,14 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from fpdf import FPDF, FontFace
-from openpyxl import Workbook
-
-from service.bulletin.charts import CHARTS
 from service.bulletin.models import MonthlyBulletin
 from service.bulletin.words import word
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 UNIT_COLUMNS = (
     "unit incidents acknowledged mtta mttr on_time late missing rate assignments "
@@ -93,6 +93,8 @@ def bulletin_csv(bulletin: MonthlyBulletin, language: str) -> str:
 
 
 def bulletin_xlsx(bulletin: MonthlyBulletin, language: str) -> bytes:
+    from openpyxl import Workbook  # when asked for: see bulletin_pdf
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None
@@ -112,6 +114,8 @@ def bulletin_xlsx(bulletin: MonthlyBulletin, language: str) -> bytes:
 
 
 def _table(pdf: FPDF, rows: list[list[str]], widths: tuple[int, ...] | None = None) -> None:
+    from fpdf import FontFace
+
     heading = FontFace(emphasis="", fill_color=(230, 230, 230))
     with pdf.table(col_widths=widths, text_align="LEFT", headings_style=heading) as table:
         for row in rows:
@@ -119,6 +123,12 @@ def _table(pdf: FPDF, rows: list[list[str]], widths: tuple[int, ...] | None = No
 
 
 def bulletin_pdf(bulletin: MonthlyBulletin, language: str, font: Path) -> bytes:
+    # Imported when a report is made: fpdf2 and matplotlib take most of a second to
+    # import, which every `dutyd` command would otherwise pay.
+    from fpdf import FPDF
+
+    from service.bulletin.charts import CHARTS
+
     pdf = FPDF(orientation="landscape", format="A4")
     pdf.set_title(title(bulletin, language))
     pdf.add_font("cjk", fname=str(font))

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
-from service.bulletin.charts import CHARTS
 from service.bulletin.export import (
     bulletin_csv,
     bulletin_pdf,
@@ -73,6 +72,8 @@ async def figures_page(
         bulletin, error = await _bulletin(dutyd, viewer, None, unit), str(exc)
     else:
         error = ""
+    from service.bulletin.charts import CHARTS  # matplotlib, when a page is drawn
+
     font = find_font(dutyd.settings.report_font)
     charts = {
         name: "data:image/png;base64,"
