@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.incidents.tables import IncidentRow
@@ -24,9 +24,21 @@ class UnitReportStats:
 async def report_stats(
     session: AsyncSession, *, start: datetime, end: datetime, now: datetime, unit: str | None = None
 ) -> list[UnitReportStats]:
-    """For duties falling due in [start, end): on time, late, missing (overdue), pending."""
+    """For duties falling due in [start, end): on time, late, missing (overdue), pending.
+    Counted in the database, one row per unit."""
+    submitted = ReportDutyRow.state == DutyState.submitted
+    missing = and_(
+        ~submitted,
+        or_(ReportDutyRow.state == DutyState.missing, ReportDutyRow.due_at <= now),
+    )
     query = (
-        select(IncidentRow.unit_id, ReportDutyRow)
+        select(
+            IncidentRow.unit_id,
+            func.count(),
+            func.sum(case((and_(submitted, ReportDutyRow.late == false()), 1), else_=0)),
+            func.sum(case((and_(submitted, ReportDutyRow.late == true()), 1), else_=0)),
+            func.sum(case((missing, 1), else_=0)),
+        )
         .join(IncidentRow, IncidentRow.id == ReportDutyRow.incident_id)
         .where(
             ReportDutyRow.due_at >= start,
@@ -34,19 +46,17 @@ async def report_stats(
             ReportDutyRow.state != DutyState.cancelled,
             IncidentRow.drill_id.is_(None),
         )
+        .group_by(IncidentRow.unit_id)
     )
     if unit is not None:
         query = query.where(IncidentRow.unit_id == unit)
-    counts: dict[str, list[int]] = {}
-    for unit_id, duty in (await session.execute(query)).all():
-        bucket = counts.setdefault(unit_id, [0, 0, 0, 0])
-        if duty.state == DutyState.submitted:
-            bucket[1 if duty.late else 0] += 1
-        elif duty.state == DutyState.missing or duty.due_at <= now:
-            bucket[2] += 1
-        else:
-            bucket[3] += 1
-    return [UnitReportStats(u, *c) for u, c in sorted(counts.items())]
+    found = []
+    for unit_id, duties, on_time, late, overdue in sorted((await session.execute(query)).all()):
+        on_time, late, overdue = int(on_time), int(late), int(overdue)
+        found.append(
+            UnitReportStats(unit_id, on_time, late, overdue, duties - on_time - late - overdue)
+        )
+    return found
 
 
 async def open_duties(

@@ -32,6 +32,8 @@ class ReportDutyRow(Base):
             "incident_id", "generation", "kind", "sequence", name="uq_report_duty_once"
         ),
         Index("ix_report_duties_next", "state", "next_at"),
+        # The report figures and the late-report list: duties falling due in a period.
+        Index("ix_report_duties_due", "due_at", "state", "late", "incident_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,7 +8,7 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.config import Settings
@@ -151,17 +151,37 @@ class MonthFigures:
 
 
 async def month_figures(
-    session: AsyncSession, start: datetime, end: datetime
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    unit: str | None = None,
+    *,
+    counts_only: bool = False,
 ) -> list[MonthFigures]:
-    """Per unit, the checks asked in [start, end): answered, median answer time, lapses."""
-    figures: dict[str, MonthFigures] = {}
-    rows = await session.scalars(
-        select(SpotCheckRow).where(
-            SpotCheckRow.asked_at >= start,
-            SpotCheckRow.asked_at < end,
-            SpotCheckRow.state.in_(["answered", "lapsed", "asked"]),
-        )
+    """Per unit (or only `unit`), the checks asked in [start, end): answered, median answer
+    time, lapses. With `counts_only`, only the three counts, counted in the database (no
+    answer times, no lapsed people)."""
+    asked = (
+        SpotCheckRow.asked_at >= start,
+        SpotCheckRow.asked_at < end,
+        SpotCheckRow.state.in_(["answered", "lapsed", "asked"]),
+        *([SpotCheckRow.unit_id == unit] if unit is not None else []),
     )
+    if counts_only:
+        answered = and_(SpotCheckRow.state == "answered", SpotCheckRow.answered_at.is_not(None))
+        counted = await session.execute(
+            select(
+                SpotCheckRow.unit_id,
+                func.count(),
+                func.sum(case((answered, 1), else_=0)),
+                func.sum(case((SpotCheckRow.state == "lapsed", 1), else_=0)),
+            )
+            .where(*asked)
+            .group_by(SpotCheckRow.unit_id)
+        )
+        return [MonthFigures(u, n, int(a), int(lapsed)) for u, n, a, lapsed in sorted(counted)]
+    figures: dict[str, MonthFigures] = {}
+    rows = await session.scalars(select(SpotCheckRow).where(*asked))
     for row in rows:
         entry = figures.setdefault(row.unit_id, MonthFigures(row.unit_id))
         entry.checks += 1

@@ -20,6 +20,8 @@ class SpotCheckRow(Base):
             sqlite_where=text("state = 'planned' OR state = 'asked'"),
         ),
         UniqueConstraint("unit_id", "shift_start", "number", name="uq_spot_checks_shift"),
+        # The monthly figures: the checks asked in a period.
+        Index("ix_spot_checks_asked", "asked_at", "state", "unit_id", "answered_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
