@@ -94,6 +94,14 @@ class Settings(BaseSettings):
         "and X-Forwarded-Proto are believed (so that login throttling sees each client's "
         "own address, and HTTPS is known); '*' trusts any.",
     )
+    http_keep_alive_seconds: int = Field(
+        120,
+        ge=1,
+        le=3600,
+        description="How long an idle keep-alive connection stays open. Longer than the "
+        "90 s Alertmanager's (Go's) HTTP client keeps one: a connection the server closes "
+        "first can take a notification down with it.",
+    )
     http_max_body_bytes: int = Field(
         2 * 1024 * 1024,
         ge=1024,

@@ -34,6 +34,7 @@ def serve(
             "access_log": False,
             "proxy_headers": True,
             "forwarded_allow_ips": current.http_trusted_proxies,
+            "timeout_keep_alive": current.http_keep_alive_seconds,
         }
         if current.http_workers > 1:
             if not current.effective_database_url.startswith("postgresql"):

@@ -77,6 +77,10 @@ class Engine:
     # The machine sources' mapping rules in force; None: machine reports are not worked.
     intake_rules: Callable[[], IntakeRules] | None = None
     spot_checks: SpotCheckRules | None = None
+    # Machine reports a transaction: most of a storm is counted on open incidents, cheap.
+    intake_batch_size: int = 500
+    # New incidents a transaction: their first pages go out before the rest is worked.
+    intake_opened_per_batch: int = 5
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _warning_texts: WarningTexts = field(default_factory=WarningTexts)
 
@@ -131,20 +135,24 @@ class Engine:
                 now=self.clock.now(),
                 worker=self.worker,
             )
-            _, worked = await work_reports(
+            work, worked = await work_reports(
                 session,
                 rules=self.intake_rules(),
                 roster=self.roster(),
                 plans=self.plans(),
                 now=self.clock.now(),
                 worker=self.worker,
-                limit=self.batch_size,
+                limit=self.intake_batch_size,
+                max_opened=self.intake_opened_per_batch,
             )
             mailboxes = [n for n, s in self.intake_rules().sources.items() if s.kind == "mail"]
             read = await instructions_by_mail(
                 session, self.roster(), mailboxes, self.clock.now(), self.batch_size
             )
-        return self.batch_size in (worked, read)
+        more_reports = worked == self.intake_batch_size or (
+            work.opened >= self.intake_opened_per_batch
+        )
+        return more_reports or read == self.batch_size
 
     async def _warning_round(self) -> bool:
         """A few chunks of public-warning fan-out and withdrawal; True if more is left."""

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.catalog import Category, Level
@@ -19,8 +21,7 @@ from service.incidents.models import LEVEL_ORDER, IncidentReport, IncidentStatus
 from service.incidents.tables import IncidentRow
 from service.intake import reports
 from service.intake.checkins import check_in, silent_sources
-from service.intake.rules import IntakeRules, Unmapped, map_alert
-from service.intake.tables import MachineReportRow
+from service.intake.rules import IntakeRules, Mapped, Unmapped, map_alert
 from service.plans.loader import PlanSet
 from service.roster.roster import Roster
 
@@ -48,40 +49,67 @@ async def work_reports(
     now: datetime,
     worker: str,
     limit: int,
+    max_opened: int | None = None,
 ) -> tuple[IntakeWork, int]:
     """Work up to `limit` accepted reports in this transaction; (what it did, how many).
 
-    A storm is mostly the same groups again: each group's open incident is looked up (and
-    locked) once a batch, not once a report, and the reports are marked in one flush at
-    the end (the ORM's flush) rather than one UPDATE before each look-up."""
+    A storm is mostly the same groups again: the batch's open incidents are looked up (and
+    locked) in one statement, and what became of each report is written in one at the end.
+    At most `max_opened` new incidents a batch: the transaction ends there, so their first
+    pages go out before the rest of a storm is worked."""
     done = IntakeWork()
-    rows = await reports.claim_accepted(session, limit)
-    open_incidents: dict[str, IncidentRow | None] = {}
-    for row in rows:
+    claimed = await reports.claim_accepted(session, limit)
+    outcomes = reports.Outcomes(now)
+    mapped: list[tuple[Row[Any], Mapped]] = []
+    for row in claimed:
         try:
-            await _work(session, row, rules, roster, plans, now, worker, done, open_incidents)
+            mapped.append(
+                (row, map_alert(rules, row.source, row.labels, row.annotations, row.fingerprint))
+            )
         except Unmapped as exc:
-            reports.mark(row, "ignored", now, detail=str(exc))
+            outcomes.add(row.id, "ignored", detail=str(exc))
             done.ignored += 1
+    open_incidents: dict[str, IncidentRow | None] = dict(
+        await incidents.open_duplicates(session, {alert.dedup_key for _, alert in mapped})
+    )
+    worked = len(claimed) - len(mapped)
+    for row, alert in mapped:
+        if max_opened is not None and done.opened >= max_opened:
+            break  # the rest stay accepted for the next batch
+        worked += 1
+        try:
+            await _work(
+                session,
+                row,
+                alert,
+                plans_and_roster=(plans, roster),
+                now=now,
+                worker=worker,
+                done=done,
+                open_incidents=open_incidents,
+                outcomes=outcomes,
+            )
         except DutydError as exc:  # an unknown unit, no plan: recorded, never lost
             log.warning("intake.report_not_worked", report=row.id, problem=str(exc))
-            reports.mark(row, "failed", now, detail=str(exc))
+            outcomes.add(row.id, "failed", detail=str(exc))
             done.ignored += 1
-    return done, len(rows)
+    await outcomes.write(session)
+    return done, worked
 
 
 async def _work(
     session: AsyncSession,
-    row: MachineReportRow,
-    rules: IntakeRules,
-    roster: Roster,
-    plans: PlanSet,
+    row: Row[Any],
+    mapped: Mapped,
+    *,
+    plans_and_roster: tuple[PlanSet, Roster],
     now: datetime,
     worker: str,
     done: IntakeWork,
     open_incidents: dict[str, IncidentRow | None],
+    outcomes: reports.Outcomes,
 ) -> None:
-    mapped = map_alert(rules, row.source, row.labels, row.annotations, row.fingerprint)
+    plans, roster = plans_and_roster
     key = mapped.dedup_key
     if key not in open_incidents:
         open_incidents[key] = await incidents.open_duplicate(session, key)
@@ -89,7 +117,7 @@ async def _work(
     reporter = f"source:{row.source}"
     if row.status == "resolved":
         if existing is None:
-            reports.mark(row, "done", now, detail="resolved; no open incident")
+            outcomes.add(row.id, "done", detail="resolved; no open incident")
             return
         if mapped.resolve and existing.status != IncidentStatus.resolved.value:
             await set_status(
@@ -104,14 +132,14 @@ async def _work(
             )
             done.resolved += 1
             del open_incidents[key]  # looked up again: what resolving left open, if any
-        reports.mark(row, "done", now, incident_id=existing.id)
+        outcomes.add(row.id, "done", incident_id=existing.id)
         return
     more_severe = existing is not None and (
         LEVEL_ORDER[mapped.level] > LEVEL_ORDER[Level(existing.level)]
     )
     if existing is not None and not more_severe:
         # The same alert again: counted on its incident (reports_per_incident), no page.
-        reports.mark(row, "done", now, incident_id=existing.id)
+        outcomes.add(row.id, "done", incident_id=existing.id)
         done.counted += 1
         return
     incident, deduplicated = await report_incident(
@@ -136,7 +164,7 @@ async def _work(
         learned_within=MACHINE_LEARNED_WITHIN,
     )
     open_incidents[key] = incident  # opened, or the open one raised to this level
-    reports.mark(row, "done", now, incident_id=incident.id)
+    outcomes.add(row.id, "done", incident_id=incident.id)
     if deduplicated:
         done.counted += 1
     else:

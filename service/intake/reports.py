@@ -3,10 +3,12 @@ the engine, marked with what became of them; counts per incident."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.intake.models import AmNotification
@@ -38,17 +40,55 @@ def rows_from_alertmanager(
     ]
 
 
-async def claim_accepted(session: AsyncSession, limit: int) -> list[MachineReportRow]:
-    """The oldest reports not yet worked, locked for this process (others skip them)."""
+CLAIMED = (
+    MachineReportRow.id,
+    MachineReportRow.source,
+    MachineReportRow.status,
+    MachineReportRow.fingerprint,
+    MachineReportRow.labels,
+    MachineReportRow.annotations,
+    MachineReportRow.received_at,
+)
+
+
+async def claim_accepted(session: AsyncSession, limit: int) -> Sequence[Row[Any]]:
+    """The oldest reports not yet worked, locked for this process (others skip them): the
+    columns the mapping rules read, not ORM objects (a storm's reports are many)."""
     query = (
-        select(MachineReportRow)
+        select(*CLAIMED)
         .where(MachineReportRow.state == ACCEPTED)
         .order_by(MachineReportRow.id)
         .limit(limit)
     )
     if is_postgres(session):
         query = query.with_for_update(skip_locked=True)
-    return list(await session.scalars(query))
+    return (await session.execute(query)).all()
+
+
+@dataclass
+class Outcomes:
+    """What became of each claimed report, written in one statement at the end of the
+    batch rather than one UPDATE (and one flush) per report."""
+
+    now: datetime
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self, report_id: int, state: str, *, detail: str = "", incident_id: int | None = None
+    ) -> None:
+        self.rows.append(
+            {
+                "id": report_id,
+                "state": state,
+                "detail": detail[:2000],
+                "incident_id": incident_id,
+                "worked_at": self.now,
+            }
+        )
+
+    async def write(self, session: AsyncSession) -> None:
+        if self.rows:  # the ORM's bulk UPDATE by primary key: one executemany
+            await session.execute(update(MachineReportRow), self.rows)
 
 
 def mark(

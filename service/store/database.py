@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -14,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session
+
+from service.store import sqlite_driver
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
@@ -34,9 +37,13 @@ def create_engine(url: str, *, reads: bool = False, **kwargs: Any) -> AsyncEngin
         kwargs.setdefault("pool_size", 1)
         kwargs.setdefault("max_overflow", 0)
         kwargs.setdefault("pool_timeout", SQLITE_BUSY_TIMEOUT_SECONDS)
-    engine = create_async_engine(
-        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}, **kwargs
-    )
+    database_args, connect_args = SQLiteDialect_aiosqlite().create_connect_args(parsed)
+    connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_SECONDS
+
+    async def connect() -> sqlite_driver.OneHopConnection:
+        return await sqlite_driver.connect(*database_args, **connect_args)
+
+    engine = create_async_engine(url, async_creator=connect, **kwargs)
     # The daemon and the CLI write to the same file. A deferred SQLite transaction that
     # reads and then writes fails at once if another writer got in between; taking the
     # write lock at BEGIN makes writers queue behind the busy timeout instead. Read-only

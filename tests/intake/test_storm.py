@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from service.auth.tokens import Role
+from service.flows.intake import work_reports
 from service.incidents.tables import IncidentRow
 from service.intake.tables import MachineReportRow
 from tests.api_helpers import api_client
@@ -54,3 +55,45 @@ async def test_a_storm_is_forty_incidents_and_digests(daemon: Daemon) -> None:
     assert any("40" in m.body or "条" in m.body for m in to_officer)
     await source.aclose()
     await desk.aclose()
+
+
+async def test_new_incidents_are_opened_a_few_a_transaction(daemon: Daemon) -> None:
+    """Twelve stations at once: the engine opens five incidents, commits (their pages can
+    go), then the next five; nothing is left accepted once it has drained."""
+    dutyd = daemon.dutyd
+    source = await api_client(dutyd, Role.source, "alertmanager")
+    alerts = [alert(f"new-{n}", station=f"N{n:02d}") for n in range(12)]
+    answer = await source.post("/api/v1/intake/alertmanager", json=notification(*alerts))
+    assert answer.status_code == 202
+    rules = dutyd.engine.intake_rules
+    assert rules is not None
+    async with dutyd.sessions.begin() as session:
+        work, worked = await work_reports(
+            session,
+            rules=rules(),
+            roster=dutyd.runtime.roster,
+            plans=dutyd.runtime.plans,
+            now=dutyd.clock.now(),
+            worker=dutyd.worker,
+            limit=500,
+            max_opened=5,
+        )
+    assert (work.opened, worked) == (5, 5)
+    async with dutyd.sessions() as session:
+        opened = await session.scalar(select(func.count()).select_from(IncidentRow))
+        left = await session.scalar(
+            select(func.count()).where(MachineReportRow.state == "accepted")
+        )
+    assert (opened, left) == (5, 7)
+    await dutyd.engine.run_due()
+    async with dutyd.sessions() as session:
+        opened = await session.scalar(select(func.count()).select_from(IncidentRow))
+        states = dict(
+            (
+                await session.execute(
+                    select(MachineReportRow.state, func.count()).group_by(MachineReportRow.state)
+                )
+            ).all()
+        )
+    assert opened == 12 and states == {"done": 12}
+    await source.aclose()
