@@ -80,7 +80,7 @@ class Engine:
     # Machine reports a transaction: most of a storm is counted on open incidents, cheap.
     intake_batch_size: int = 500
     # New incidents a transaction: their first pages go out before the rest is worked.
-    intake_opened_per_batch: int = 5
+    intake_opened_per_batch: int = 10
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _warning_texts: WarningTexts = field(default_factory=WarningTexts)
 
