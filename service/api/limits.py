@@ -11,6 +11,7 @@ models' own limits (string and list lengths, ids, page sizes) do the rest.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -51,6 +52,19 @@ def json_problem(value: Any, where: list[str | int], depth: int = 0) -> str | No
     return None
 
 
+# What alone can make a parsed body hold a NUL or a lone surrogate: a \u0000 or \uD800-
+# \uDFFF escape, or the raw bytes of a surrogate (json.loads decodes with surrogatepass).
+_SUSPECT_TEXT = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])|\xed[\xa0-\xbf]")
+
+
+def might_be_refused(body: bytes) -> bool:
+    """Whether `json_problem` could find anything in this body once parsed: only a body
+    with more brackets than MAX_JSON_DEPTH can nest deeper. Most bodies are not, and are
+    then neither parsed nor walked here."""
+    too_many_brackets = body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH
+    return too_many_brackets or _SUSPECT_TEXT.search(body) is not None
+
+
 def _has_nul(query: bytes) -> bool:
     return b"\x00" in query or b"%00" in query
 
@@ -78,7 +92,8 @@ class RequestLimits:
         except BodyTooLarge:
             await self._refuse(send, 413, self._too_large())
             return
-        if body and headers.get("content-type", "").startswith("application/json"):
+        is_json = headers.get("content-type", "").startswith("application/json")
+        if body and is_json and might_be_refused(body):
             try:
                 parsed = json.loads(body)
             except (ValueError, RecursionError):

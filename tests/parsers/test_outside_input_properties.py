@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from service.api.limits import json_problem
+from service.api.limits import json_problem, might_be_refused
 from service.errors import AuthError, InvalidInput, RosterInvalid
 from service.flows.replies import REPLY
 from service.incidents.models import IncidentReport
@@ -134,6 +134,34 @@ def test_request_bodies_are_checked_without_surprises(value: Any) -> None:
     """The request-limits check of any JSON value returns a reason or None."""
     problem = json_problem(value, [])
     assert problem is None or isinstance(problem, str)
+
+
+def nested(leaf: Any, depth: int, as_key: bool) -> Any:
+    value = {leaf: 1} if as_key and isinstance(leaf, str) else leaf
+    for level in range(depth):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+# Values `json_problem` refuses as often as it passes them: NULs and lone surrogates (in
+# text and in keys), nesting around MAX_JSON_DEPTH.
+risky_values = st.builds(
+    nested,
+    st.one_of(json_values, st.sampled_from(["ok", "a\x00b", "\ud800", "x\udfff", "水\x00"])),
+    st.integers(min_value=0, max_value=40),
+    st.booleans(),
+)
+
+
+@SETTINGS
+@given(st.one_of(json_values, risky_values), st.booleans())
+def test_a_body_the_check_would_refuse_is_never_skipped(value: Any, ascii_only: bool) -> None:
+    """The middleware walks only bodies `might_be_refused` picks: every body whose parsed
+    value `json_problem` refuses is one of them, however it was written."""
+    body = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    parsed = json.loads(body)
+    if json_problem(parsed, []) is not None:
+        assert might_be_refused(body)
 
 
 def test_invalid_input_names_its_field() -> None:
