@@ -74,3 +74,50 @@ async def test_the_outbox_queries_use_the_partial_indexes(
                     assert index in str(plan), (sql, plan)
     finally:
         await dutyd.stop()
+
+
+async def test_message_ids_go_past_32_bits(database_url: str) -> None:
+    """Message and event ids past INTEGER's end (2,000 warnings of a million recipients):
+    stored, pointed at, and handed out by the id sequence on PostgreSQL."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert, text
+
+    from service.notify.tables import MessageEventRow
+
+    big = 2**40
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    message = {
+        "person_id": "sun_li",
+        "channel": "sms",
+        "address": "+8613800001102",
+        "body": "x",
+        "state": MessageState.pending,
+        "due_at": now,
+        "created_at": now,
+        "updated_at": now,
+        "attempts": 0,
+    }
+    engine = create_engine(database_url)
+    try:
+        await migrate.upgrade(engine)
+        async with engine.begin() as connection:
+            await connection.execute(insert(MessageRow), [{**message, "id": big}])
+            if engine.dialect.name == "postgresql":
+                await connection.execute(text(f"SELECT setval('messages_id_seq', {big + 1})"))
+            next_id = (
+                await connection.execute(
+                    insert(MessageRow).returning(MessageRow.id),
+                    [{**message, "digest_of": big, "failover_of": big}],
+                )
+            ).scalar_one()
+            await connection.execute(
+                insert(MessageEventRow),
+                [{"id": big, "message_id": next_id, "at": now, "state": "pending"}],
+            )
+            stored = await connection.scalar(
+                select(MessageRow.digest_of).where(MessageRow.id == next_id)
+            )
+        assert next_id > big and stored == big
+    finally:
+        await engine.dispose()

@@ -14,7 +14,7 @@ from service.app import Dutyd
 from service.audit.context import Actor, set_actor
 from service.auth.tables import ApiTokenRow
 from service.auth.tokens import authenticate
-from service.store.base import MAX_ROW_ID
+from service.store.base import MAX_MESSAGE_ID, MAX_ROW_ID
 from service.web.context import client_address
 
 bearer = HTTPBearer(auto_error=False)
@@ -71,6 +71,7 @@ Caller = Annotated[ApiTokenRow, Depends(get_caller)]
 
 # A larger id than a row can have would otherwise reach the database driver and fail there.
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A record's id.")]
-MessageId = Annotated[int, Query(ge=1, le=MAX_ROW_ID)]
+MessageId = Annotated[int, Query(ge=1, le=MAX_MESSAGE_ID)]
+MessageRowId = Annotated[int, Path(ge=1, le=MAX_MESSAGE_ID, description="A message's id.")]
 PAGE_MAX = 1000
 PageSize = Annotated[int, Query(ge=1, le=PAGE_MAX, description=f"How many (at most {PAGE_MAX}).")]

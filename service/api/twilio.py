@@ -13,7 +13,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from service.api.deps import DutydDep, MessageId, RowId
+from service.api.deps import DutydDep, MessageId, MessageRowId
 from service.flows import replies
 from service.notify.status import record_status
 from service.notify.twilio_sms import VOICE_LANGUAGES
@@ -82,7 +82,7 @@ async def inbound_sms(form: SignedForm, dutyd: DutydDep) -> Response:
 
 
 @router.post("/voice/{message_id}")
-async def call_keys(message_id: RowId, form: SignedForm, dutyd: DutydDep) -> Response:
+async def call_keys(message_id: MessageRowId, form: SignedForm, dutyd: DutydDep) -> Response:
     """The key pressed during an alert call: 1 acknowledges, 2 escalates."""
     async with dutyd.sessions.begin() as session:
         answer = await replies.handle_call_digits(

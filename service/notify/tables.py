@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, ForeignKey, Index, String, Text, literal, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.store.base import Base
+from service.store.base import Base, BigId
 
 
 class MessageState:
@@ -53,7 +53,7 @@ class MessageRow(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
     escalation_step_id: Mapped[int | None] = mapped_column(ForeignKey("escalation_steps.id"))
     person_id: Mapped[str] = mapped_column(String(64))
@@ -72,8 +72,8 @@ class MessageRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
-    failover_of: Mapped[int | None]
-    digest_of: Mapped[int | None]
+    failover_of: Mapped[int | None] = mapped_column(BigId)
+    digest_of: Mapped[int | None] = mapped_column(BigId)
     # One message to many (a public warning): the broadcast it belongs to and which of
     # its recipients it is for. The outbox knows no more of broadcasts than that a gate
     # may stop one (`transport.BroadcastGate`).
@@ -87,8 +87,8 @@ class MessageEventRow(Base):
 
     __tablename__ = "message_events"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigId, ForeignKey("messages.id"), index=True)
     at: Mapped[datetime]
     state: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str] = mapped_column(Text, default="")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 
@@ -20,6 +20,12 @@ NAMING_CONVENTION = {
 
 # Row ids are INTEGER columns, 32-bit signed on PostgreSQL: a larger number is no row.
 MAX_ROW_ID = 2**31 - 1
+# Messages and their events are BIGINT: a million-recipient warning is a million rows, and
+# their events a few million more; two thousand such would pass INTEGER's end.
+MAX_MESSAGE_ID = 2**63 - 1
+# BIGINT on PostgreSQL; on SQLite an INTEGER primary key is already the 64-bit rowid (and
+# only a column declared INTEGER is one).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
