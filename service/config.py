@@ -383,17 +383,6 @@ class _SecretsDirSource(PydanticBaseSettingsSource):
         return values
 
 
-def markdown_table() -> str:
-    """Every setting as a Markdown table row: the source of docs/configuration.md's table."""
-    lines = ["| setting | environment variable | default | meaning |", "|---|---|---|---|"]
-    for name, info in Settings.model_fields.items():
-        default = "—" if info.default is None else f"`{info.default}`"
-        secret = " **Secret**." if name in SECRET_SETTINGS else ""
-        meaning = (info.description or "").replace(" Secret: environment or secrets file only.", "")
-        lines.append(f"| `{name}` | `DUTYD_{name.upper()}` | {default} | {meaning}{secret} |")
-    return "\n".join(lines)
-
-
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings, turning validation failures into one readable ConfigError."""
     try:

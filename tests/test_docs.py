@@ -12,7 +12,7 @@ def test_every_setting_is_documented() -> None:
     for name in Settings.model_fields:
         assert f"`{name}`" in text, name
         assert f"`DUTYD_{name.upper()}`" in text, name
-    from service.config import markdown_table
+    from service.cli.config import markdown_table
 
     assert markdown_table() in text, "regenerate the table with `dutyd config table`"
 
