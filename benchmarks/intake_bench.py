@@ -47,6 +47,8 @@ import tempfile
 import time
 from array import array
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -392,6 +394,29 @@ async def source_token(env: dict[str, str]) -> str:
     return out.decode().strip().splitlines()[-1]
 
 
+@asynccontextmanager
+async def served_daemon(
+    env: dict[str, str], port: int, log: Path, profile: Path | None
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`dutyd serve` on `port` (under cProfile into `profile` if given), its output in
+    `log`, ready to answer; stopped afterwards."""
+    command = [dutyd_command(), "serve", "--host", HOST, "--port", str(port)]
+    if profile is not None:
+        command = [
+            sys.executable, "-m", "benchmarks.intake_bench",
+            "--profiled-daemon", str(profile), *command[1:],
+        ]  # fmt: skip
+    with open(log, "wb") as log_file:  # noqa: ASYNC230 - opened once, before any load
+        process = await asyncio.create_subprocess_exec(
+            *command, env=env, cwd=REPO, stdout=log_file, stderr=asyncio.subprocess.STDOUT
+        )
+        try:
+            await wait_ready(f"http://{HOST}:{port}", process, log)
+            yield process
+        finally:
+            await stop(process)
+
+
 async def bench_dutyd(backend: str, args: argparse.Namespace, postgres_url: str | None) -> Side:
     with tempfile.TemporaryDirectory(prefix="dutyd-intake-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -402,47 +427,33 @@ async def bench_dutyd(backend: str, args: argparse.Namespace, postgres_url: str 
                 env["PYTHONPATH"] = f"{env['PYTHONPATH']}:{args.daemon_path}"
             token = await source_token(env)
             port = free_port()
-            command = [dutyd_command(), "serve", "--host", HOST, "--port", str(port)]
-            profile = None
-            if args.profile:
-                profile = args.profile / f"dutyd-{backend}.prof"
-                command = [
-                    sys.executable, "-m", "benchmarks.intake_bench",
-                    "--profiled-daemon", str(profile), *command[1:],
-                ]  # fmt: skip
+            profile = args.profile / f"dutyd-{backend}.prof" if args.profile else None
             log = tmp / "dutyd.log"
-            with open(log, "wb") as log_file:  # noqa: ASYNC230 - opened once, before any load
-                process = await asyncio.create_subprocess_exec(
-                    *command, env=env, cwd=REPO, stdout=log_file, stderr=asyncio.subprocess.STDOUT
+            async with served_daemon(env, port, log, profile) as process:
+                spec = LoadSpec(
+                    port,
+                    DUTYD_PATH,
+                    "dutyd",
+                    WARM_UP_SECONDS,
+                    args.concurrency,
+                    0,
+                    args.groups,
+                    token,
                 )
-                try:
-                    await wait_ready(f"http://{HOST}:{port}", process, log)
-                    spec = LoadSpec(
-                        port,
-                        DUTYD_PATH,
-                        "dutyd",
-                        WARM_UP_SECONDS,
-                        args.concurrency,
-                        0,
-                        args.groups,
-                        token,
-                    )
-                    warm = await run_load(spec, args.generators)
-                    spec.seconds, spec.first = args.seconds, 1_000_000_000
-                    average, server = load_average(), cpu_seconds(process.pid)
-                    loop = main_thread_cpu(process.pid)
-                    if profile is not None:
-                        process.send_signal(signal.SIGUSR1)
-                    load = await run_load(spec, args.generators)
-                    if profile is not None:
-                        process.send_signal(signal.SIGUSR2)
-                    name = f"dutyd ({'SQLite' if backend == 'sqlite' else 'PostgreSQL'})"
-                    side = Side(name, load, cpu_seconds(process.pid) - server, average)
-                    side.loop_cpu = main_thread_cpu(process.pid) - loop
-                    side.warm_ok = warm.ok
-                    await check_database(url, side)
-                finally:
-                    await stop(process)
+                warm = await run_load(spec, args.generators)
+                spec.seconds, spec.first = args.seconds, 1_000_000_000
+                average, server = load_average(), cpu_seconds(process.pid)
+                loop = main_thread_cpu(process.pid)
+                if profile is not None:
+                    process.send_signal(signal.SIGUSR1)
+                load = await run_load(spec, args.generators)
+                if profile is not None:
+                    process.send_signal(signal.SIGUSR2)
+                name = f"dutyd ({'SQLite' if backend == 'sqlite' else 'PostgreSQL'})"
+                side = Side(name, load, cpu_seconds(process.pid) - server, average)
+                side.loop_cpu = main_thread_cpu(process.pid) - loop
+                side.warm_ok = warm.ok
+                await check_database(url, side)
             side.notes, side.traceback = log_trouble(read_log(log))
             if profile is not None and profile.exists():
                 print_profile(profile)

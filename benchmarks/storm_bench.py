@@ -73,12 +73,9 @@ from benchmarks.api_bench import (
     HOST,
     cpu_seconds,
     daemon_environment,
-    dutyd_command,
     free_port,
     log_trouble,
     read_log,
-    stop,
-    wait_ready,
 )
 from benchmarks.delivery_bench import load_average
 from benchmarks.engine_bench import (
@@ -100,6 +97,7 @@ from benchmarks.intake_bench import (
     check_database,
     main_thread_cpu,
     print_profile,
+    served_daemon,
     source_token,
 )
 from service.incidents.tables import IncidentRow
@@ -490,48 +488,36 @@ async def bench_storm(
             env = daemon_environment(tmp, url if backend == "postgres" else None)
             token = await source_token(env)
             port = free_port()
-            command = [dutyd_command(), "serve", "--host", HOST, "--port", str(port)]
-            profile = None
-            if args.profile:
-                profile = args.profile / f"storm-{backend}-{per_notification}.prof"
-                command = [
-                    sys.executable, "-m", "benchmarks.intake_bench",
-                    "--profiled-daemon", str(profile), *command[1:],
-                ]  # fmt: skip
+            profile = (
+                args.profile / f"storm-{backend}-{per_notification}.prof" if args.profile else None
+            )
             log = tmp / "dutyd.log"
-            with open(log, "wb") as log_file:  # noqa: ASYNC230 - opened once, before any load
-                process = await asyncio.create_subprocess_exec(
-                    *command, env=env, cwd=REPO, stdout=log_file, stderr=asyncio.subprocess.STDOUT
+            async with served_daemon(env, port, log, profile) as process:
+                storm.warm_alerts = await warm_up(port, token)
+                spec = StormSpec(
+                    port=port,
+                    token=token,
+                    alerts=args.alerts,
+                    seconds=args.seconds,
+                    give_up=args.give_up,
+                    sources=args.sources,
+                    stations=args.stations,
+                    per_notification=per_notification,
+                    concurrency=args.concurrency,
+                    late=args.late_stations,
                 )
-                try:
-                    await wait_ready(f"http://{HOST}:{port}", process, log)
-                    storm.warm_alerts = await warm_up(port, token)
-                    spec = StormSpec(
-                        port=port,
-                        token=token,
-                        alerts=args.alerts,
-                        seconds=args.seconds,
-                        give_up=args.give_up,
-                        sources=args.sources,
-                        stations=args.stations,
-                        per_notification=per_notification,
-                        concurrency=args.concurrency,
-                        late=args.late_stations,
-                    )
-                    storm.load_average = load_average()
-                    server, loop = cpu_seconds(process.pid), main_thread_cpu(process.pid)
-                    if profile is not None:
-                        process.send_signal(signal.SIGUSR1)
-                    storm.sent = await run_generator(spec)
-                    if profile is not None:
-                        process.send_signal(signal.SIGUSR2)
-                    storm.server_cpu = cpu_seconds(process.pid) - server
-                    storm.loop_cpu = main_thread_cpu(process.pid) - loop
-                    storm.side = Side(storm.label, Load())
-                    await check_database(url, storm.side)
-                    await read_outcome(url, storm, args.stations, args.page_wait)
-                finally:
-                    await stop(process)
+                storm.load_average = load_average()
+                server, loop = cpu_seconds(process.pid), main_thread_cpu(process.pid)
+                if profile is not None:
+                    process.send_signal(signal.SIGUSR1)
+                storm.sent = await run_generator(spec)
+                if profile is not None:
+                    process.send_signal(signal.SIGUSR2)
+                storm.server_cpu = cpu_seconds(process.pid) - server
+                storm.loop_cpu = main_thread_cpu(process.pid) - loop
+                storm.side = Side(storm.label, Load())
+                await check_database(url, storm.side)
+                await read_outcome(url, storm, args.stations, args.page_wait)
             text = read_log(log)
             storm.notes, storm.traceback = log_trouble(text)
             storm.warnings = [

@@ -82,7 +82,8 @@ async def work_reports(
                 session,
                 row,
                 alert,
-                plans_and_roster=(plans, roster),
+                plans=plans,
+                roster=roster,
                 now=now,
                 worker=worker,
                 done=done,
@@ -102,14 +103,14 @@ async def _work(
     row: Row[Any],
     mapped: Mapped,
     *,
-    plans_and_roster: tuple[PlanSet, Roster],
+    plans: PlanSet,
+    roster: Roster,
     now: datetime,
     worker: str,
     done: IntakeWork,
     open_incidents: dict[str, IncidentRow | None],
     outcomes: reports.Outcomes,
 ) -> None:
-    plans, roster = plans_and_roster
     key = mapped.dedup_key
     if key not in open_incidents:
         open_incidents[key] = await incidents.open_duplicate(session, key)

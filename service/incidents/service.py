@@ -80,16 +80,7 @@ async def lock_incident(session: AsyncSession, incident_id: int) -> IncidentRow:
 
 async def open_duplicate(session: AsyncSession, dedup_key: str) -> IncidentRow | None:
     """The open incident with this dedup key (locked), if any."""
-    return await session.scalar(
-        select(IncidentRow)
-        .where(
-            IncidentRow.dedup_key == dedup_key,
-            IncidentRow.status.in_([s.value for s in OPEN_STATUSES]),
-        )
-        .order_by(IncidentRow.id)
-        .limit(1)
-        .with_for_update()
-    )
+    return (await open_duplicates(session, [dedup_key])).get(dedup_key)
 
 
 async def open_duplicates(

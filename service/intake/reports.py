@@ -76,19 +76,19 @@ class Outcomes:
     def add(
         self, report_id: int, state: str, *, detail: str = "", incident_id: int | None = None
     ) -> None:
-        self.rows.append(
-            {
-                "id": report_id,
-                "state": state,
-                "detail": detail[:2000],
-                "incident_id": incident_id,
-                "worked_at": self.now,
-            }
-        )
+        outcome = outcome_values(state, self.now, detail=detail, incident_id=incident_id)
+        self.rows.append({"id": report_id, **outcome})
 
     async def write(self, session: AsyncSession) -> None:
         if self.rows:  # the ORM's bulk UPDATE by primary key: one executemany
             await session.execute(update(MachineReportRow), self.rows)
+
+
+def outcome_values(
+    state: str, now: datetime, *, detail: str = "", incident_id: int | None = None
+) -> dict[str, Any]:
+    """The columns that say what became of a report."""
+    return {"state": state, "detail": detail[:2000], "incident_id": incident_id, "worked_at": now}
 
 
 def mark(
@@ -99,10 +99,8 @@ def mark(
     detail: str = "",
     incident_id: int | None = None,
 ) -> None:
-    row.state = state
-    row.detail = detail[:2000]
-    row.incident_id = incident_id
-    row.worked_at = now
+    for column, value in outcome_values(state, now, detail=detail, incident_id=incident_id).items():
+        setattr(row, column, value)
 
 
 async def reports_per_incident(
