@@ -301,6 +301,7 @@ class Side:
     notes: Counter[str] = field(default_factory=Counter)
     traceback: list[str] = field(default_factory=list)
     loop_cpu: float | None = None  # dutyd's event loop thread
+    counted: dict[str, float] = field(default_factory=dict)  # dutyd's counters during load
 
 
 def main_thread_cpu(pid: int) -> float:
@@ -446,11 +447,14 @@ async def bench_dutyd(backend: str, args: argparse.Namespace, postgres_url: str 
                 loop = main_thread_cpu(process.pid)
                 if profile is not None:
                     process.send_signal(signal.SIGUSR1)
+                before = await daemon_counters(port)
                 load = await run_load(spec, args.generators)
                 if profile is not None:
                     process.send_signal(signal.SIGUSR2)
                 name = f"dutyd ({'SQLite' if backend == 'sqlite' else 'PostgreSQL'})"
                 side = Side(name, load, cpu_seconds(process.pid) - server, average)
+                after = await daemon_counters(port)
+                side.counted = {k: after[k] - before.get(k, 0.0) for k in after}
                 side.loop_cpu = main_thread_cpu(process.pid) - loop
                 side.warm_ok = warm.ok
                 await check_database(url, side)
@@ -458,6 +462,21 @@ async def bench_dutyd(backend: str, args: argparse.Namespace, postgres_url: str 
             if profile is not None and profile.exists():
                 print_profile(profile)
     return side
+
+
+COUNTERS = ("dutyd_engine_runs_total", "dutyd_machine_report_commits_total")
+
+
+async def daemon_counters(port: int) -> dict[str, float]:
+    """The daemon's own counts of engine passes and group commits, from /metrics."""
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"http://{HOST}:{port}/metrics")).text
+    return {
+        name: float(line.split()[-1])
+        for line in text.splitlines()
+        for name in COUNTERS
+        if line.startswith(name + " ")
+    }
 
 
 async def check_database(url: str, side: Side) -> None:
@@ -571,6 +590,13 @@ def describe(side: Side, args: argparse.Namespace) -> None:
         f"{generator:.1f} s ({1e6 * generator / requests:.0f} µs a request, busiest process "
         f"{busiest:.0%} of a core); load average before: {side.load_average}"
     )
+    if side.counted:
+        passes = side.counted.get(COUNTERS[0], 0.0)
+        commits = side.counted.get(COUNTERS[1], 0.0)
+        print(
+            f"  daemon: {passes / load.seconds:.0f} engine passes/s, {commits / load.seconds:.0f}"
+            f" group commits/s ({requests / max(commits, 1):.1f} requests a commit)"
+        )
     if side.stored is not None:
         expected = side.warm_ok + load.ok
         verdict = "every 2xx stored" if side.stored == expected else "** MISMATCH **"

@@ -22,7 +22,7 @@ from service.flows.delivery import TimelineObserver
 from service.flows.engine import Engine, RunResult
 from service.flows.warning_relay_poll import RelayPoller
 from service.in_force import InForce
-from service.intake.mailbox import MailHandler, MailListener
+from service.intake.mailbox import start_mailboxes
 from service.intake.pace import SourcePace
 from service.intake.rules import IntakeRules, load_intake_rules
 from service.intake.writer import GroupCommit
@@ -31,6 +31,7 @@ from service.notify.outbox import DeliveryPolicy, Outbox
 from service.notify.providers import announce, build_transports
 from service.notify.transport import Transports
 from service.office import jobs as office_jobs
+from service.passes import WAKE_INSTANCES, EnginePasses
 from service.plans.archive import remember_plan_set
 from service.plans.loader import PlanSet
 from service.process import default_worker_name
@@ -51,30 +52,8 @@ from service.warnings.workflow import WarningRules
 
 log = structlog.get_logger(__name__)
 
-WAKE_JOB_ID = "wake"
-# Wake-ups never wait in APScheduler's queue or get skipped by it: `_woken` coalesces them.
-WAKE_INSTANCES = 1000
 
-
-async def start_mailboxes(dutyd: Dutyd) -> list[MailListener]:
-    """The SMTP listener of each mail source of the intake file."""
-    listeners = []
-    for name, source in dutyd.intake_rules.sources.items():
-        if source.kind == "mail" and source.listen:
-            host, port = source.listen.rsplit(":", 1)
-            handler = MailHandler(
-                name,
-                dutyd.intake_writer.store,
-                dutyd.clock,
-                dutyd.settings.data_dir / "attachments",
-            )
-            listener = MailListener(handler, host, int(port))
-            await listener.start()
-            listeners.append(listener)
-    return listeners
-
-
-class Dutyd(InForce):
+class Dutyd(InForce, EnginePasses):
     """One dutyd process. `start()` connects and migrates; `run_scheduler()` begins work."""
 
     def __init__(
@@ -108,9 +87,7 @@ class Dutyd(InForce):
         self.scheduler: AsyncIOScheduler | None = None
         self.opened: OpenedDatabase | None = None
         self._rejected_roster_version = 0
-        self._pass_running = self._pass_again = self._stopping = False
-        self._idle = asyncio.Event()  # set while no engine pass runs
-        self._idle.set()
+        self.init_passes()
 
     async def open_database(self, *, create: bool = False) -> tuple[Roster, int]:
         """Connect, migrate, read the roster in force (seeding it); a database known to
@@ -136,7 +113,7 @@ class Dutyd(InForce):
         setup = load_warning_setup(self.settings)
         self.warning_rules, self.cap_signing = setup.rules, setup.signing
         self.intake_rules = load_intake_rules(self.settings.intake_file)
-        self.intake_writer = GroupCommit(self.sessions, postgres=is_postgres(self.db))
+        self.intake_writer = GroupCommit(self.db)
         async with self.sessions.begin() as session:
             self.runtime, problems = await start_in_force(
                 session,
@@ -227,49 +204,10 @@ class Dutyd(InForce):
         ):
             self.scheduler.add_job(job, trigger, id=job_id, coalesce=True, **options)
         self.scheduler.start()
-        self.mailboxes = await start_mailboxes(self)
+        attachments = self.settings.data_dir / "attachments"
+        store = self.intake_writer.store
+        self.mailboxes = await start_mailboxes(self.intake_rules, store, self.clock, attachments)
         self.wake()
-
-    def wake(self, at: datetime | None = None) -> None:
-        """Ask for an engine pass at `at` (engine clock time), or at once."""
-        if self.scheduler is None:
-            return
-        delay = max(timedelta(0), (at - self.clock.now()) if at else timedelta(0))
-        if self._pass_running and not delay:
-            # The running pass goes round once more; a job here could be replaced by the
-            # pass's own wake-up for its next due time before it ever ran.
-            self._pass_again = True
-            return
-        self.scheduler.add_job(
-            self._woken,
-            "date",
-            run_date=datetime.now(UTC) + delay,
-            id=WAKE_JOB_ID,
-            replace_existing=True,
-            misfire_grace_time=None,
-            max_instances=WAKE_INSTANCES,
-        )
-
-    async def _woken(self) -> None:
-        """Run engine passes until no wake-up came during the last one.
-
-        A wake-up during a pass is never dropped: it makes the running pass go round once
-        more, instead of queueing a pass per wake-up or leaving new work to the safety tick.
-        """
-        if self._pass_running:
-            self._pass_again = True
-            return
-        self._pass_running = True
-        self._idle.clear()
-        try:
-            while True:
-                self._pass_again = False
-                await self.tick()
-                if not self._pass_again or self._stopping:
-                    return
-        finally:
-            self._pass_running = False
-            self._idle.set()
 
     async def remind_shifts(self) -> int:
         """Queue reminders for shifts starting within `shift_reminder_hours`."""

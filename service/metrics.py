@@ -16,6 +16,10 @@ PLAN_RELOADS = Counter("dutyd_plan_reloads_total", "Plan reloads, by result.", [
 PLAN_RELOAD_OK = Gauge(
     "dutyd_plan_last_reload_ok", "1 if the last plan reload was applied, else 0."
 )
+MACHINE_REPORT_COMMITS = Counter(
+    "dutyd_machine_report_commits_total",
+    "Transactions storing machine reports: each holds every request that was waiting.",
+)
 MACHINE_REPORTS = Counter(
     "dutyd_machine_reports_total",
     "Machine reports by source and outcome (accepted, refused, rate_limited).",

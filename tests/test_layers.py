@@ -49,7 +49,7 @@ LAYERS: list[tuple[str, ...]] = [
     ),
     ("service.office",),
     ("service.flows",),
-    ("service.app", "service.in_force", "service.schema"),
+    ("service.app", "service.in_force", "service.passes", "service.schema"),
     ("service.api", "service.web"),
     ("service.cli",),
     ("service.__main__",),
@@ -61,6 +61,7 @@ SAME_LAYER_ALLOWED: set[tuple[str, str]] = {
     ("service.runtime", "service.plans"),
     ("service.api", "service.web"),  # the API's application mounts the console
     ("service.app", "service.in_force"),  # what is in force is a part of the daemon
+    ("service.app", "service.passes"),  # so is when its engine runs
 }
 SKIPPED = ("service/store/migrations/",)
 

@@ -75,9 +75,13 @@ def route_action(method: str, path_template: str) -> Action | None:
 
 def check_route_access(request: Request, token: ApiTokenRow) -> None:
     route = request.scope.get("route")
-    template = getattr(route, "path", request.url.path)
-    action = route_action(request.method, template)
+    check_access(request.method, getattr(route, "path", request.url.path), token)
+
+
+def check_access(method: str, template: str, token: ApiTokenRow) -> None:
+    """Refuse the token this route (`template` as the router declares it) unless allowed."""
+    action = route_action(method, template)
     if action is None:
-        raise Forbidden(f"no access rule for {request.method} {template}: refused")
+        raise Forbidden(f"no access rule for {method} {template}: refused")
     # Tokens hold their role on every unit, so no unit needs naming here.
     authorize(principal_for_token(token), action, None, lambda _: None)

@@ -29,6 +29,7 @@ from service.api import (
     warnings,
 )
 from service.api.errors import install_error_handlers
+from service.api.intake_fast_path import AlertmanagerFastPath
 from service.api.limits import RequestLimits
 from service.app import Dutyd
 from service.config import load_settings
@@ -80,6 +81,10 @@ def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
     app.include_router(relay.router)
     app.include_router(drills.router)
     install_console(app)
+    # Added last, so outermost: a storm's requests go no further than it.
+    app.add_middleware(
+        AlertmanagerFastPath, dutyd=dutyd, max_body_bytes=dutyd.settings.http_max_body_bytes
+    )
     return app
 
 

@@ -48,6 +48,23 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
+def store_failure(exc: Exception) -> JSONResponse:
+    """The answer when the database would not take a request's write."""
+    if isinstance(exc, IntegrityError | DataError | ProgrammingError):
+        # Not the database's state but a statement of ours: a bug, logged in full.
+        log.error("store.statement_failed", exc_info=exc)
+        return JSONResponse(status_code=500, content={"detail": "internal error (logged)"})
+    # The database is there but cannot take the write (read-only disk or server, gone,
+    # locked for too long): say so, count it, let the caller retry; nothing was stored.
+    metrics.STORE_ERRORS.inc()
+    log.error("store.request_failed", error=str(exc).splitlines()[0])
+    return JSONResponse(
+        status_code=503,
+        content={"detail": "the database cannot store this now; nothing was stored"},
+        headers={"Retry-After": "5"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -60,19 +77,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StoreUnavailable)
     @app.exception_handler(DBAPIError)
     async def _store(_: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, IntegrityError | DataError | ProgrammingError):
-            # Not the database's state but a statement of ours: a bug, logged in full.
-            log.error("store.statement_failed", exc_info=exc)
-            return JSONResponse(status_code=500, content={"detail": "internal error (logged)"})
-        # The database is there but cannot take the write (read-only disk or server, gone,
-        # locked for too long): say so, count it, let the caller retry; nothing was stored.
-        metrics.STORE_ERRORS.inc()
-        log.error("store.request_failed", error=str(exc).splitlines()[0])
-        return JSONResponse(
-            status_code=503,
-            content={"detail": "the database cannot store this now; nothing was stored"},
-            headers={"Retry-After": "5"},
-        )
+        return store_failure(exc)
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:

@@ -131,6 +131,14 @@ async def alertmanager(
     except ValidationError as exc:
         metrics.MACHINE_REPORTS.labels(source=name, outcome="refused").inc()
         raise invalid_from(exc, "Alertmanager notification") from None
+    return await accept_notification(dutyd, name, source, notification)
+
+
+async def accept_notification(
+    dutyd: Dutyd, name: str, source: Source, notification: AmNotification
+) -> Response:
+    """Store a valid notification's alerts, within the source's rate limit; then answer.
+    (Also the end of the fast path, intake_fast_path.)"""
     now = dutyd.clock.now()
     wait = dutyd.intake_pace.take(name, source.rate_per_minute, len(notification.alerts), now)
     if wait is not None:
@@ -142,7 +150,7 @@ async def alertmanager(
         return answer
     rows = rows_from_alertmanager(name, notification, now)
     if await dutyd.intake_writer.store(rows):
-        dutyd.wake()  # once a batch: the rest of it was committed with this one
+        dutyd.wake_for_reports()  # once a batch: the rest of it was committed with it
     metrics.MACHINE_REPORTS.labels(source=name, outcome="accepted").inc(len(rows))
     return accepted(name, len(rows))
 
@@ -199,7 +207,7 @@ async def webhook(
         return Accepted(source=source, accepted=0)
     rows = rows_from_webhook(source, parsed, now, idempotency_key)
     if await dutyd.intake_writer.store(rows):
-        dutyd.wake()
+        dutyd.wake_for_reports()
     metrics.MACHINE_REPORTS.labels(source=source, outcome="accepted").inc(len(rows))
     return Accepted(source=source, accepted=len(rows))
 

@@ -25,7 +25,7 @@ from service.escalation import chain
 from service.escalation.fire import fire_step, fire_unanswered_alert
 from service.escalation.tables import EscalationStepRow, StepKind, StepState
 from service.flows.instructions import advance_assignments
-from service.flows.intake import watch_heartbeats, work_reports
+from service.flows.intake import IntakeWork, watch_heartbeats, work_reports
 from service.flows.mail_replies import instructions_by_mail
 from service.flows.spotchecks import run_spot_checks
 from service.flows.warning_fanout import WarningTexts, next_warning_due, run_warning_pass
@@ -135,24 +135,42 @@ class Engine:
                 now=self.clock.now(),
                 worker=self.worker,
             )
-            work, worked = await work_reports(
-                session,
-                rules=self.intake_rules(),
-                roster=self.roster(),
-                plans=self.plans(),
-                now=self.clock.now(),
-                worker=self.worker,
-                limit=self.intake_batch_size,
-                max_opened=self.intake_opened_per_batch,
-            )
+            _, more_reports = await self._work_reports(session)
             mailboxes = [n for n, s in self.intake_rules().sources.items() if s.kind == "mail"]
             read = await instructions_by_mail(
                 session, self.roster(), mailboxes, self.clock.now(), self.batch_size
             )
-        more_reports = worked == self.intake_batch_size or (
-            work.opened >= self.intake_opened_per_batch
-        )
         return more_reports or read == self.batch_size
+
+    async def run_reports(self) -> IntakeWork:
+        """Work the machine reports waiting, and nothing else: batches until none is left
+        or one opened an incident (whose pages the full pass that follows sends)."""
+        total = IntakeWork()
+        if self.intake_rules is None:
+            return total
+        async with self._lock:
+            more = True
+            while more and not total.opened:
+                async with self.sessions.begin() as session:
+                    work, more = await self._work_reports(session)
+                total.add(work)
+        return total
+
+    async def _work_reports(self, session: AsyncSession) -> tuple[IntakeWork, bool]:
+        """A batch of machine reports; and whether more may be waiting."""
+        assert self.intake_rules is not None
+        work, worked = await work_reports(
+            session,
+            rules=self.intake_rules(),
+            roster=self.roster(),
+            plans=self.plans(),
+            now=self.clock.now(),
+            worker=self.worker,
+            limit=self.intake_batch_size,
+            max_opened=self.intake_opened_per_batch,
+        )
+        more = worked == self.intake_batch_size or work.opened >= self.intake_opened_per_batch
+        return work, more
 
     async def _warning_round(self) -> bool:
         """A few chunks of public-warning fan-out and withdrawal; True if more is left."""

@@ -36,8 +36,13 @@ class IntakeWork:
 
     opened: int = 0
     counted: int = 0
+    raised: int = 0  # of the counted: a more severe alert raised its incident's level
     resolved: int = 0
     ignored: int = 0
+
+    def add(self, other: IntakeWork) -> None:
+        for name, value in vars(other).items():
+            setattr(self, name, getattr(self, name) + value)
 
 
 async def work_reports(
@@ -168,6 +173,7 @@ async def _work(
     outcomes.add(row.id, "done", incident_id=incident.id)
     if deduplicated:
         done.counted += 1
+        done.raised += 1
     else:
         done.opened += 1
 

@@ -19,6 +19,7 @@ import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from service.clock import Clock
+from service.intake.rules import IntakeRules
 
 log = structlog.get_logger(__name__)
 DRAFT = "draft"
@@ -72,7 +73,7 @@ class MailHandler:
     def __init__(
         self,
         source: str,
-        store: Callable[[list[dict[str, Any]]], Awaitable[None]],
+        store: Callable[[list[dict[str, Any]]], Awaitable[object]],
         clock: Clock,
         attachments_dir: Path,
         on_stored: Callable[[], None] = lambda: None,
@@ -114,3 +115,21 @@ class MailListener:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+
+
+async def start_mailboxes(
+    rules: IntakeRules,
+    store: Callable[[list[dict[str, Any]]], Awaitable[object]],
+    clock: Clock,
+    attachments_dir: Path,
+) -> list[MailListener]:
+    """The SMTP listener of each mail source of the intake file, started."""
+    listeners = []
+    for name, source in rules.sources.items():
+        if source.kind == "mail" and source.listen:
+            host, port = source.listen.rsplit(":", 1)
+            handler = MailHandler(name, store, clock, attachments_dir)
+            listener = MailListener(handler, host, int(port))
+            await listener.start()
+            listeners.append(listener)
+    return listeners

@@ -24,17 +24,26 @@ class TrustedTokens:
     reads: async_sessionmaker[AsyncSession]
     _found: dict[str, tuple[ApiTokenRow, float]] = field(default_factory=dict)
 
+    def trusted(self, token: str) -> ApiTokenRow | None:
+        """The token's row if it was found valid less than TRUST_SECONDS ago, else None."""
+        found = self._found.get(_key(token))
+        if found is not None and time.monotonic() - found[1] < TRUST_SECONDS:
+            return found[0]
+        return None
+
     async def authenticate(self, token: str | None) -> ApiTokenRow:
         if not token:
             raise AuthError("missing bearer token")
-        key = hashlib.sha256(token.encode("utf-8")).hexdigest()
-        now = time.monotonic()
-        found = self._found.get(key)
-        if found is not None and now - found[1] < TRUST_SECONDS:
-            return found[0]
+        row = self.trusted(token)
+        if row is not None:
+            return row
         async with self.reads() as session:
             row = await authenticate(session, token)
         if len(self._found) >= MAX_KEPT:
             self._found.clear()
-        self._found[key] = (row, now)
+        self._found[_key(token)] = (row, time.monotonic())
         return row
+
+
+def _key(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
