@@ -18,7 +18,6 @@ from service.errors import DutydError
 from service.flows.incidents import report_incident, set_status
 from service.incidents import service as incidents
 from service.incidents.models import LEVEL_ORDER, IncidentReport, IncidentStatus
-from service.incidents.tables import IncidentRow
 from service.intake import reports
 from service.intake.checkins import check_in, silent_sources
 from service.intake.rules import IntakeRules, Mapped, Unmapped, map_alert
@@ -74,8 +73,8 @@ async def work_reports(
         except Unmapped as exc:
             outcomes.add(row.id, "ignored", detail=str(exc))
             done.ignored += 1
-    open_incidents: dict[str, IncidentRow | None] = dict(
-        await incidents.open_duplicates(session, {alert.dedup_key for _, alert in mapped})
+    open_incidents: dict[str, incidents.OpenIncident | None] = dict(
+        await incidents.open_duplicate_states(session, {alert.dedup_key for _, alert in mapped})
     )
     worked = len(claimed) - len(mapped)
     for row, alert in mapped:
@@ -113,7 +112,7 @@ async def _work(
     now: datetime,
     worker: str,
     done: IntakeWork,
-    open_incidents: dict[str, IncidentRow | None],
+    open_incidents: dict[str, incidents.OpenIncident | None],
     outcomes: reports.Outcomes,
 ) -> None:
     key = mapped.dedup_key

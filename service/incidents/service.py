@@ -9,7 +9,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.catalog import EVENT_TYPES, Level
@@ -27,7 +27,7 @@ from service.incidents.tables import IncidentRow, SilenceRow, remember_drill
 from service.incidents.timeline import add_entry
 from service.plans.models import ResolvedPlan
 from service.roster.roster import Roster
-from service.store.bulk import among
+from service.store.bulk import among, among_named
 
 LEARNED_WITHIN = timedelta(days=7)
 
@@ -81,6 +81,38 @@ async def lock_incident(session: AsyncSession, incident_id: int) -> IncidentRow:
 async def open_duplicate(session: AsyncSession, dedup_key: str) -> IncidentRow | None:
     """The open incident with this dedup key (locked), if any."""
     return (await open_duplicates(session, [dedup_key])).get(dedup_key)
+
+
+def _open_states(dialect: str) -> Select[Any]:
+    incidents = IncidentRow.__table__.c
+    return (
+        select(incidents.id, incidents.dedup_key, incidents.status, incidents.level)
+        .where(
+            among_named(incidents.dedup_key, "keys", dialect),
+            incidents.status.in_([s.value for s in OPEN_STATUSES]),
+        )
+        .order_by(incidents.id)
+        .with_for_update()
+    )
+
+
+_OPEN_STATES = {dialect: _open_states(dialect) for dialect in ("sqlite", "postgresql")}
+OpenIncident = Row[Any] | IncidentRow  # what a caller reads: .id, .status, .level
+
+
+async def open_duplicate_states(
+    session: AsyncSession, dedup_keys: Collection[str]
+) -> dict[str, OpenIncident]:
+    """As `open_duplicates`, but only each incident's id, status and level, as columns (no
+    incident loaded): a storm's batch only counts its alerts on them."""
+    if not dedup_keys:
+        return {}
+    connection = await session.connection()
+    statement = _OPEN_STATES[connection.dialect.name]
+    found: dict[str, OpenIncident] = {}
+    for row in await connection.execute(statement, {"keys": list(dedup_keys)}):
+        found.setdefault(row.dedup_key, row)
+    return found
 
 
 async def open_duplicates(

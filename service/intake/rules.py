@@ -4,6 +4,7 @@ one incident. Checked like plans: every mistake named with its file and line."""
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from dataclasses import dataclass
@@ -150,9 +151,13 @@ def _matches(rule: MappingRule, fields: dict[str, str]) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=4096)
+def _field_names(template: str) -> tuple[str, ...]:
+    return tuple(n for _, n, _, _ in string.Formatter().parse(template) if n)
+
+
 def _fill(template: str, fields: dict[str, str], what: str, rule: str) -> str:
-    names = [n for _, n, _, _ in string.Formatter().parse(template) if n]
-    missing = [n for n in names if n not in fields]
+    missing = [n for n in _field_names(template) if n not in fields]
     if missing:
         raise Unmapped(f"rule {rule}: {what} needs {', '.join(missing)}, which the alert lacks")
     return template.format_map(fields)

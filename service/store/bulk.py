@@ -85,6 +85,14 @@ def among(
     return column.in_(values)
 
 
+def among_named(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
+    """`among` with the values left for later, as parameter `name`: for a statement built
+    once per dialect and executed many times."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=_array_of(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 def insert_statement(
     session: AsyncSession | Session, table: Table, rows: Rows
 ) -> tuple[Executable, Rows | None]:

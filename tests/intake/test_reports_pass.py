@@ -1,0 +1,54 @@
+"""A pass over machine reports alone (service.passes): reports counted on an open incident
+cost no full pass; one that opens or resolves an incident goes on at once as a full pass,
+which sends the new incident's first pages."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from service import metrics
+from service.incidents.tables import IncidentRow
+from service.intake.models import AmNotification
+from service.intake.reports import reports_per_incident, rows_from_alertmanager
+from tests.conftest import Daemon
+from tests.intake.test_alertmanager_webhook import alert, notification
+
+
+def full_passes() -> float:
+    return metrics.ENGINE_RUNS._value.get()
+
+
+async def report(daemon: Daemon, *alerts: dict[str, object]) -> None:
+    dutyd = daemon.dutyd
+    parsed = AmNotification.model_validate(notification(*alerts))
+    assert await dutyd.intake_writer.store(
+        rows_from_alertmanager("alertmanager", parsed, dutyd.clock.now())
+    )
+
+
+async def test_counting_costs_no_full_pass_and_a_new_incident_pages_at_once(
+    daemon: Daemon,
+) -> None:
+    dutyd, transport = daemon.dutyd, daemon.transport
+    assert transport is not None
+    await report(daemon, alert("p1", station="S3"))
+    before = full_passes()
+    await dutyd._woken(reports_only=True)
+    assert full_passes() == before + 1  # it opened an incident: the full pass followed
+    assert transport.sent, "the new incident's first pages"
+    async with dutyd.sessions() as session:
+        incident = (await session.scalars(select(IncidentRow))).one()
+    pages = len(transport.sent)
+
+    await report(daemon, alert("p2", station="S3"), alert("p3", station="S3"))
+    await dutyd._woken(reports_only=True)
+    assert full_passes() == before + 1  # only counted: no full pass
+    async with dutyd.sessions() as session:
+        counted, _ = (await reports_per_incident(session, [incident.id]))[incident.id]
+    assert counted == 3 and len(transport.sent) == pages
+
+    await report(daemon, alert("p1", status="resolved", station="S3"))
+    await dutyd._woken(reports_only=True)
+    assert full_passes() == before + 2  # resolved: cancellations, the resolution's news
+    async with dutyd.sessions() as session:
+        assert (await session.get(IncidentRow, incident.id)).status == "resolved"
