@@ -25,7 +25,9 @@ MAX_BATCH_ROWS = 5000
 class GroupCommit:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.postgres = engine.dialect.name == "postgresql"
+        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        # A sender's retry of a request it sent before (same idempotency key) is dropped.
+        self._insert = dialect.insert(REPORTS).on_conflict_do_nothing()
         self._waiting: deque[tuple[list[dict[str, Any]], asyncio.Future[bool]]] = deque()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -61,14 +63,11 @@ class GroupCommit:
 
     async def _commit(self, batch: list[tuple[list[dict[str, Any]], asyncio.Future[bool]]]) -> None:
         rows = [row for rows, _ in batch for row in rows]
-        dialect = postgresql if self.postgres else sqlite
-        # A sender's retry of a request it sent before (same idempotency key) is dropped.
-        statement = dialect.insert(REPORTS).on_conflict_do_nothing()
         try:
             # A connection, not a session: machine reports are not audited row by row
             # (audit.capture), and the unit of work would only add its cost.
             async with self.engine.begin() as connection:
-                await connection.execute(statement, rows)
+                await connection.execute(self._insert, rows)
         except Exception as exc:  # every waiting request is told: none is answered 2xx
             log.exception("intake.commit_failed", rows=len(rows))
             for _, done in batch:
