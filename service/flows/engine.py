@@ -94,10 +94,12 @@ class Engine:
                 fired = await self._fire_due_batch()
                 advanced = await self._advance_due_duties()
                 warnings_left = await self._warning_round()
-                warnings_left |= await self._intake_round()
                 warnings_left |= await self._assignments_round()
                 warnings_left |= await self._spot_check_round()
                 sent, saw_messages = await self.outbox.deliver_round(self.send_batches_per_round)
+                # After the outbox: the pages of incidents machine reports opened go out
+                # before the next batch of a storm opens more.
+                warnings_left |= await self._intake_round()
                 result.steps_fired += fired
                 result.duties_advanced += advanced
                 result.messages_attempted += sent

@@ -11,23 +11,22 @@ from collections import deque
 from typing import Any
 
 import structlog
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service import metrics
 from service.intake.tables import MachineReportRow
+from service.store.prepared import ManyRowsInsert
 
 log = structlog.get_logger(__name__)
 REPORTS = MachineReportRow.__table__
 MAX_BATCH_ROWS = 5000
+COLUMNS = [column.key for column in REPORTS.c if column.key != "id"]  # what a row holds
 
 
 class GroupCommit:
     def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         # A sender's retry of a request it sent before (same idempotency key) is dropped.
-        self._insert = dialect.insert(REPORTS).on_conflict_do_nothing()
+        self._insert = ManyRowsInsert(engine, REPORTS, COLUMNS)
         self._waiting: deque[tuple[list[dict[str, Any]], asyncio.Future[bool]]] = deque()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -64,10 +63,9 @@ class GroupCommit:
     async def _commit(self, batch: list[tuple[list[dict[str, Any]], asyncio.Future[bool]]]) -> None:
         rows = [row for rows, _ in batch for row in rows]
         try:
-            # A connection, not a session: machine reports are not audited row by row
-            # (audit.capture), and the unit of work would only add its cost.
-            async with self.engine.begin() as connection:
-                await connection.execute(self._insert, rows)
+            # Not a session: machine reports are not audited row by row (audit.capture),
+            # and the unit of work would only add its cost.
+            await self._insert.write(rows)
         except Exception as exc:  # every waiting request is told: none is answered 2xx
             log.exception("intake.commit_failed", rows=len(rows))
             for _, done in batch:

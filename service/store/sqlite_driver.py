@@ -83,9 +83,24 @@ class OneHopCursor:
         self._rows = []
 
 
+def _write_many(connection: sqlite3.Connection, sql: str, parameters: Sequence[Any]) -> None:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.executemany(sql, parameters)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
+
 class OneHopConnection(aiosqlite.Connection):
     def cursor(self) -> OneHopCursor:  # type: ignore[override]  # no hand-off to make one
         return OneHopCursor(self)
+
+    async def write_many(self, sql: str, parameters: Sequence[Any]) -> None:
+        """One transaction of one statement executed for each parameter set, begun (taking
+        the write lock), executed and committed in a single hand-off to the thread."""
+        await self._execute(_write_many, self._conn, sql, parameters)
 
 
 async def connect(database: str, **kwargs: Any) -> OneHopConnection:
