@@ -121,4 +121,4 @@ class EnginePasses:
             metrics.ENGINE_ERRORS.inc()
             log.exception("engine.reports_pass_failed")
             return True  # the full pass tries them again, with everything else
-        return bool(work.opened or work.raised or work.resolved)
+        return work.changed_incidents

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import Select, func, select
@@ -129,20 +129,14 @@ class Engine:
         if self.intake_rules is None:
             return False
         async with self.sessions.begin() as session:
-            await watch_heartbeats(
-                session,
-                rules=self.intake_rules(),
-                roster=self.roster(),
-                plans=self.plans(),
-                now=self.clock.now(),
-                worker=self.worker,
-            )
-            _, more_reports = await self._work_reports(session)
+            await watch_heartbeats(session, **self._intake_in_force())
+            work, more_reports = await self._work_reports(session)
             mailboxes = [n for n, s in self.intake_rules().sources.items() if s.kind == "mail"]
             read = await instructions_by_mail(
                 session, self.roster(), mailboxes, self.clock.now(), self.batch_size
             )
-        return more_reports or read == self.batch_size
+        # An incident it opened or resolved has pages to send: the pass goes round again.
+        return more_reports or work.changed_incidents or read == self.batch_size
 
     async def run_reports(self) -> IntakeWork:
         """Work the machine reports waiting, and nothing else: batches until none is left
@@ -158,16 +152,22 @@ class Engine:
                 total.add(work)
         return total
 
+    def _intake_in_force(self) -> dict[str, Any]:
+        """What machine reports are worked by, now."""
+        assert self.intake_rules is not None
+        return {
+            "rules": self.intake_rules(),
+            "roster": self.roster(),
+            "plans": self.plans(),
+            "now": self.clock.now(),
+            "worker": self.worker,
+        }
+
     async def _work_reports(self, session: AsyncSession) -> tuple[IntakeWork, bool]:
         """A batch of machine reports; and whether more may be waiting."""
-        assert self.intake_rules is not None
         work, worked = await work_reports(
             session,
-            rules=self.intake_rules(),
-            roster=self.roster(),
-            plans=self.plans(),
-            now=self.clock.now(),
-            worker=self.worker,
+            **self._intake_in_force(),
             limit=self.intake_batch_size,
             max_opened=self.intake_opened_per_batch,
         )

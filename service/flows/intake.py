@@ -39,6 +39,11 @@ class IntakeWork:
     resolved: int = 0
     ignored: int = 0
 
+    @property
+    def changed_incidents(self) -> bool:
+        """Whether what it did makes work of its own: pages, cancellations, new steps."""
+        return bool(self.opened or self.raised or self.resolved)
+
     def add(self, other: IntakeWork) -> None:
         for name, value in vars(other).items():
             setattr(self, name, getattr(self, name) + value)

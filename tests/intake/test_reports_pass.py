@@ -52,3 +52,12 @@ async def test_counting_costs_no_full_pass_and_a_new_incident_pages_at_once(
     assert full_passes() == before + 2  # resolved: cancellations, the resolution's news
     async with dutyd.sessions() as session:
         assert (await session.get(IncidentRow, incident.id)).status == "resolved"
+
+
+async def test_one_full_pass_opens_and_pages(daemon: Daemon) -> None:
+    """The intake round comes after the outbox in a full pass: the pass goes round again
+    for the pages of what it opened, rather than leaving them for the next wake-up."""
+    assert daemon.transport is not None
+    await report(daemon, alert("q1", station="S4"))
+    await daemon.dutyd.engine.run_due()
+    assert daemon.transport.sent, "the new incident's first pages, in the same pass"
