@@ -59,7 +59,10 @@ def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
             if manage_lifecycle:
                 await dutyd.stop()
 
-    app = FastAPI(title="dutyd", version=__version__, lifespan=lifespan)
+    # No OpenTelemetry here (dutyd's metrics are Prometheus'): FastAPI would otherwise ask
+    # for its providers on every request.
+    off = {"tracing": False, "metrics": False, "logs": False}
+    app = FastAPI(title="dutyd", version=__version__, lifespan=lifespan, telemetry=off)
     app.state.dutyd = dutyd
     app.add_middleware(RequestLimits, max_body_bytes=dutyd.settings.http_max_body_bytes)
     install_error_handlers(app)

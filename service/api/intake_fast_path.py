@@ -55,9 +55,10 @@ class AlertmanagerFastPath:
 
     def _trusted_token(self, headers: list[tuple[bytes, bytes]]) -> ApiTokenRow | None:
         """The bearer token's row if trusted already, and the body declared within limits."""
-        token = None
+        token, seen = None, False
         for name, value in headers:
-            if name == b"authorization":
+            if name == b"authorization" and not seen:  # the first, as the route reads it
+                seen = True
                 scheme, _, credentials = value.decode("latin-1").partition(" ")
                 if scheme.lower() == "bearer" and credentials.strip():
                     token = trusted_tokens(self.dutyd).trusted(credentials.strip())
