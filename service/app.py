@@ -113,7 +113,7 @@ class Dutyd(InForce, EnginePasses):
         setup = load_warning_setup(self.settings)
         self.warning_rules, self.cap_signing = setup.rules, setup.signing
         self.intake_rules = load_intake_rules(self.settings.intake_file)
-        self.intake_writer = GroupCommit(self.db)
+        self.intake_writer = GroupCommit(self.db, on_committed=self.wake_for_reports)
         async with self.sessions.begin() as session:
             self.runtime, problems = await start_in_force(
                 session,
@@ -281,13 +281,13 @@ class Dutyd(InForce, EnginePasses):
                 self._plans_to_archive = None
             await self.record_reloads()
             result = await self.engine.run_due()
-        except Exception:
+            next_due = await self.engine.next_due_at()
+        except Exception:  # logged and counted; the next wake-up or the safety tick retries
             metrics.ENGINE_ERRORS.inc()
             log.exception("engine.pass_failed")
             return RunResult()
         metrics.STEPS_FIRED.inc(result.steps_fired)
         metrics.MESSAGES_ATTEMPTED.inc(result.messages_attempted)
-        next_due = await self.engine.next_due_at()
         if next_due is not None and next_due > self.clock.now():
             self.wake(next_due)
         return result

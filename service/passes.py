@@ -100,25 +100,29 @@ class EnginePasses:
             while not self._stopping:
                 self._pass_again = self._reports_again = False
                 self._pass_began = time.monotonic()
+                more_reports = False
                 if full:
                     await self.tick()
-                elif await self.reports_pass():
-                    full = True  # at once: the new incident's pages
-                    continue
+                else:
+                    changed, more_reports = await self.reports_pass()
+                    if changed:
+                        full = True  # at once: the new incident's pages
+                        continue
+                # A full pass asked for meanwhile goes first; a backlog of reports next.
                 full = self._pass_again
-                if not (self._pass_again or self._reports_again):
+                if not (self._pass_again or self._reports_again or more_reports):
                     return
         finally:
             self._pass_running = False
             self._idle.set()
 
-    async def reports_pass(self) -> bool:
-        """Work the machine reports waiting; True if that changed an incident (a full pass
-        must follow: its pages, cancellations, new steps)."""
+    async def reports_pass(self) -> tuple[bool, bool]:
+        """A batch of the machine reports waiting: whether it changed an incident (a full
+        pass must follow: its pages, cancellations, new steps), and whether more wait."""
         try:
-            work = await self.engine.run_reports()
+            work, more = await self.engine.run_reports()
         except Exception:
             metrics.ENGINE_ERRORS.inc()
             log.exception("engine.reports_pass_failed")
-            return True  # the full pass tries them again, with everything else
-        return work.changed_incidents
+            return True, False  # the full pass tries them again, with everything else
+        return work.changed_incidents, more

@@ -89,3 +89,21 @@ async def test_a_failed_batch_stores_nothing(engine: AsyncEngine) -> None:
     assert await stored(engine) == []
     await insert.write([good])  # the connection is usable afterwards
     assert len(await stored(engine)) == 1
+
+
+async def test_whole_seconds_are_stored_as_core_stores_them(engine: AsyncEngine) -> None:
+    """A time with no fraction is the same text either way (SQLite compares text)."""
+    whole = AT.replace(microsecond=0)
+    await ManyRowsInsert(engine, ITEMS, COLUMNS).write(
+        [{"at": whole, "name": "S1", "key": "p", "data": {}}]
+    )
+    async with engine.begin() as connection:
+        row = {"at": whole, "name": "S1", "key": "c", "data": {}}
+        await connection.execute(ITEMS.insert(), row)
+        found = await connection.scalar(
+            select(func.count()).select_from(ITEMS).where(ITEMS.c.at == whole)
+        )
+        later = await connection.scalar(
+            select(func.count()).select_from(ITEMS).where(ITEMS.c.at > whole)
+        )
+    assert (found, later) == (2, 0)

@@ -35,17 +35,22 @@ class AlertmanagerFastPath:
         self.app, self.dutyd, self.max_body_bytes = app, dutyd, max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+        if (
+            scope["type"] != "http"
+            or scope["path"] != PATH
+            or scope["method"] != "POST"
+            or scope.get("query_string")  # Alertmanager sends none; the app checks one
+        ):
             await self.app(scope, receive, send)
             return
         token = self._trusted_token(scope["headers"])
         if token is None:
             await self.app(scope, receive, send)
             return
-        chunks, complete = await self._read(receive)
+        chunks, complete, last = await self._read(receive)
         found = self._notification(token, b"".join(chunks)) if complete else None
         if found is None:
-            await self.app(scope, _replaying(chunks, complete, receive), send)
+            await self.app(scope, _replaying(chunks, complete, last, receive), send)
             return
         try:
             answer = await accept_notification(self.dutyd, *found)
@@ -67,21 +72,22 @@ class AlertmanagerFastPath:
                     return None
         return token
 
-    async def _read(self, receive: Receive) -> tuple[list[bytes], bool]:
-        """The body's chunks, and whether it was read to its end within the limit."""
+    async def _read(self, receive: Receive) -> tuple[list[bytes], bool, Message | None]:
+        """The body's chunks; whether it was read to its end within the limit; and the
+        message that ended the reading otherwise (a disconnect), if one did."""
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                return chunks, False
+                return chunks, False, message
             chunk = message.get("body", b"")
             chunks.append(chunk)
             size += len(chunk)
             if size > self.max_body_bytes:
-                return chunks, False
+                return chunks, False, None
             if not message.get("more_body", False):
-                return chunks, True
+                return chunks, True, None
 
     def _notification(
         self, token: ApiTokenRow, body: bytes
@@ -100,14 +106,19 @@ class AlertmanagerFastPath:
             return None
 
 
-def _replaying(chunks: list[bytes], complete: bool, receive: Receive) -> Receive:
+def _replaying(
+    chunks: list[bytes], complete: bool, last: Message | None, receive: Receive
+) -> Receive:
     """`receive` as if nothing had been read from it yet."""
     pending = list(chunks)
+    ending = [last] if last is not None else []
 
     async def replay() -> Message:
         if pending:
             more = len(pending) > 1 or not complete
             return {"type": "http.request", "body": pending.pop(0), "more_body": more}
+        if ending:
+            return ending.pop()
         return await receive()
 
     return replay

@@ -138,19 +138,13 @@ class Engine:
         # An incident it opened or resolved has pages to send: the pass goes round again.
         return more_reports or work.changed_incidents or read == self.batch_size
 
-    async def run_reports(self) -> IntakeWork:
-        """Work the machine reports waiting, and nothing else: batches until none is left
-        or one opened an incident (whose pages the full pass that follows sends)."""
-        total = IntakeWork()
+    async def run_reports(self) -> tuple[IntakeWork, bool]:
+        """A batch of the machine reports waiting, and nothing else; and whether more may
+        be waiting. One batch a call: the caller puts due steps and pages between them."""
         if self.intake_rules is None:
-            return total
-        async with self._lock:
-            more = True
-            while more and not total.opened:
-                async with self.sessions.begin() as session:
-                    work, more = await self._work_reports(session)
-                total.add(work)
-        return total
+            return IntakeWork(), False
+        async with self._lock, self.sessions.begin() as session:
+            return await self._work_reports(session)
 
     def _intake_in_force(self) -> dict[str, Any]:
         """What machine reports are worked by, now."""

@@ -44,10 +44,6 @@ class IntakeWork:
         """Whether what it did makes work of its own: pages, cancellations, new steps."""
         return bool(self.opened or self.raised or self.resolved)
 
-    def add(self, other: IntakeWork) -> None:
-        for name, value in vars(other).items():
-            setattr(self, name, getattr(self, name) + value)
-
 
 async def work_reports(
     session: AsyncSession,

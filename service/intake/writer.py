@@ -2,12 +2,13 @@
 everything that arrived while it was committing in the next single transaction. A request
 is answered only once its rows are committed (a 2xx means they cannot be lost), yet a
 storm costs one commit per batch, not one per request; and one wake-up of the engine per
-batch (`store` tells the first request of each batch that it is the one to wake it)."""
+batch (`on_committed`), whether or not its requests are still waiting."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -24,19 +25,21 @@ COLUMNS = [column.key for column in REPORTS.c if column.key != "id"]  # what a r
 
 
 class GroupCommit:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self, engine: AsyncEngine, on_committed: Callable[[], None] = lambda: None
+    ) -> None:
+        self.on_committed = on_committed  # once a commit: the engine's wake-up
         # A sender's retry of a request it sent before (same idempotency key) is dropped.
         self._insert = ManyRowsInsert(engine, REPORTS, COLUMNS)
-        self._waiting: deque[tuple[list[dict[str, Any]], asyncio.Future[bool]]] = deque()
+        self._waiting: deque[tuple[list[dict[str, Any]], asyncio.Future[None]]] = deque()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def store(self, rows: list[dict[str, Any]]) -> bool:
-        """Return once `rows` are committed; raise if they could not be. True for the first
-        request of its batch: one wake-up of the engine per batch sees every row of it."""
+    async def store(self, rows: list[dict[str, Any]]) -> None:
+        """Return once `rows` are committed; raise if they could not be."""
         if not rows:
-            return False
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((rows, done))
         self._ensure_running().set()
         return await done
@@ -60,7 +63,7 @@ class GroupCommit:
                     taken += len(rows)
                 await self._commit(batch)
 
-    async def _commit(self, batch: list[tuple[list[dict[str, Any]], asyncio.Future[bool]]]) -> None:
+    async def _commit(self, batch: list[tuple[list[dict[str, Any]], asyncio.Future[None]]]) -> None:
         rows = [row for rows, _ in batch for row in rows]
         try:
             # Not a session: machine reports are not audited row by row (audit.capture),
@@ -73,11 +76,10 @@ class GroupCommit:
                     done.set_exception(exc)
             return
         metrics.MACHINE_REPORT_COMMITS.inc()
-        first = True
+        self.on_committed()
         for _, done in batch:
             if not done.done():  # a request whose client went away was cancelled
-                done.set_result(first)
-                first = False
+                done.set_result(None)
 
     async def close(self) -> None:
         if self._task is not None:

@@ -33,7 +33,9 @@ class ManyRowsInsert:
         self.sql = str(compiled)
         self.names: list[str] = list(compiled.positiontup or [])
         self.processors: list[Callable[[Any], Any] | None] = [
-            table.c[name].type.bind_processor(dialect) for name in self.names
+            # The type as this dialect stores it (SQLite: times as SQLAlchemy's text).
+            table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in self.names
         ]
         self.one_hop = dialect.name == "sqlite" and not compiled.binds.keys() - set(columns)
 

@@ -89,7 +89,11 @@ def _write_many(connection: sqlite3.Connection, sql: str, parameters: Sequence[A
         connection.executemany(sql, parameters)
         connection.execute("COMMIT")
     except BaseException:
-        connection.execute("ROLLBACK")
+        if connection.in_transaction:  # SQLite has ended it itself after some errors
+            try:
+                connection.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the original error is the one to raise
         raise
 
 

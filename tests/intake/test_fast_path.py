@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from service.api.intake import trusted_tokens
 from service.api.intake_fast_path import PATH, AlertmanagerFastPath
@@ -108,11 +108,12 @@ async def test_anything_else_goes_on_whole(daemon: Daemon) -> None:
         await machine.post(PATH, content=large),  # declared too long
         await machine.post(PATH, content=in_pieces()),  # streamed too long
         await machine.post("/api/v1/intake/heartbeat", content=valid),
+        await machine.post(PATH + "?x=%00", content=valid),  # the app checks a query
         await client(fast, stranger).post(PATH, content=valid),  # reports for no source
         await client(fast, "dutyd_wrong").post(PATH, content=valid),
     ]
-    assert [answer.status_code for answer in sent] == [418] * 7
-    assert behind.bodies == [b"<xml/>", nul, large, large, valid, valid, valid]
+    assert [answer.status_code for answer in sent] == [418] * 8
+    assert behind.bodies == [b"<xml/>", nul, large, large, valid, valid, valid, valid]
     assert await stored(daemon) == 0
     await machine.aclose()
 
@@ -145,3 +146,38 @@ async def test_a_store_that_fails_is_a_503_and_nothing_stored(daemon: Daemon) ->
     assert "nothing was stored" in failed.json()["detail"]
     assert await stored(daemon) == 1
     await machine.aclose()
+
+
+async def test_a_client_gone_mid_body_is_told_to_the_application(daemon: Daemon) -> None:
+    token = await source_token(daemon)
+    await trusted_tokens(daemon.dutyd).authenticate(token)
+    seen: list[Message] = []
+
+    async def behind(scope: Scope, receive: Receive, send: Send) -> None:
+        while True:
+            seen.append(await receive())
+            if seen[-1]["type"] == "http.disconnect":
+                return
+
+    arriving: list[Message] = [
+        {"type": "http.request", "body": b'{"version":', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> Message:
+        return arriving.pop(0)  # only once, as some servers send it
+
+    async def send(message: Message) -> None:
+        raise AssertionError("nothing is answered to a client that is gone")
+
+    fast = AlertmanagerFastPath(behind, dutyd=daemon.dutyd, max_body_bytes=1_000)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": PATH,
+        "query_string": b"",
+        "headers": [(b"authorization", f"Bearer {token}".encode())],
+    }
+    await fast(scope, receive, send)
+    assert [m["type"] for m in seen] == ["http.request", "http.disconnect"]
+    assert seen[0]["body"] == b'{"version":' and seen[0]["more_body"]

@@ -21,7 +21,7 @@ def full_passes() -> float:
 async def report(daemon: Daemon, *alerts: dict[str, object]) -> None:
     dutyd = daemon.dutyd
     parsed = AmNotification.model_validate(notification(*alerts))
-    assert await dutyd.intake_writer.store(
+    await dutyd.intake_writer.store(
         rows_from_alertmanager("alertmanager", parsed, dutyd.clock.now())
     )
 
@@ -61,3 +61,16 @@ async def test_one_full_pass_opens_and_pages(daemon: Daemon) -> None:
     await report(daemon, alert("q1", station="S4"))
     await daemon.dutyd.engine.run_due()
     assert daemon.transport.sent, "the new incident's first pages, in the same pass"
+
+
+async def test_a_backlog_is_worked_batch_by_batch_in_one_wake_up(daemon: Daemon) -> None:
+    dutyd = daemon.dutyd
+    await report(daemon, alert("b0", station="S5"))
+    await dutyd._woken(reports_only=True)  # opens the incident
+    dutyd.engine.intake_batch_size = 2
+    await report(daemon, *(alert(f"b{n}", station="S5") for n in range(1, 6)))
+    await dutyd._woken(reports_only=True)
+    async with dutyd.sessions() as session:
+        incident = (await session.scalars(select(IncidentRow))).one()
+        counted, _ = (await reports_per_incident(session, [incident.id]))[incident.id]
+    assert counted == 6  # three batches of two, one wake-up
