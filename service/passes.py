@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -40,8 +41,7 @@ class EnginePasses:
         self._idle = asyncio.Event()  # set while no engine pass runs
         self._idle.set()
 
-    async def tick(self) -> RunResult:
-        raise NotImplementedError  # the daemon's full pass
+    tick: Callable[[], Awaitable[RunResult]]  # the daemon's full pass
 
     def wake(self, at: datetime | None = None) -> None:
         """Ask for a full engine pass at `at` (engine clock time), or at once."""

@@ -27,7 +27,8 @@ from service.incidents.tables import IncidentRow, SilenceRow, remember_drill
 from service.incidents.timeline import add_entry
 from service.plans.models import ResolvedPlan
 from service.roster.roster import Roster
-from service.store.bulk import among, among_named
+from service.store.bulk import among_named
+from service.store.database import is_postgres
 
 LEARNED_WITHIN = timedelta(days=7)
 
@@ -83,20 +84,28 @@ async def open_duplicate(session: AsyncSession, dedup_key: str) -> IncidentRow |
     return (await open_duplicates(session, [dedup_key])).get(dedup_key)
 
 
-def _open_states(dialect: str) -> Select[Any]:
-    incidents = IncidentRow.__table__.c
+def _open_with_keys(dialect: str, *what: Any) -> Select[Any]:
+    """`what` of the open incidents whose dedup key is among parameter `keys`, oldest
+    first, locked: built once per dialect."""
     return (
-        select(incidents.id, incidents.dedup_key, incidents.status, incidents.level)
+        select(*what)
         .where(
-            among_named(incidents.dedup_key, "keys", dialect),
-            incidents.status.in_([s.value for s in OPEN_STATUSES]),
+            among_named(IncidentRow.dedup_key, "keys", dialect),
+            IncidentRow.status.in_([s.value for s in OPEN_STATUSES]),
         )
-        .order_by(incidents.id)
+        .order_by(IncidentRow.id)
         .with_for_update()
     )
 
 
-_OPEN_STATES = {dialect: _open_states(dialect) for dialect in ("sqlite", "postgresql")}
+DIALECTS = ("sqlite", "postgresql")
+_OPEN_INCIDENTS = {dialect: _open_with_keys(dialect, IncidentRow) for dialect in DIALECTS}
+_OPEN_STATES = {
+    dialect: _open_with_keys(
+        dialect, IncidentRow.id, IncidentRow.dedup_key, IncidentRow.status, IncidentRow.level
+    )
+    for dialect in DIALECTS
+}
 OpenIncident = Row[Any] | IncidentRow  # what a caller reads: .id, .status, .level
 
 
@@ -122,15 +131,8 @@ async def open_duplicates(
     several), in one statement: a storm's batch asks for a few dozen keys at once."""
     if not dedup_keys:
         return {}
-    rows = await session.scalars(
-        select(IncidentRow)
-        .where(
-            among(session, IncidentRow.dedup_key, list(dedup_keys)),
-            IncidentRow.status.in_([s.value for s in OPEN_STATUSES]),
-        )
-        .order_by(IncidentRow.id)
-        .with_for_update()
-    )
+    dialect = "postgresql" if is_postgres(session) else "sqlite"
+    rows = await session.scalars(_OPEN_INCIDENTS[dialect], {"keys": list(dedup_keys)})
     found: dict[str, IncidentRow] = {}
     for row in rows:
         assert row.dedup_key is not None

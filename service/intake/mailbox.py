@@ -73,14 +73,12 @@ class MailHandler:
     def __init__(
         self,
         source: str,
-        store: Callable[[list[dict[str, Any]]], Awaitable[object]],
+        store: Callable[[list[dict[str, Any]]], Awaitable[None]],
         clock: Clock,
         attachments_dir: Path,
-        on_stored: Callable[[], None] = lambda: None,
     ) -> None:
         self.source, self.store, self.clock = source, store, clock
         self.attachments_dir = attachments_dir
-        self.on_stored = on_stored
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
@@ -90,7 +88,6 @@ class MailHandler:
         except Exception:  # the sender keeps the message and tries again later
             log.exception("mail.not_stored", source=self.source)
             return "451 could not store the message now; try again later"
-        self.on_stored()
         log.info("mail.stored", source=self.source, sender=row["labels"]["from"])
         return "250 stored as an incident draft"
 
@@ -119,7 +116,7 @@ class MailListener:
 
 async def start_mailboxes(
     rules: IntakeRules,
-    store: Callable[[list[dict[str, Any]]], Awaitable[object]],
+    store: Callable[[list[dict[str, Any]]], Awaitable[None]],
     clock: Clock,
     attachments_dir: Path,
 ) -> list[MailListener]:
