@@ -464,7 +464,11 @@ async def bench_dutyd(backend: str, args: argparse.Namespace, postgres_url: str 
     return side
 
 
-COUNTERS = ("dutyd_engine_runs_total", "dutyd_machine_report_commits_total")
+COUNTERS = (
+    "dutyd_engine_runs_total",
+    "dutyd_machine_report_commits_total",
+    "dutyd_engine_reports_passes_total",
+)
 
 
 async def daemon_counters(port: int) -> dict[str, float]:
@@ -593,8 +597,10 @@ def describe(side: Side, args: argparse.Namespace) -> None:
     if side.counted:
         passes = side.counted.get(COUNTERS[0], 0.0)
         commits = side.counted.get(COUNTERS[1], 0.0)
+        reports_passes = side.counted.get(COUNTERS[2], 0.0)
         print(
-            f"  daemon: {passes / load.seconds:.0f} engine passes/s, {commits / load.seconds:.0f}"
+            f"  daemon: {passes / load.seconds:.0f} engine passes/s and"
+            f" {reports_passes / load.seconds:.0f} over reports alone, {commits / load.seconds:.0f}"
             f" group commits/s ({requests / max(commits, 1):.1f} requests a commit)"
         )
     if side.stored is not None:

@@ -6,6 +6,9 @@ INCIDENTS_REPORTED = Counter("dutyd_incidents_reported_total", "Incidents logged
 STEPS_FIRED = Counter("dutyd_escalation_steps_fired_total", "Escalation steps fired.")
 MESSAGES_ATTEMPTED = Counter("dutyd_messages_attempted_total", "Messages handed to transports.")
 ENGINE_RUNS = Counter("dutyd_engine_runs_total", "Engine passes over due work.")
+ENGINE_REPORTS_PASSES = Counter(
+    "dutyd_engine_reports_passes_total", "Engine passes over waiting machine reports alone."
+)
 ENGINE_ERRORS = Counter("dutyd_engine_errors_total", "Engine passes that failed.")
 STORE_ERRORS = Counter(
     "dutyd_store_errors_total",

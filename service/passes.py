@@ -119,6 +119,7 @@ class EnginePasses:
     async def reports_pass(self) -> tuple[bool, bool]:
         """A batch of the machine reports waiting: whether it changed an incident (a full
         pass must follow: its pages, cancellations, new steps), and whether more wait."""
+        metrics.ENGINE_REPORTS_PASSES.inc()
         try:
             work, more = await self.engine.run_reports()
         except Exception:

@@ -18,6 +18,10 @@ def full_passes() -> float:
     return metrics.ENGINE_RUNS._value.get()
 
 
+def reports_passes() -> float:
+    return metrics.ENGINE_REPORTS_PASSES._value.get()
+
+
 async def report(daemon: Daemon, *alerts: dict[str, object]) -> None:
     dutyd = daemon.dutyd
     parsed = AmNotification.model_validate(notification(*alerts))
@@ -41,8 +45,10 @@ async def test_counting_costs_no_full_pass_and_a_new_incident_pages_at_once(
     pages = len(transport.sent)
 
     await report(daemon, alert("p2", station="S3"), alert("p3", station="S3"))
+    alone = reports_passes()
     await dutyd._woken(reports_only=True)
     assert full_passes() == before + 1  # only counted: no full pass
+    assert reports_passes() == alone + 1
     async with dutyd.sessions() as session:
         counted, _ = (await reports_per_incident(session, [incident.id]))[incident.id]
     assert counted == 3 and len(transport.sent) == pages
