@@ -13,8 +13,7 @@ from service.escalation.steps import Position, next_position
 from service.escalation.tables import EscalationStepRow, StepKind, StepState
 from service.incidents.tables import IncidentRow
 from service.incidents.timeline import add_entry
-from service.notify.queue import queue_message, tell_people
-from service.notify.tables import MessageRow
+from service.notify.queue import QueuedMessage, queue_message, tell_people
 from service.plans.models import AfterLast, ResolvedPlan, Target
 from service.plans.targets import Recipients, describe_target, reach_people, resolve_targets
 from service.plans.templates import EscalationText, render_escalation, render_unanswered
@@ -142,7 +141,7 @@ class _Context:
         step_number: int,
         step_count: int,
         round_: int,
-    ) -> list[MessageRow]:
+    ) -> list[QueuedMessage]:
         messages = []
         for delivery in recipients.deliveries:
             text = self.text(delivery.person, step_number, step_count, round_)
@@ -172,7 +171,7 @@ def fire_step(
     step_row: EscalationStepRow,
     now: datetime,
     worker: str,
-) -> list[MessageRow]:
+) -> list[QueuedMessage]:
     """Queue the step's messages, mark it fired and schedule the next step, all in one go."""
     ctx = _Context(session, roster, plan, incident, now)
     mark_fired(step_row, now=now, worker=worker)
@@ -255,7 +254,7 @@ def fire_unanswered_alert(
     step_row: EscalationStepRow,
     now: datetime,
     worker: str,
-) -> list[MessageRow]:
+) -> list[QueuedMessage]:
     """The last step's wait ran out unanswered: the chain is spent; the top unit's duty
     office is told, unless the plan says to stop."""
     ctx = _Context(session, roster, plan, incident, now)
@@ -298,11 +297,11 @@ def notify_at_once(
     incident: IncidentRow,
     now: datetime,
     already_told: set[str],
-) -> list[MessageRow]:
+) -> list[QueuedMessage]:
     """The plan's notify-at-once rules, skipping people the first step already reached."""
     ctx = _Context(session, roster, plan, incident, now)
     render = lambda ch, lang, text: render_escalation(ch, lang, text, ctx.rules.templates)  # noqa: E731
-    messages: list[MessageRow] = []
+    messages: list[QueuedMessage] = []
     told = set(already_told)
     for rule in ctx.rules.notify:
         recipients = ctx.resolve(

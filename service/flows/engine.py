@@ -36,6 +36,7 @@ from service.incidents.timeline import add_entry
 from service.instructions.tables import AssignmentRow
 from service.intake.rules import IntakeRules
 from service.notify.outbox import Outbox
+from service.notify.queue import QueuedMessage
 from service.notify.tables import MessageRow, MessageState, state_is
 from service.plans.archive import plan_by_digest
 from service.plans.loader import PlanSet
@@ -323,7 +324,7 @@ async def fire_ack_timeout(
     step_row: EscalationStepRow,
     now: datetime,
     worker: str,
-) -> list[MessageRow]:
+) -> list[QueuedMessage]:
     """Acknowledged but unresolved for too long: back to unacknowledged, the chain restarts."""
     chain.mark_fired(step_row, now=now, worker=worker)
     incidents.expire_acknowledgement(session, incident, now=now)
@@ -344,7 +345,7 @@ async def fire(
     step_row: EscalationStepRow,
     now: datetime,
     worker: str,
-) -> list[MessageRow]:
+) -> list[QueuedMessage]:
     """Fire whatever the row stands for: a chain step, the unanswered alert, an ack timeout."""
     kind = step_row.kind or StepKind.step
     if kind == StepKind.ack_timeout:

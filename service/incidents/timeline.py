@@ -76,6 +76,10 @@ async def fired_step_people(session: AsyncSession, incident_id: int) -> list[str
 
 @event.listens_for(Session, "before_commit")
 def _write_at_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        # A savepoint being released: what was gathered before it is the outer
+        # transaction's, and would be lost with the savepoint if its own flush fails.
+        return
     pending = session.info.pop(_PENDING, None)
     if pending:
         session.flush()

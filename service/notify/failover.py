@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.catalog import Channel
 from service.notify.observer import DeliveryObserver, FailOver
-from service.notify.queue import queue_message
+from service.notify.queue import QueuedMessage, queue_message
 from service.notify.tables import MessageRow, MessageState
 from service.roster.models import Contact, Person
 from service.roster.roster import Roster
@@ -82,7 +82,7 @@ async def fail_over(
     failed: MessageRow,
     now: datetime,
     observer: DeliveryObserver,
-) -> MessageRow | None:
+) -> QueuedMessage | None:
     """Queue the same text to the person's next untried contact (unless this message already
     failed over); when none is left, report the person unreachable, once per person and
     incident, but only if no other message reached them or is still on its way: a person
@@ -122,8 +122,8 @@ async def fail_over(
             now=now,
             incident_id=failed.incident_id,
             step_id=failed.escalation_step_id,
+            failover_of=failed.id,
         )
-        message.failover_of = failed.id
         await observer.failed_over(
             session,
             FailOver(
