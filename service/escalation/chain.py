@@ -16,16 +16,19 @@ CHAIN_KINDS = (StepKind.step, StepKind.unanswered_alert)
 
 
 async def start_chain(
-    session: AsyncSession, *, incident_id: int, generation: int, now: datetime
+    session: AsyncSession, *, incident_id: int, generation: int, now: datetime, worker: str
 ) -> EscalationStepRow:
-    """The chain's first step, due now (the caller fires it in the same transaction)."""
+    """The chain's first step, due and fired now: the caller queues its messages in the same
+    transaction (written fired at once, it costs no UPDATE to mark it so)."""
     first = EscalationStepRow(
         incident_id=incident_id,
         generation=generation,
         step_index=0,
         round=0,
         due_at=now,
-        state=StepState.pending,
+        state=StepState.fired,
+        fired_at=now,
+        fired_by=worker,
     )
     session.add(first)
     await session.flush()

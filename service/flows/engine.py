@@ -329,7 +329,11 @@ async def fire_ack_timeout(
     chain.mark_fired(step_row, now=now, worker=worker)
     incidents.expire_acknowledgement(session, incident, now=now)
     first = await chain.start_chain(
-        session, incident_id=incident.id, generation=incident.escalation_generation, now=now
+        session,
+        incident_id=incident.id,
+        generation=incident.escalation_generation,
+        now=now,
+        worker=worker,
     )
     return fire_step(
         session, roster=roster, plan=plan, incident=incident, step_row=first, now=now, worker=worker

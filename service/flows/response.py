@@ -38,6 +38,7 @@ async def start_response(
             incident_id=incident.id,
             generation=incident.escalation_generation,
             now=now,
+            worker=worker,
         )
         messages = fire_step(
             session,
