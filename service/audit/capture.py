@@ -10,12 +10,14 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
 from service.audit.context import current_actor
 from service.audit.tables import AuditRow
 
 _PENDING = "dutyd.audit.pending"
+AUDIT = AuditRow.__table__
+_SAVEPOINTS = "dutyd.audit.savepoints"
 # Rows that are the machinery's own, or records already (and large): not audited here.
 NOT_AUDITED = frozenset(
     {
@@ -61,19 +63,26 @@ def _subject(obj: Any) -> str:
     return f"{obj.__table__.name}:{key}"
 
 
-def _changed_columns(obj: Any) -> dict[str, list[Any]]:
+def _changed_columns(obj: Any, *, added: bool) -> dict[str, list[Any]]:
     changes: dict[str, list[Any]] = {}
     state = inspect(obj)
+    touched, values = state.committed_state, state.dict
     for attr in state.mapper.column_attrs:
-        history = state.attrs[attr.key].history
-        if history.has_changes():
-            name = attr.key
-            if name in SECRET_COLUMNS:
-                changes[name] = ["(secret)", "(secret)"]
+        name = attr.key
+        if name not in touched:
+            continue  # not set since made or loaded: SQLAlchemy keeps no history of it
+        if added:  # a new row's history is what was set on it: nothing before
+            if name not in values:
+                continue
+            before, after = None, values[name]
+        else:
+            history = state.attrs[name].history
+            if not history.has_changes():
                 continue
             before = history.deleted[0] if history.deleted else None
             after = history.added[0] if history.added else None
-            changes[name] = [plain(before), plain(after)]
+        secret = name in SECRET_COLUMNS
+        changes[name] = ["(secret)", "(secret)"] if secret else [plain(before), plain(after)]
     return changes
 
 
@@ -89,14 +98,17 @@ def _collect(session: Session, _: UOWTransaction) -> None:
                 continue
             if how == "changed" and not session.is_modified(obj, include_collections=False):
                 continue
-            columns = _changed_columns(obj) if how != "removed" else {}
+            columns = _changed_columns(obj, added=how == "added") if how != "removed" else {}
             pending.append({"subject": _subject(obj), "how": how, "columns": columns})
 
 
 def _append(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
     actor = current_actor()
-    if not pending or actor is None:
+    if actor is None or session.in_nested_transaction():
+        return  # a savepoint's changes are in the entry its outer transaction makes
+    session.flush()  # what is still to be written is collected before the entry is made
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
         return
     subjects, changes = [], {}
     for item in pending:
@@ -105,22 +117,43 @@ def _append(session: Session) -> None:
             subjects.append(subject)
             changes[subject] = {"how": item["how"], "columns": {}}
         changes[subject]["columns"].update(item["columns"])
-    session.add(
-        AuditRow(
-            at=actor.now(),
-            actor=actor.name[:160],
-            actor_kind=actor.kind,
-            address=actor.address[:64],
-            action=actor.action[:160],
-            subjects=subjects,
-            changes=changes,
-        )
+    # A plain INSERT: as an ORM object the entry cost a flush of its own at every commit.
+    session.execute(
+        AUDIT.insert(),
+        {
+            "at": actor.now(),
+            "actor": actor.name[:160],
+            "actor_kind": actor.kind,
+            "address": actor.address[:64],
+            "action": actor.action[:160],
+            "subjects": subjects,
+            "changes": changes,
+        },
     )
-    session.flush()
 
 
-def _forget(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        marks = session.info.setdefault(_SAVEPOINTS, {})
+        marks[transaction] = len(session.info.get(_PENDING, ()))
+
+
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    """A savepoint rolled back takes only what was collected in it; the outer transaction
+    rolled back, everything."""
+    mark = session.info.get(_SAVEPOINTS, {}).pop(transaction, None)
+    if mark is not None:
+        del session.info.get(_PENDING, [])[mark:]
+    elif transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+def _end(session: Session, transaction: SessionTransaction) -> None:
+    # A savepoint's mark stays until the outer transaction ends: SQLAlchemy ends a
+    # savepoint before it tells of its rollback.
+    if transaction.parent is None:  # committed (appended already), rolled back or closed
+        session.info.pop(_PENDING, None)
+        session.info.pop(_SAVEPOINTS, None)
 
 
 _installed = False
@@ -133,7 +166,9 @@ def install_audit() -> None:
         return
     event.listen(Session, "after_flush", _collect)
     event.listen(Session, "before_commit", _append)
-    event.listen(Session, "after_rollback", _forget)
+    event.listen(Session, "after_transaction_create", _mark_savepoint)
+    event.listen(Session, "after_soft_rollback", _forget)
+    event.listen(Session, "after_transaction_end", _end)
     _installed = True
 
 
