@@ -28,6 +28,8 @@ Afterwards every 2xx is looked for in the database (the count of machine reports
 the count of 2xx, warm-up included), the engine is given time to work them all, and the
 incidents are counted. With `--profile DIR` the daemon runs under cProfile (slower) and
 its own time by package and by function is printed.
+`--workers N` runs the daemon as N processes (`http_workers`), each with its own group
+commit and engine; their counters and event-loop CPU are then not printed.
 
 PostgreSQL: a database is created on the server named by --postgres-url,
 DUTYD_BENCH_POSTGRES_URL, DUTYD_TEST_POSTGRES_URL or the file /tmp/pgurl, and dropped.
@@ -424,6 +426,7 @@ async def bench_dutyd(backend: str, args: argparse.Namespace, postgres_url: str 
         async with database_for(backend, tmp, postgres_url, "dutyd_bench_intake") as url:
             env = daemon_environment(tmp, url if backend == "postgres" else None)
             env["DUTYD_INTAKE_FILE"] = str(intake_file(tmp))
+            env["DUTYD_HTTP_WORKERS"] = str(args.workers)
             if args.daemon_path:  # e.g. a directory with uvloop and httptools: uvicorn uses them
                 env["PYTHONPATH"] = f"{env['PYTHONPATH']}:{args.daemon_path}"
             token = await source_token(env)
@@ -447,15 +450,18 @@ async def bench_dutyd(backend: str, args: argparse.Namespace, postgres_url: str 
                 loop = main_thread_cpu(process.pid)
                 if profile is not None:
                     process.send_signal(signal.SIGUSR1)
-                before = await daemon_counters(port)
+                # With several workers /metrics is one worker's, the first thread uvicorn's.
+                one_process = args.workers == 1
+                before = await daemon_counters(port) if one_process else {}
                 load = await run_load(spec, args.generators)
                 if profile is not None:
                     process.send_signal(signal.SIGUSR2)
                 name = f"dutyd ({'SQLite' if backend == 'sqlite' else 'PostgreSQL'})"
                 side = Side(name, load, cpu_seconds(process.pid) - server, average)
-                after = await daemon_counters(port)
-                side.counted = {k: after[k] - before.get(k, 0.0) for k in after}
-                side.loop_cpu = main_thread_cpu(process.pid) - loop
+                if one_process:
+                    after = await daemon_counters(port)
+                    side.counted = {k: after[k] - before.get(k, 0.0) for k in after}
+                    side.loop_cpu = main_thread_cpu(process.pid) - loop
                 side.warm_ok = warm.ok
                 await check_database(url, side)
             side.notes, side.traceback = log_trouble(read_log(log))
@@ -572,7 +578,15 @@ def print_profile(path: Path, top: int = 25) -> None:
 def describe(side: Side, args: argparse.Namespace) -> None:
     load = side.load
     failed = sum(load.statuses.values()) - load.ok
-    print(f"\n== {side.name}: {args.concurrency} connections, {args.generators} generator(s) ==")
+    print(
+        f"\n== {side.name}: {args.concurrency} connections, {args.generators} generator(s)"
+        + (
+            f", {args.workers} daemon processes"
+            if args.workers > 1 and side.stored is not None
+            else ""
+        )
+        + " =="
+    )
     print(
         f"  {load.ok} answered 2xx in {load.seconds:.1f} s = {load.rate:.0f} requests/s"
         + (f"; {failed} not 2xx: {dict(load.statuses)}" if failed else "")
@@ -663,6 +677,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="connections in all")
     parser.add_argument("--generators", type=int, default=1, help="load generator processes")
     parser.add_argument("--groups", type=int, default=20, help="alert groups (incidents)")
+    parser.add_argument("--workers", type=int, default=1, help="http_workers of the daemon")
     parser.add_argument("--profile", default=None, help="run the daemon under cProfile here")
     parser.add_argument(
         "--daemon-path",
