@@ -12,8 +12,23 @@ from service.app import Dutyd
 from service.audit.context import Actor, acting_as
 from service.audit.tables import AuditRow
 from service.flows.incidents import report_incident
+from service.incidents.tables import IncidentRow
 from service.store.job_runs import claim_run
 from tests.engine_helpers import flood_report
+
+
+async def _report(session: AsyncSession, dutyd: Dutyd) -> IncidentRow:
+    incident, _ = await report_incident(
+        session,
+        flood_report(),
+        roster=dutyd.runtime.roster,
+        plans=dutyd.runtime.plans,
+        reporter="tester",
+        now=dutyd.clock.now(),
+        worker=dutyd.worker,
+    )
+    await session.flush()
+    return incident
 
 
 async def _entries(dutyd: Dutyd, action: str) -> list[AuditRow]:
@@ -27,15 +42,7 @@ async def test_a_savepoint_rolled_back_takes_only_its_own_changes(dutyd: Dutyd) 
         assert await claim_run(session, job="test", key="once", now=now)
     with acting_as(Actor("tester", "person", "10.0.0.7", "savepoints")):
         async with dutyd.sessions.begin() as session:
-            incident, _ = await report_incident(
-                session,
-                flood_report(),
-                roster=dutyd.runtime.roster,
-                plans=dutyd.runtime.plans,
-                reporter="tester",
-                now=now,
-                worker=dutyd.worker,
-            )
+            incident = await _report(session, dutyd)
             title = incident.title
             # Done already: this savepoint's insert fails on the unique key.
             assert not await claim_run(session, job="test", key="once", now=now)
@@ -58,29 +65,14 @@ async def test_a_savepoint_rolled_back_takes_only_its_own_changes(dutyd: Dutyd) 
 
 
 async def test_a_transaction_rolled_back_leaves_nothing_for_the_next(dutyd: Dutyd) -> None:
-    now = dutyd.clock.now()
-
-    async def report(session: AsyncSession) -> int:
-        incident, _ = await report_incident(
-            session,
-            flood_report(),
-            roster=dutyd.runtime.roster,
-            plans=dutyd.runtime.plans,
-            reporter="tester",
-            now=now,
-            worker=dutyd.worker,
-        )
-        await session.flush()
-        return incident.id
-
     async with dutyd.sessions() as session:
         with acting_as(Actor("tester", "person", "", "undone")):
             await session.begin()
-            await report(session)
+            await _report(session, dutyd)
             await session.rollback()
         with acting_as(Actor("tester", "person", "", "next")):
             async with session.begin():
-                kept = await report(session)
+                kept = (await _report(session, dutyd)).id
     assert await _entries(dutyd, "undone") == []
     [entry] = await _entries(dutyd, "next")
     assert [s for s in entry.subjects if s.startswith("incidents:")] == [f"incidents:{kept}"]
