@@ -7,8 +7,10 @@ import os
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from service import __version__
 from service.api import (
@@ -29,13 +31,27 @@ from service.api import (
     warnings,
 )
 from service.api.errors import install_error_handlers
-from service.api.intake_fast_path import AlertmanagerFastPath
+from service.api.intake_fast_path import PATH, AlertmanagerFastPath
 from service.api.limits import RequestLimits
 from service.app import Dutyd
 from service.config import load_settings
 from service.logs import configure_logging
 from service.process import tune_garbage_collector
 from service.web.app import announce_console, install_console
+
+
+class DutydApi(FastAPI):
+    """FastAPI with a storm's requests served ahead of it: FastAPI's and Starlette's own
+    layers (error and telemetry middleware, the body limit, the application object) cost a
+    machine report more than its fast path does (docs/performance.md, Machine intake)."""
+
+    fast_path: AlertmanagerFastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast_path is not None and scope.get("path") == PATH:
+            await self.fast_path(scope, receive, send)  # hands on what it does not serve
+        else:
+            await super().__call__(scope, receive, send)
 
 
 def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
@@ -62,7 +78,7 @@ def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
     # No OpenTelemetry here (dutyd's metrics are Prometheus'): FastAPI would otherwise ask
     # for its providers on every request.
     off = {"tracing": False, "metrics": False, "logs": False}
-    app = FastAPI(title="dutyd", version=__version__, lifespan=lifespan, telemetry=off)
+    app = DutydApi(title="dutyd", version=__version__, lifespan=lifespan, telemetry=off)
     app.state.dutyd = dutyd
     app.add_middleware(RequestLimits, max_body_bytes=dutyd.settings.http_max_body_bytes)
     install_error_handlers(app)
@@ -84,9 +100,11 @@ def create_api(dutyd: Dutyd, *, manage_lifecycle: bool = True) -> FastAPI:
     app.include_router(relay.router)
     app.include_router(drills.router)
     install_console(app)
-    # Added last, so outermost: a storm's requests go no further than it.
-    app.add_middleware(
-        AlertmanagerFastPath, dutyd=dutyd, max_body_bytes=dutyd.settings.http_max_body_bytes
+    # In front of the whole application: a storm's requests go no further than it.
+    app.fast_path = AlertmanagerFastPath(
+        partial(FastAPI.__call__, app),
+        dutyd=dutyd,
+        max_body_bytes=dutyd.settings.http_max_body_bytes,
     )
     return app
 

@@ -13,9 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from starlette.types import Message, Receive, Scope, Send
 
+from service.api.app import create_api
 from service.api.intake import trusted_tokens
 from service.api.intake_fast_path import PATH, AlertmanagerFastPath
 from service.auth.tokens import Role, create_token
+from service.intake.rules import IntakeRules
 from service.intake.tables import MachineReportRow
 from tests.api_helpers import api_client
 from tests.conftest import Daemon
@@ -181,3 +183,32 @@ async def test_a_client_gone_mid_body_is_told_to_the_application(daemon: Daemon)
     await fast(scope, receive, send)
     assert [m["type"] for m in seen] == ["http.request", "http.disconnect"]
     assert seen[0]["body"] == b'{"version":' and seen[0]["more_body"]
+
+
+async def test_served_ahead_of_the_whole_application(daemon: Daemon) -> None:
+    """A storm's request never reaches FastAPI's own layers: the application's middleware
+    stack, built on its first request, is not even built for it."""
+    token = await source_token(daemon)
+    await trusted_tokens(daemon.dutyd).authenticate(token)
+    app = create_api(daemon.dutyd, manage_lifecycle=False)
+    machine = client(app, token)
+    assert (await machine.post(PATH, json=notification(alert("m1")))).status_code == 202
+    assert app.middleware_stack is None and await stored(daemon) == 1
+    assert (await machine.post(PATH, json={"version": "4"})).status_code == 422  # the route's
+    assert app.middleware_stack is not None and await stored(daemon) == 1
+    await machine.aclose()
+
+
+async def test_rules_reloaded_are_asked_again(daemon: Daemon) -> None:
+    """What the fast path remembers of a token holds only while the token's row and the
+    intake rules are the ones it was decided under."""
+    behind = Application()
+    fast = AlertmanagerFastPath(behind, dutyd=daemon.dutyd, max_body_bytes=10_000)
+    token = await source_token(daemon)
+    await trusted_tokens(daemon.dutyd).authenticate(token)
+    machine = client(fast, token)
+    assert (await machine.post(PATH, json=notification(alert("r1")))).status_code == 202
+    daemon.dutyd.intake_rules = IntakeRules()  # reloaded: the token reports for no source
+    assert (await machine.post(PATH, json=notification(alert("r2")))).status_code == 418
+    assert await stored(daemon) == 1 and len(behind.bodies) == 1
+    await machine.aclose()
