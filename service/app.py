@@ -22,7 +22,7 @@ from service.flows.delivery import TimelineObserver
 from service.flows.engine import Engine, RunResult
 from service.flows.warning_relay_poll import RelayPoller
 from service.in_force import InForce
-from service.intake.mailbox import start_mailboxes
+from service.intake.mail_sources import start_mailboxes
 from service.intake.pace import SourcePace
 from service.intake.rules import IntakeRules, load_intake_rules
 from service.intake.writer import GroupCommit

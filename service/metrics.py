@@ -25,6 +25,6 @@ MACHINE_REPORT_COMMITS = Counter(
 )
 MACHINE_REPORTS = Counter(
     "dutyd_machine_reports_total",
-    "Machine reports by source and outcome (accepted, refused, rate_limited).",
+    "Machine reports by source and outcome (accepted, refused, rate_limited, imap_error).",
     ["source", "outcome"],
 )

@@ -19,7 +19,6 @@ import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from service.clock import Clock
-from service.intake.rules import IntakeRules
 
 log = structlog.get_logger(__name__)
 DRAFT = "draft"
@@ -28,10 +27,16 @@ MAX_TEXT = 20_000
 
 
 def mail_row(
-    source: str, raw: bytes, received_at: datetime, attachments_dir: Path
+    source: str,
+    raw: bytes,
+    received_at: datetime,
+    attachments_dir: Path,
+    *,
+    fallback_key: str | None = None,
 ) -> dict[str, Any]:
     """The draft a message becomes; its attachments are written under `attachments_dir`,
-    named by their SHA-256 (the same file twice is kept once)."""
+    named by their SHA-256 (the same file twice is kept once). A message without a
+    Message-ID is stored once by `fallback_key`, where its mailbox gives one."""
     message = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(message, EmailMessage)
     body = message.get_body(preferencelist=("plain", "html"))
@@ -52,7 +57,7 @@ def mail_row(
         )
     sender = str(message.get("From", ""))[:300]
     subject = str(message.get("Subject", ""))[:300]
-    message_id = str(message.get("Message-ID", "")).strip()[:200] or None
+    message_id = str(message.get("Message-ID", "")).strip()[:200] or fallback_key
     return {
         "source": source,
         "received_at": received_at,
@@ -112,21 +117,3 @@ class MailListener:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-
-
-async def start_mailboxes(
-    rules: IntakeRules,
-    store: Callable[[list[dict[str, Any]]], Awaitable[None]],
-    clock: Clock,
-    attachments_dir: Path,
-) -> list[MailListener]:
-    """The SMTP listener of each mail source of the intake file, started."""
-    listeners = []
-    for name, source in rules.sources.items():
-        if source.kind == "mail" and source.listen:
-            host, port = source.listen.rsplit(":", 1)
-            handler = MailHandler(name, store, clock, attachments_dir)
-            listener = MailListener(handler, host, int(port))
-            await listener.start()
-            listeners.append(listener)
-    return listeners

@@ -20,6 +20,40 @@ from service.yamlfile import YamlProblem, load_model
 NAME = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 
 
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+class ImapMailbox(BaseModel):
+    """Mail: a mailbox on the office's own mail server, polled over IMAP. Its password is
+    the source's secret (`DUTYD_INTAKE_SECRET_<SOURCE>` or the secrets directory)."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str = Field(min_length=1, max_length=255)
+    port: int | None = Field(None, ge=1, le=65535, description="Default 993 (tls), else 143.")
+    security: Literal["tls", "starttls", "none"] = Field(
+        "tls", description="none only to a server on this machine (the password is sent)."
+    )
+    user: str = Field(min_length=1, max_length=320)
+    ca_file: Path | None = Field(
+        None, description="The CA that signed the server's certificate, if not a public one."
+    )
+    folder: str = Field("INBOX", min_length=1, max_length=200)
+    every_seconds: int = Field(60, ge=5, le=3600, description="How often it is looked at.")
+
+    @model_validator(mode="after")
+    def _password_protected(self) -> ImapMailbox:
+        if self.security == "none" and self.host not in LOOPBACK:
+            raise ValueError(
+                f"imap security none sends the password in the clear: only to this machine "
+                f"({', '.join(sorted(LOOPBACK))}), not {self.host}; use tls or starttls"
+            )
+        return self
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port or (993 if self.security == "tls" else 143)
+
+
 class Source(BaseModel):
     """A machine that reports: how it authenticates and how fast it may go."""
 
@@ -38,13 +72,16 @@ class Source(BaseModel):
         pattern=r"^[^:\s]+:\d{1,5}$",
         description="Mail: host:port of the built-in SMTP listener (e.g. 127.0.0.1:2525).",
     )
+    imap: ImapMailbox | None = Field(None, description="Mail: a mailbox to poll instead.")
 
     @model_validator(mode="after")
     def _heartbeat_complete(self) -> Source:
         if self.kind == "heartbeat" and (self.every_minutes is None or self.unit is None):
             raise ValueError("a heartbeat source needs every_minutes and unit")
-        if self.kind == "mail" and self.listen is None:
-            raise ValueError("a mail source needs listen: host:port")
+        if self.kind == "mail" and self.listen is None and self.imap is None:
+            raise ValueError("a mail source needs listen: host:port, or imap: its mailbox")
+        if self.kind != "mail" and (self.listen or self.imap):
+            raise ValueError("listen and imap are for a mail source")
         return self
 
 
