@@ -85,8 +85,8 @@ class Settings(BaseSettings):
         ge=1,
         le=32,
         description="Daemon processes serving the API, each with its own engine. On "
-        "PostgreSQL they share the work; on SQLite they queue for its one writer, which pays "
-        "only where the HTTP layer is the limit (a storm of machine reports).",
+        "PostgreSQL they share the work; on SQLite they take turns at its one writer, which "
+        "pays only where the HTTP layer is the limit (a storm of machine reports).",
     )
     http_trusted_proxies: str = Field(
         "127.0.0.1",

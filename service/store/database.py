@@ -39,6 +39,8 @@ def create_engine(url: str, *, reads: bool = False, **kwargs: Any) -> AsyncEngin
         kwargs.setdefault("pool_timeout", SQLITE_BUSY_TIMEOUT_SECONDS)
     database_args, connect_args = SQLiteDialect_aiosqlite().create_connect_args(parsed)
     connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_SECONDS
+    if not reads and not in_memory:  # and between processes, in turn at a lock file
+        connect_args["writer_lock"] = f"{parsed.database}-writer"
 
     async def connect() -> sqlite_driver.OneHopConnection:
         return await sqlite_driver.connect(*database_args, **connect_args)
