@@ -2,7 +2,8 @@
 
 Run with `python -m benchmarks.storm_bench --backend sqlite|postgres|both [--alerts 100000]
 [--seconds 60] [--sources 500] [--stations 40] [--per-notification 1,10,100]
-[--concurrency 32] [--give-up 120] [--profile DIR]`.
+[--concurrency 32] [--give-up 120] [--workers N] [--profile DIR]`. `--workers N` runs the
+daemon as N processes (`http_workers`), each with its own group commit and engine.
 
 The goal: 100,000 alerts in 60 s from 500 sources, none lost (every 2xx is in the
 database), the right number of incidents, and the first page of each new incident within
@@ -486,6 +487,7 @@ async def bench_storm(
         tmp = Path(tmp_name)
         async with database_for(backend, tmp, postgres_url, "dutyd_bench_storm") as url:
             env = daemon_environment(tmp, url if backend == "postgres" else None)
+            env["DUTYD_HTTP_WORKERS"] = str(args.workers)
             token = await source_token(env)
             port = free_port()
             profile = (
@@ -560,7 +562,8 @@ def describe(storm: Storm, args: argparse.Namespace) -> None:
     sent, side = storm.sent, storm.side
     assert side is not None
     k = storm.per_notification
-    print(f"\n== storm, {storm.label}: {args.concurrency} connections ==")
+    processes = f", {args.workers} daemon processes" if args.workers > 1 else ""
+    print(f"\n== storm, {storm.label}: {args.concurrency} connections{processes} ==")
     statuses = {s: c for s, c in sent["statuses"].items() if not s.startswith("2")}
     rate = alerts_rate(storm)
     print(
@@ -717,6 +720,7 @@ def main() -> None:
         "--per-notification", default="1,10,100", help="alerts a notification, one run each"
     )
     parser.add_argument("--concurrency", type=int, default=32, help="connections")
+    parser.add_argument("--workers", type=int, default=1, help="http_workers of the daemon")
     parser.add_argument(
         "--late-stations",
         type=int,

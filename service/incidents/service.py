@@ -9,7 +9,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.catalog import EVENT_TYPES, Level
@@ -108,6 +108,23 @@ _OPEN_STATES = {
 }
 OpenIncident = Row[Any] | IncidentRow  # what a caller reads: .id, .status, .level
 
+# On PostgreSQL, FOR UPDATE locks only incidents that exist: two transactions looking for
+# the open incident of a key not yet opened would both find none and both open one (two
+# processes' engines in a storm; API requests at once). Each first takes a lock on the key
+# itself, until it commits, so the second looks once the first's incident is there. The
+# keys are taken in one order, so two transactions never wait on each other in a circle.
+# (SQLite has one writer at a time: its transactions never overlap.)
+DEDUP_KEY_LOCKS = 16016  # the first of pg_advisory_xact_lock's two keys: these locks
+_LOCK_KEYS = text(
+    f"SELECT pg_advisory_xact_lock({DEDUP_KEY_LOCKS}, hashtext(key)) "
+    "FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS taken(key, n) ORDER BY n"
+)
+
+
+async def _lock_keys(session: AsyncSession, dedup_keys: Collection[str]) -> None:
+    if is_postgres(session):
+        await session.execute(_LOCK_KEYS, {"keys": sorted(set(dedup_keys))})
+
 
 async def open_duplicate_states(
     session: AsyncSession, dedup_keys: Collection[str]
@@ -116,6 +133,7 @@ async def open_duplicate_states(
     incident loaded): a storm's batch only counts its alerts on them."""
     if not dedup_keys:
         return {}
+    await _lock_keys(session, dedup_keys)
     connection = await session.connection()
     statement = _OPEN_STATES[connection.dialect.name]
     found: dict[str, OpenIncident] = {}
@@ -131,6 +149,7 @@ async def open_duplicates(
     several), in one statement: a storm's batch asks for a few dozen keys at once."""
     if not dedup_keys:
         return {}
+    await _lock_keys(session, dedup_keys)
     dialect = "postgresql" if is_postgres(session) else "sqlite"
     rows = await session.scalars(_OPEN_INCIDENTS[dialect], {"keys": list(dedup_keys)})
     found: dict[str, IncidentRow] = {}

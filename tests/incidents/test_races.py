@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from service.clock import FrozenClock
 from service.escalation.tables import EscalationStepRow, StepState
-from service.flows.incidents import acknowledge
+from service.flows.incidents import acknowledge, report_incident
 from service.incidents.tables import IncidentRow
 from tests.conftest import REPO
-from tests.engine_helpers import count, report, start_dutyd
+from tests.engine_helpers import count, flood_report, report, start_dutyd
 
 PAGING_ONLY = REPO / "tests" / "testdata" / "engine_plans"
 
@@ -103,5 +103,35 @@ async def test_incident_locked_by_acknowledgement_is_skipped_not_waited_for(
         await transaction.rollback()
         await holder.close()
         assert (await dutyd.engine.run_due()).steps_fired == 1
+    finally:
+        await dutyd.stop()
+
+
+async def test_reports_with_one_dedup_key_at_once_open_one_incident(
+    tmp_path: Path, database_url: str, clock: FrozenClock
+) -> None:
+    """Reports of the same thing arriving together, each in its own transaction (two
+    processes' engines in a storm, or API requests at once): one incident, the rest merged
+    into it. FOR UPDATE cannot lock an incident that does not exist yet."""
+    dutyd, _ = await start_dutyd(tmp_path, database_url, clock)
+    repeated = flood_report().model_copy(update={"dedup_key": "station-S17-flood"})
+
+    async def one_report() -> bool:
+        async with dutyd.sessions.begin() as session:
+            _, deduplicated = await report_incident(
+                session,
+                repeated,
+                roster=dutyd.runtime.roster,
+                plans=dutyd.runtime.plans,
+                reporter="hydro-platform",
+                now=clock.now(),
+                worker=dutyd.worker,
+            )
+            return deduplicated
+
+    try:
+        merged = await asyncio.gather(*(one_report() for _ in range(8)))
+        assert sorted(merged) == [False] + [True] * 7
+        assert await count(dutyd, IncidentRow, IncidentRow.dedup_key == "station-S17-flood") == 1
     finally:
         await dutyd.stop()
