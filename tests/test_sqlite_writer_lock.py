@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.store import sqlite_driver
 from service.store.database import create_engine
 from service.store.sqlite_writer_lock import WriterLock
 
@@ -124,4 +125,20 @@ def test_a_lock_never_let_go_is_said(tmp_path: Path) -> None:
     finally:
         holder.close()
         waiter.close()
+    assert not is_held(lock_file)
+
+
+async def test_a_connection_given_up_lets_the_lock_go(tmp_path: Path) -> None:
+    """SQLAlchemy ends a connection it gave up on (a cancelled task, or one collected with
+    its transaction open) by stopping its thread, not closing it: the lock goes too."""
+    lock_file = tmp_path / "dutyd.db-writer"
+    connection = await sqlite_driver.connect(
+        str(tmp_path / "dutyd.db"), writer_lock=str(lock_file), isolation_level=None
+    )
+    async with connection.cursor() as cursor:
+        await cursor.execute("BEGIN IMMEDIATE")
+    assert is_held(lock_file)
+    stopped = connection.stop()
+    assert stopped is not None
+    await stopped
     assert not is_held(lock_file)

@@ -13,6 +13,7 @@ transaction and gives it up as the transaction ends.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -150,6 +151,14 @@ class OneHopConnection(aiosqlite.Connection):
         finally:
             if self.writer_lock is not None:
                 self.writer_lock.close()
+
+    def stop(self) -> asyncio.Future[Any] | None:
+        """Also how SQLAlchemy ends a connection it gave up on (cancelled, or collected
+        with a transaction open): the lock goes with it, or this process's next writer
+        would wait for a lock its own lost connection still held."""
+        if self.writer_lock is not None:
+            self._tx.put_nowait((None, self.writer_lock.close))  # on the thread, in turn
+        return super().stop()
 
     async def write_many(self, sql: str, parameters: Sequence[Any]) -> None:
         """One transaction of one statement executed for each parameter set, begun (taking
