@@ -27,7 +27,6 @@ NOBODY = 65534  # Dovecot will not run a mailbox as root
 
 @dataclass
 class ImapServer:
-    home: Path
     plain_port: int
     tls_port: int
     user: str
@@ -139,7 +138,7 @@ def dovecot() -> Iterator[ImapServer]:
         started = subprocess.run([DOVECOT, "-c", str(config)], stdout=said, stderr=said)
         said.seek(0)
         assert started.returncode == 0, said.read()
-    server = ImapServer(root / "home", plain, tls, user, password, ca)
+    server = ImapServer(plain, tls, user, password, ca)
     try:
         deadline = time.monotonic() + 10
         while True:
