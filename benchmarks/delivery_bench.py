@@ -36,7 +36,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -78,7 +78,9 @@ from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio
 GOAL_RATE = {"sqlite": 2_000.0, "postgres": 5_000.0}
 GOAL_P99_S = 1.0
 INSERT_CHUNK = 5_000
-WIDE_OPEN = DeliveryPolicy(digest_threshold=1000, rate_limit_per_minute=100_000)
+WIDE_OPEN = DeliveryPolicy(
+    digest_threshold=1000, rate_limit_per_minute=100_000, digest_gather=timedelta(0)
+)
 TITLE_PREFIX = "dbench-"
 TITLE = re.compile(re.escape(TITLE_PREFIX) + r"(\d{5})")
 WARM_UP = 5

@@ -237,6 +237,13 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         6, ge=1, le=600, description="Messages per person and channel per minute; more wait."
     )
+    digest_gather_seconds: float = Field(
+        0.5,
+        ge=0,
+        le=10,
+        description="A message due for a person this soon after their last one waits until "
+        "then and goes with what else came meanwhile (a burst of incidents as one digest).",
+    )
     cap_signing_key: SecretStr | None = Field(
         None,
         description="PEM private key published CAP is signed with (XML-DSig, RSA-SHA256), "

@@ -121,8 +121,11 @@ async def test_two_processes_share_due_work_without_duplicates(
     a.engine.batch_size = b.engine.batch_size = 5
     a.engine.outbox.batch_size = b.engine.outbox.batch_size = 5
     a.engine.outbox.lanes = b.engine.outbox.lanes = 3  # batches in flight at once, each process
-    # Forty incidents page the same two people: no digest or rate limit here, to count each.
-    unbundled = DeliveryPolicy(digest_threshold=100, rate_limit_per_minute=600)
+    # Forty incidents page the same two people: no digest, rate limit or gathering here, to
+    # count each.
+    unbundled = DeliveryPolicy(
+        digest_threshold=100, rate_limit_per_minute=600, digest_gather=timedelta(0)
+    )
     a.engine.outbox.policy = b.engine.outbox.policy = unbundled
     try:
         incidents = 40

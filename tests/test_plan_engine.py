@@ -132,6 +132,8 @@ async def test_edited_plan_applies_to_new_incidents_and_after_replan(
         assert dutyd.reload_plans().applied
         new_incident = await report(dutyd)
         await dutyd.tick()
+        clock.advance(timedelta(seconds=1))  # its pages, gathered after the first one's
+        await dutyd.tick()
         transport.sent.clear()
 
         clock.advance(timedelta(minutes=10))

@@ -21,6 +21,9 @@ class DeliveryPolicy:
     backoff_max: timedelta = timedelta(minutes=10)
     digest_threshold: int = 3
     rate_limit_per_minute: int = 6
+    # What comes due for a person this soon after their last message waits and goes with
+    # what else comes meanwhile (pacing): a burst of new incidents is a digest or two.
+    digest_gather: timedelta = timedelta(seconds=0.5)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeliveryPolicy:
@@ -31,6 +34,7 @@ class DeliveryPolicy:
             backoff_max=timedelta(seconds=settings.delivery_backoff_max_seconds),
             digest_threshold=settings.digest_threshold,
             rate_limit_per_minute=settings.rate_limit_per_minute,
+            digest_gather=timedelta(seconds=settings.digest_gather_seconds),
         )
 
     def retry_delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> timedelta:

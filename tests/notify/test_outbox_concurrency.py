@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +129,9 @@ async def test_each_persons_messages_go_through_one_lane(
         outbox = dutyd.engine.outbox
         assert outbox.lanes == 4
         outbox.batch_size = 10
-        outbox.policy = DeliveryPolicy(digest_threshold=100, rate_limit_per_minute=100)
+        outbox.policy = DeliveryPolicy(
+            digest_threshold=100, rate_limit_per_minute=100, digest_gather=timedelta(0)
+        )
         people = [f"p{n}" for n in range(12)]
         await queue_messages(dutyd, people, 5)
         lanes_of: dict[str, set[int]] = defaultdict(set)
