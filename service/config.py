@@ -238,11 +238,7 @@ class Settings(BaseSettings):
         6, ge=1, le=600, description="Messages per person and channel per minute; more wait."
     )
     digest_gather_seconds: float = Field(
-        0.5,
-        ge=0,
-        le=10,
-        description="A message due for a person this soon after their last one waits until "
-        "then and goes with what else came meanwhile (a burst of incidents as one digest).",
+        0.5, ge=0, le=10, description="A burst for one person within this goes as one digest."
     )
     cap_signing_key: SecretStr | None = Field(
         None,

@@ -25,6 +25,7 @@ MACHINE_REPORT_COMMITS = Counter(
 )
 MACHINE_REPORTS = Counter(
     "dutyd_machine_reports_total",
-    "Machine reports by source and outcome (accepted, refused, rate_limited, imap_error).",
+    "Machine reports by source and outcome (accepted, refused, rate_limited, bad_signature, "
+    "check_in, imap_error; not_worked: stored, but the engine could not make it incident work).",
     ["source", "outcome"],
 )

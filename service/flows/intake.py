@@ -10,11 +10,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy import Row
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service import metrics
 from service.catalog import Category, Level
-from service.errors import DutydError
+from service.errors import DutydError, invalid_from
 from service.flows.incidents import report_incident, set_status
 from service.incidents import service as incidents
 from service.incidents.models import LEVEL_ORDER, IncidentReport, IncidentStatus
@@ -97,8 +100,14 @@ async def work_reports(
             )
         except DutydError as exc:  # an unknown unit, no plan: recorded, never lost
             log.warning("intake.report_not_worked", report=row.id, problem=str(exc))
-            outcomes.add(row.id, "failed", detail=str(exc))
-            done.ignored += 1
+            _not_worked(row, outcomes, done, str(exc))
+        except Exception as exc:
+            if _worth_retrying(exc):
+                raise  # the database's trouble, not the report's: the batch is tried again
+            # A report that breaks its work is kept, failed, with the reason; left
+            # accepted, it would fail every batch after it and stop all machine intake.
+            log.exception("intake.report_crashed", report=row.id)
+            _not_worked(row, outcomes, done, f"not worked, internal error: {exc!r}")
     await outcomes.write(session)
     return done, worked
 
@@ -116,6 +125,8 @@ async def _work(
     open_incidents: dict[str, incidents.OpenIncident | None],
     outcomes: reports.Outcomes,
 ) -> None:
+    """One report's work; what it writes is in a savepoint, so that a report that fails
+    half-way leaves nothing of itself and the batch goes on."""
     key = mapped.dedup_key
     if key not in open_incidents:
         open_incidents[key] = await incidents.open_duplicate(session, key)
@@ -126,16 +137,17 @@ async def _work(
             outcomes.add(row.id, "done", detail="resolved; no open incident")
             return
         if mapped.resolve and existing.status != IncidentStatus.resolved.value:
-            await set_status(
-                session,
-                roster=roster,
-                plans=plans,
-                incident_id=existing.id,
-                status=IncidentStatus.resolved,
-                note=f"{row.source} reports the alert resolved ({mapped.rule})",
-                actor=reporter,
-                now=now,
-            )
+            async with session.begin_nested():
+                await set_status(
+                    session,
+                    roster=roster,
+                    plans=plans,
+                    incident_id=existing.id,
+                    status=IncidentStatus.resolved,
+                    note=f"{row.source} reports the alert resolved ({mapped.rule})",
+                    actor=reporter,
+                    now=now,
+                )
             done.resolved += 1
             del open_incidents[key]  # looked up again: what resolving left open, if any
         outcomes.add(row.id, "done", incident_id=existing.id)
@@ -148,9 +160,8 @@ async def _work(
         outcomes.add(row.id, "done", incident_id=existing.id)
         done.counted += 1
         return
-    incident, deduplicated = await report_incident(
-        session,
-        IncidentReport(
+    try:
+        report = IncidentReport(
             category=mapped.category,
             event_type=mapped.event_type,
             level=mapped.level,
@@ -161,14 +172,20 @@ async def _work(
             reporter=reporter,
             learned_at=row.received_at,
             dedup_key=key,
-        ),
-        roster=roster,
-        plans=plans,
-        reporter=reporter,
-        now=now,
-        worker=worker,
-        learned_within=MACHINE_LEARNED_WITHIN,
-    )
+        )
+    except ValidationError as exc:  # e.g. a unit label longer than any unit id
+        raise invalid_from(exc, f"incident from rule {mapped.rule}") from exc
+    async with session.begin_nested():
+        incident, deduplicated = await report_incident(
+            session,
+            report,
+            roster=roster,
+            plans=plans,
+            reporter=reporter,
+            now=now,
+            worker=worker,
+            learned_within=MACHINE_LEARNED_WITHIN,
+        )
     open_incidents[key] = incident  # opened, or the open one raised to this level
     outcomes.add(row.id, "done", incident_id=incident.id)
     if deduplicated:
@@ -176,6 +193,18 @@ async def _work(
         done.raised += 1
     else:
         done.opened += 1
+
+
+def _not_worked(row: Row[Any], outcomes: reports.Outcomes, done: IntakeWork, why: str) -> None:
+    outcomes.add(row.id, "failed", detail=why)
+    metrics.MACHINE_REPORTS.labels(source=row.source, outcome="not_worked").inc()
+    done.ignored += 1
+
+
+def _worth_retrying(exc: Exception) -> bool:
+    """Whether the batch should be tried again: the database failed (a lost connection, a
+    deadlock), rather than this report's data breaking a rule of its schema."""
+    return isinstance(exc, SQLAlchemyError) and not isinstance(exc, DataError | IntegrityError)
 
 
 async def watch_heartbeats(
@@ -193,29 +222,35 @@ async def watch_heartbeats(
         source = rules.sources[row.source]
         assert source.unit is not None and source.every_minutes is not None
         silent_for = int((now - row.last_at).total_seconds() // 60)
-        incident, _ = await report_incident(
-            session,
-            IncidentReport(
-                category=Category.accident_disaster,
-                event_type="infrastructure",
-                level=Level.IV,
-                unit=source.unit,
-                title=f"{row.source} 未按时报到（已{silent_for}分钟）",
-                description=(
-                    f"{row.source} should check in every {source.every_minutes} min; "
-                    f"last at {row.last_at.isoformat(timespec='seconds')}"
-                ),
-                source="automated",
-                reporter=f"source:{row.source}",
-                learned_at=now,
-                dedup_key=f"heartbeat:{row.source}",
+        report = IncidentReport(
+            category=Category.accident_disaster,
+            event_type="infrastructure",
+            level=Level.IV,
+            unit=source.unit,
+            title=f"{row.source} 未按时报到（已{silent_for}分钟）",
+            description=(
+                f"{row.source} should check in every {source.every_minutes} min; "
+                f"last at {row.last_at.isoformat(timespec='seconds')}"
             ),
-            roster=roster,
-            plans=plans,
+            source="automated",
             reporter=f"source:{row.source}",
-            now=now,
-            worker=worker,
+            learned_at=now,
+            dedup_key=f"heartbeat:{row.source}",
         )
+        try:
+            async with session.begin_nested():
+                incident, _ = await report_incident(
+                    session,
+                    report,
+                    roster=roster,
+                    plans=plans,
+                    reporter=f"source:{row.source}",
+                    now=now,
+                    worker=worker,
+                )
+        except DutydError as exc:  # no plan covers its unit now: tried again next pass
+            log.warning("intake.silence_not_reported", source=row.source, problem=str(exc))
+            continue
         row.silent_incident_id = incident.id
         opened += 1
     return opened
