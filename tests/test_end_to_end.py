@@ -93,6 +93,8 @@ async def test_incident_escalates_until_acknowledged(
     assert sms_to(fake_twilio) == sorted(phone for phone, _ in [*AT_ONCE, DIRECTOR])
     assert mail_to(smtp_server) == sorted(mail for _, mail in [*AT_ONCE, DIRECTOR])
 
+    # The director reads the page and the desk acknowledges a couple of minutes later.
+    clock.advance(timedelta(minutes=2))
     response = await client.post(f"/api/v1/incidents/{incident['id']}/ack")
     assert response.status_code == 200
     assert response.json()["status"] == "acknowledged"

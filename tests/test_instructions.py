@@ -27,6 +27,8 @@ async def test_an_instruction_carried_out_and_supervised(daemon: Daemon) -> None
     await dutyd.engine.run_due()
     assert daemon.transport is not None
     daemon.transport.sent.clear()
+    # The leader gives the instruction a few minutes after the pages went out.
+    dutyd.clock.advance(timedelta(minutes=5))
     now = dutyd.clock.now()
     body = {
         "text": "立即组织沿河群众转移，确保人员安全",
