@@ -136,6 +136,7 @@ class Engine:
             read = await instructions_by_mail(
                 session, self.roster(), mailboxes, self.clock.now(), self.batch_size
             )
+        work.count_committed()
         # An incident it opened or resolved has pages to send: the pass goes round again.
         return more_reports or work.changed_incidents or read == self.batch_size
 
@@ -145,7 +146,9 @@ class Engine:
         if self.intake_rules is None:
             return IntakeWork(), False
         async with self._lock, self.sessions.begin() as session:
-            return await self._work_reports(session)
+            work, more = await self._work_reports(session)
+        work.count_committed()
+        return work, more
 
     def _intake_in_force(self) -> dict[str, Any]:
         """What machine reports are worked by, now."""

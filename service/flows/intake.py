@@ -5,14 +5,14 @@ rule says so. A storm of one group is one incident, with a count, not a thousand
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from pydantic import ValidationError
 from sqlalchemy import Row
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import metrics
@@ -41,6 +41,13 @@ class IntakeWork:
     raised: int = 0  # of the counted: a more severe alert raised its incident's level
     resolved: int = 0
     ignored: int = 0
+    not_worked: list[str] = field(default_factory=list)  # each failed report's source
+
+    def count_committed(self) -> None:
+        """Count the failed reports in metrics, once their batch is committed: a batch
+        rolled back and tried again would count them again."""
+        for source in self.not_worked:
+            metrics.MACHINE_REPORTS.labels(source=source, outcome="not_worked").inc()
 
     @property
     def changed_incidents(self) -> bool:
@@ -101,6 +108,8 @@ async def work_reports(
         except DutydError as exc:  # an unknown unit, no plan: recorded, never lost
             log.warning("intake.report_not_worked", report=row.id, problem=str(exc))
             _not_worked(row, outcomes, done, str(exc))
+            # What the savepoint's rollback expired is looked up again, not read stale.
+            open_incidents.pop(alert.dedup_key, None)
         except Exception as exc:
             if _worth_retrying(exc):
                 raise  # the database's trouble, not the report's: the batch is tried again
@@ -108,6 +117,7 @@ async def work_reports(
             # accepted, it would fail every batch after it and stop all machine intake.
             log.exception("intake.report_crashed", report=row.id)
             _not_worked(row, outcomes, done, f"not worked, internal error: {exc!r}")
+            open_incidents.pop(alert.dedup_key, None)
     await outcomes.write(session)
     return done, worked
 
@@ -197,14 +207,19 @@ async def _work(
 
 def _not_worked(row: Row[Any], outcomes: reports.Outcomes, done: IntakeWork, why: str) -> None:
     outcomes.add(row.id, "failed", detail=why)
-    metrics.MACHINE_REPORTS.labels(source=row.source, outcome="not_worked").inc()
+    done.not_worked.append(row.source)
     done.ignored += 1
 
 
 def _worth_retrying(exc: Exception) -> bool:
     """Whether the batch should be tried again: the database failed (a lost connection, a
-    deadlock), rather than this report's data breaking a rule of its schema."""
-    return isinstance(exc, SQLAlchemyError) and not isinstance(exc, DataError | IntegrityError)
+    deadlock), rather than this report's data breaking a rule of its schema, or a statement
+    that could not even be made of it (tried again, either would fail every time)."""
+    if isinstance(exc, DataError | IntegrityError):
+        return False
+    if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError):
+        return False  # raised before the database saw it: a value, a lazy load
+    return isinstance(exc, SQLAlchemyError)
 
 
 async def watch_heartbeats(
@@ -250,6 +265,12 @@ async def watch_heartbeats(
                 )
         except DutydError as exc:  # no plan covers its unit now: tried again next pass
             log.warning("intake.silence_not_reported", source=row.source, problem=str(exc))
+            continue
+        except Exception as exc:
+            if _worth_retrying(exc):
+                raise
+            # Tried again next pass; meanwhile the round's machine reports are worked.
+            log.exception("intake.silence_report_crashed", source=row.source)
             continue
         row.silent_incident_id = incident.id
         opened += 1

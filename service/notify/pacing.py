@@ -83,8 +83,18 @@ async def pace(
     events: list[dict[str, Any]],
 ) -> list[Row[Any]]:
     """What may go now to one person on one channel: the items themselves, or digests of
-    them; the rest is held until the rate limit frees, or the burst is gathered."""
+    them; the rest is held until the rate limit frees, or the burst is gathered.
+
+    A public warning's messages are only held: each goes whole and as issued (a lift
+    withdraws what of it still waits), never gathered into a digest."""
     sent, oldest = (recent.count, recent.oldest) if recent is not None else (0, now)
+    public = all(row.broadcast_id is not None for row in items)
+    if public:
+        allowed = max(policy.rate_limit_per_minute - sent, 0)
+        ready, held = items[:allowed], items[allowed:]
+        if held:
+            await _wait_for_window(session, held, sent, oldest, now, events)
+        return ready
     if recent is not None and now < recent.latest + policy.digest_gather:
         gathered_at = recent.latest + policy.digest_gather
         await _hold(session, items, gathered_at)
@@ -105,16 +115,27 @@ async def pace(
     ]
     held = [row for chunk in chunks[allowed:] for row in chunk] if chunks else items
     if held:
-        # They come due together when the oldest send in the window leaves it, so a
-        # backlog goes out in a few digests instead of trickling out for minutes.
-        free_at = max((oldest if sent else now) + RATE_WINDOW, now + timedelta(seconds=1))
-        await _hold(session, held, free_at)
-        wait = int((free_at - now).total_seconds())
-        events.extend(
-            event_values(row.id, MessageState.pending, now, f"rate limit: waits {wait}s")
-            for row in held
-        )
+        await _wait_for_window(session, held, sent, oldest, now, events)
     return ready
+
+
+async def _wait_for_window(
+    session: AsyncSession,
+    held: list[Row[Any]],
+    sent: int,
+    oldest: datetime,
+    now: datetime,
+    events: list[dict[str, Any]],
+) -> None:
+    # They come due together when the oldest send in the window leaves it, so a backlog
+    # goes out in a few digests instead of trickling out for minutes.
+    free_at = max((oldest if sent else now) + RATE_WINDOW, now + timedelta(seconds=1))
+    await _hold(session, held, free_at)
+    wait = int((free_at - now).total_seconds())
+    events.extend(
+        event_values(row.id, MessageState.pending, now, f"rate limit: waits {wait}s")
+        for row in held
+    )
 
 
 async def _hold(session: AsyncSession, items: list[Row[Any]], until: datetime) -> None:

@@ -50,6 +50,8 @@ async def remember_version(session: AsyncSession, loaded: LoadedPlan, now: datet
 
 @event.listens_for(Session, "after_commit")
 def _versions_committed(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the transaction around it may still roll back
     digests = session.info.pop(_COMMITTING, None)
     bind = session.get_bind() if digests else None
     if isinstance(bind, Engine):

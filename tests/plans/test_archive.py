@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from service.clock import FrozenClock
 from service.flows.incidents import report_incident
 from service.incidents.tables import IncidentRow
+from service.plans.archive import remember_version
 from service.plans.tables import PlanVersionRow
 from tests.engine_helpers import flood_report, report, start_dutyd
 
@@ -47,5 +48,26 @@ async def test_rolled_back_version_is_stored_by_the_next_report(
                 .where(PlanVersionRow.digest == incident.plan_version)
             )
         assert versions == 1  # (every plan of the set in force is archived at start, too)
+    finally:
+        await dutyd.stop()
+
+
+async def test_a_version_archived_in_a_released_savepoint_is_not_assumed_stored(
+    tmp_path: Path, database_url: str, clock: FrozenClock
+) -> None:
+    """A savepoint's release is not the transaction's commit: machine intake archives a new
+    version inside a report's savepoint, and the batch around it may still roll back."""
+    dutyd, _ = await start_dutyd(tmp_path, database_url, clock)
+    try:
+        unseen = dutyd.runtime.plans.plans[0].model_copy(update={"digest": "not-yet-archived"})
+        with pytest.raises(Abort):
+            async with dutyd.sessions.begin() as session:
+                async with session.begin_nested():
+                    await remember_version(session, unseen, clock.now())
+                raise Abort  # the batch around the released savepoint rolls back
+        async with dutyd.sessions.begin() as session:
+            await remember_version(session, unseen, clock.now())
+        async with dutyd.reads() as session:
+            assert await session.get(PlanVersionRow, "not-yet-archived") is not None
     finally:
         await dutyd.stop()
