@@ -66,11 +66,14 @@ async def report_incident(
     worker: str,
     learned_within: timedelta = incidents.LEARNED_WITHIN,
     drill: Drilled | None = None,
+    known_new: bool = False,
 ) -> tuple[IncidentRow, bool]:
     """Log an incident, or update the open one with the same dedup key. True if deduplicated.
-    A drill's incident runs under the plan the drill names, never merged with another."""
+    A drill's incident runs under the plan the drill names, never merged with another.
+    `known_new`: this transaction holds the dedup key's lock and found no open incident
+    of it (machine intake looks up a batch's keys at once): not looked up again."""
     learned_at = incidents.check_report(roster, report, now=now, learned_within=learned_within)
-    if report.dedup_key and drill is None:
+    if report.dedup_key and drill is None and not known_new:
         existing = await incidents.open_duplicate(session, report.dedup_key)
         if existing is not None:
             changes = incidents.merge_repeat(

@@ -84,9 +84,11 @@ async def work_reports(
         except Unmapped as exc:
             outcomes.add(row.id, "ignored", detail=str(exc))
             done.ignored += 1
-    open_incidents: dict[str, incidents.OpenIncident | None] = dict(
-        await incidents.open_duplicate_states(session, {alert.dedup_key for _, alert in mapped})
-    )
+    keys = {alert.dedup_key for _, alert in mapped}
+    # Each key's lock is held from here to the commit: a key with no open incident has
+    # none until this batch opens one.
+    open_incidents: dict[str, incidents.OpenIncident | None] = dict.fromkeys(keys)
+    open_incidents.update(await incidents.open_duplicate_states(session, keys))
     worked = len(claimed) - len(mapped)
     for row, alert in mapped:
         if max_opened is not None and done.opened >= max_opened:
@@ -195,6 +197,7 @@ async def _work(
             now=now,
             worker=worker,
             learned_within=MACHINE_LEARNED_WITHIN,
+            known_new=existing is None,
         )
     open_incidents[key] = incident  # opened, or the open one raised to this level
     outcomes.add(row.id, "done", incident_id=incident.id)
