@@ -288,8 +288,7 @@ class Dutyd(InForce, EnginePasses):
             return RunResult()
         metrics.STEPS_FIRED.inc(result.steps_fired)
         metrics.MESSAGES_ATTEMPTED.inc(result.messages_attempted)
-        if next_due is not None and next_due > self.clock.now():
-            self.wake(next_due)
+        self.wake_for(next_due)
         return result
 
     async def ready(self) -> str | None:

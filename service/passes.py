@@ -26,6 +26,10 @@ WAKE_JOB_ID = "wake"
 # Wake-ups never wait in APScheduler's queue or get skipped by it: `_woken` coalesces them.
 WAKE_INSTANCES = 1000
 INTAKE_PASS_SECONDS = 0.05
+# Work that came due while a pass ran (a digest's gathering half second, on a loaded
+# machine) gets a pass this soon, not at the safety tick; not at once, which would spin
+# on work another process holds.
+REPASS_AFTER = timedelta(seconds=0.1)
 
 
 class EnginePasses:
@@ -42,6 +46,13 @@ class EnginePasses:
         self._idle.set()
 
     tick: Callable[[], Awaitable[RunResult]]  # the daemon's full pass
+
+    def wake_for(self, next_due: datetime | None) -> None:
+        """After a pass: a wake-up at the next due time, or soon if it is already due."""
+        if next_due is None:
+            return
+        now = self.clock.now()
+        self.wake(next_due if next_due > now else now + REPASS_AFTER)
 
     def wake(self, at: datetime | None = None) -> None:
         """Ask for a full engine pass at `at` (engine clock time), or at once."""

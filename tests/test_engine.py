@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from service.clock import FrozenClock
@@ -12,6 +12,7 @@ from service.escalation.tables import EscalationStepRow, StepState
 from service.flows.engine import RunResult
 from service.notify.outbox import DeliveryPolicy
 from service.notify.tables import MessageRow, MessageState
+from service.passes import REPASS_AFTER, WAKE_JOB_ID
 from tests.conftest import REPO
 from tests.engine_helpers import count, report, start_dutyd
 
@@ -229,3 +230,27 @@ async def test_stop_lets_a_running_pass_finish(
     await dutyd.stop()
     assert finished.is_set()
     await running
+
+
+async def test_what_came_due_during_a_pass_gets_a_pass_soon_not_at_the_safety_tick(
+    tmp_path: Path, database_url: str, clock: FrozenClock
+) -> None:
+    """A digest gathered for half a second comes due while a slow pass still runs: the
+    next pass follows in a tenth of a second, not a second later at the safety tick."""
+    dutyd, _ = await start_dutyd(tmp_path, database_url, clock, plans_dir=PAGING_ONLY)
+    await dutyd.run_scheduler()
+    try:
+        already_due = clock.now() - timedelta(seconds=0.2)
+
+        async def due_while_the_pass_ran() -> datetime:
+            return already_due
+
+        dutyd.engine.next_due_at = due_while_the_pass_ran  # type: ignore[method-assign]
+        await dutyd.tick()
+        assert dutyd.scheduler is not None
+        wake = dutyd.scheduler.get_job(WAKE_JOB_ID)
+        assert wake is not None
+        delay = (wake.next_run_time - datetime.now(UTC)).total_seconds()
+        assert 0 < delay <= REPASS_AFTER.total_seconds()
+    finally:
+        await dutyd.stop()
