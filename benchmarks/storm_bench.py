@@ -326,6 +326,9 @@ class Storm:
     page_wait: float = 0.0
     pages: Counter[tuple[str, str]] = field(default_factory=Counter)  # handed over
     digests: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # One person's texts: (sent_at, how many messages it carried), the order they went.
+    texts: list[tuple[float, int]] = field(default_factory=list)
+    texts_to: str = ""
     unsent: int = 0
     notes: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
@@ -469,6 +472,22 @@ async def read_outcome(url: str, storm: Storm, stations: int, wait: float) -> No
                 storm.pages[(person, channel)] += count
                 if is_digest:
                     storm.digests[(person, channel)] += count
+            storm.texts_to = min((p for p, c in storm.pages if c == "sms"), default="")
+            carried = aliased(MessageRow)
+            storm.texts = [
+                (at.timestamp(), max(count, 1))
+                for at, count in await connection.execute(
+                    select(MessageRow.sent_at, func.count(carried.id))
+                    .outerjoin(carried, carried.digest_of == MessageRow.id)
+                    .where(
+                        MessageRow.sent_at.is_not(None),
+                        MessageRow.person_id == storm.texts_to,
+                        MessageRow.channel == "sms",
+                    )
+                    .group_by(MessageRow.id, MessageRow.sent_at)
+                    .order_by(MessageRow.sent_at)
+                )
+            ]
             storm.unsent = int(
                 await connection.scalar(
                     select(func.count()).where(MessageRow.state.in_(["pending", "sending"]))
@@ -639,6 +658,10 @@ def describe(storm: Storm, args: argparse.Namespace) -> None:
         f"  handed over: {sum(storm.pages.values())} messages: {people or 'none'}; "
         f"{storm.unsent} still queued"
     )
+    if storm.texts and storm.sent.get("first_ok"):
+        start = min(storm.sent["first_ok"].values())
+        went = ", ".join(f"+{at - start:.2f} s ({n})" for at, n in storm.texts[:12])
+        print(f"  texts to {storm.texts_to} from the storm's first 2xx (messages each): {went}")
     for what, count in sorted(storm.notes.items()):
         print(f"  daemon log: {what}: {count}")
     for line in storm.warnings:

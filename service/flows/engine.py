@@ -25,7 +25,7 @@ from service.escalation import chain
 from service.escalation.fire import fire_step, fire_unanswered_alert
 from service.escalation.tables import EscalationStepRow, StepKind, StepState
 from service.flows.instructions import advance_assignments
-from service.flows.intake import IntakeWork, watch_heartbeats, work_reports
+from service.flows.intake import Care, IntakeWork, in_care, watch_heartbeats, work_reports
 from service.flows.mail_replies import instructions_by_mail
 from service.flows.spotchecks import run_spot_checks
 from service.flows.warning_fanout import WarningTexts, next_warning_due, run_warning_pass
@@ -83,6 +83,7 @@ class Engine:
     # New incidents a transaction: their first pages go out before the rest is worked.
     intake_opened_per_batch: int = 10
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _care: Care = field(default_factory=Care)  # machine intake's: see `in_care`
     _warning_texts: WarningTexts = field(default_factory=WarningTexts)
 
     async def run_due(self) -> RunResult:
@@ -129,13 +130,19 @@ class Engine:
         """A batch of machine reports made into incident work; True if it was a full one."""
         if self.intake_rules is None:
             return False
-        async with self.sessions.begin() as session:
+        mailboxes = [n for n, s in self.intake_rules().sources.items() if s.kind == "mail"]
+
+        async def intake(session: AsyncSession, careful: bool) -> tuple[IntakeWork, bool, int]:
             await watch_heartbeats(session, **self._intake_in_force())
-            work, more_reports = await self._work_reports(session)
-            mailboxes = [n for n, s in self.intake_rules().sources.items() if s.kind == "mail"]
+            work, more = await self._work_reports(session, careful)
             read = await instructions_by_mail(
                 session, self.roster(), mailboxes, self.clock.now(), self.batch_size
             )
+            return work, more, read
+
+        work, more_reports, read = await in_care(
+            self.sessions, self._care, self.clock.now(), intake
+        )
         work.count_committed()
         # An incident it opened or resolved has pages to send: the pass goes round again.
         return more_reports or work.changed_incidents or read == self.batch_size
@@ -145,8 +152,10 @@ class Engine:
         be waiting. One batch a call: the caller puts due steps and pages between them."""
         if self.intake_rules is None:
             return IntakeWork(), False
-        async with self._lock, self.sessions.begin() as session:
-            work, more = await self._work_reports(session)
+        async with self._lock:
+            work, more = await in_care(
+                self.sessions, self._care, self.clock.now(), self._work_reports
+            )
         work.count_committed()
         return work, more
 
@@ -161,13 +170,14 @@ class Engine:
             "worker": self.worker,
         }
 
-    async def _work_reports(self, session: AsyncSession) -> tuple[IntakeWork, bool]:
+    async def _work_reports(self, session: AsyncSession, careful: bool) -> tuple[IntakeWork, bool]:
         """A batch of machine reports; and whether more may be waiting."""
         work, worked = await work_reports(
             session,
             **self._intake_in_force(),
             limit=self.intake_batch_size,
             max_opened=self.intake_opened_per_batch,
+            careful=careful,
         )
         more = worked == self.intake_batch_size or work.opened >= self.intake_opened_per_batch
         return work, more

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError, StatementError
 
 from service import metrics
@@ -204,3 +204,48 @@ async def test_a_silence_that_cannot_be_reported_does_not_stop_the_reports(
     titles = await incident_titles(daemon)
     assert len(titles) == 2 and "rain_gauge_r3 未按时报到" in titles[1]
     await gauge.aclose()
+
+
+async def test_batches_go_without_savepoints_until_a_report_fails(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A savepoint a report is two round trips more for each new incident: a batch goes
+    without; a report failing in it has the batch worked again, each report in its own,
+    and the batches of the next half minute too."""
+    dutyd = daemon.dutyd
+    assert dutyd.db is not None
+    savepoints: list[str] = []
+
+    def count_savepoints(*args: Any) -> None:
+        if str(args[2]).startswith("SAVEPOINT"):
+            savepoints.append(args[2])
+
+    event.listen(dutyd.db.sync_engine, "before_cursor_execute", count_savepoints)
+    real_report_incident = intake_flow.report_incident
+
+    async def breaks_on_s6(*args: Any, **kwargs: Any) -> Any:
+        if args[1].title.startswith("S6"):
+            raise RuntimeError("a bug in opening an incident")
+        return await real_report_incident(*args, **kwargs)
+
+    monkeypatch.setattr(intake_flow, "report_incident", breaks_on_s6)
+    try:
+        await report(daemon, alert("fast", station="S1"))
+        await dutyd.engine.run_due()
+        assert savepoints == []
+        await report(daemon, alert("crash", station="S6"), alert("fine", station="S7"))
+        await dutyd.engine.run_due()
+        worked_again = len(savepoints)
+        assert worked_again >= 1  # the batch again, each report in its own
+        await report(daemon, alert("after", station="S8"))
+        await dutyd.engine.run_due()
+        assert len(savepoints) == worked_again + 1  # careful for a while
+        dutyd.clock.advance(intake_flow.CAREFUL_FOR + timedelta(seconds=1))
+        await report(daemon, alert("later", station="S9"))
+        await dutyd.engine.run_due()
+        assert len(savepoints) == worked_again + 1
+    finally:
+        event.remove(dutyd.db.sync_engine, "before_cursor_execute", count_savepoints)
+    states = await outcomes(daemon)
+    assert states["crash"][0] == "failed"
+    assert all(states[f][0] == "done" for f in ("fast", "fine", "after", "later"))
