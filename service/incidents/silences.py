@@ -68,19 +68,37 @@ async def active_silence(
 ) -> SilenceRow | None:
     if source not in SILENCEABLE_SOURCES:
         return None
-    rows = await session.scalars(
-        select(SilenceRow)
-        .where(
-            SilenceRow.starts_at <= now, SilenceRow.ends_at > now, SilenceRow.expired_at.is_(None)
-        )
-        .order_by(SilenceRow.id)
-    )
-    for row in rows:
+    for row in await _in_force(session, now):
         if matches(
             row.matchers, category=category, event_type=event_type, unit=unit, dedup_key=dedup_key
         ):
             return row
     return None
+
+
+# The silences in force at a time, kept for the transaction that read them: a storm's
+# batch opens its incidents at one `now`, and asked once, not once an incident.
+_IN_FORCE = "silences_in_force"
+
+
+async def _in_force(session: AsyncSession, now: datetime) -> list[SilenceRow]:
+    transaction = session.sync_session.get_transaction()
+    kept = session.info.get(_IN_FORCE)
+    if kept is not None and kept[0] is transaction and kept[1] == now:
+        return list(kept[2])
+    rows = list(
+        await session.scalars(
+            select(SilenceRow)
+            .where(
+                SilenceRow.starts_at <= now,
+                SilenceRow.ends_at > now,
+                SilenceRow.expired_at.is_(None),
+            )
+            .order_by(SilenceRow.id)
+        )
+    )
+    session.info[_IN_FORCE] = (transaction, now, rows)
+    return rows
 
 
 async def create_silence(
@@ -99,6 +117,7 @@ async def create_silence(
     )
     session.add(row)
     await session.flush()
+    session.info.pop(_IN_FORCE, None)
     return row
 
 
@@ -107,6 +126,7 @@ async def expire_silence(session: AsyncSession, silence_id: int, *, now: datetim
     if row is None:
         raise NotFound("silence", silence_id)
     row.expired_at = row.expired_at or now
+    session.info.pop(_IN_FORCE, None)
     return row
 
 
