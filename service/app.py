@@ -273,6 +273,7 @@ class Dutyd(InForce, EnginePasses):
 
     async def tick(self) -> RunResult:
         metrics.ENGINE_RUNS.inc()
+        began = self.clock.now()
         try:
             await self.refresh_roster()
             if self._plans_to_archive is not None:
@@ -288,7 +289,7 @@ class Dutyd(InForce, EnginePasses):
             return RunResult()
         metrics.STEPS_FIRED.inc(result.steps_fired)
         metrics.MESSAGES_ATTEMPTED.inc(result.messages_attempted)
-        self.wake_for(next_due)
+        self.wake_for(next_due, began)
         return result
 
     async def ready(self) -> str | None:

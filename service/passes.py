@@ -47,12 +47,17 @@ class EnginePasses:
 
     tick: Callable[[], Awaitable[RunResult]]  # the daemon's full pass
 
-    def wake_for(self, next_due: datetime | None) -> None:
-        """After a pass: a wake-up at the next due time, or soon if it is already due."""
+    def wake_for(self, next_due: datetime | None, began: datetime) -> None:
+        """After a pass that began at `began`: a wake-up at the next due time, or soon if
+        it came due while the pass ran. Due since before the pass and still there, it is
+        not to be worked now (another process holds it): the safety tick looks again."""
         if next_due is None:
             return
         now = self.clock.now()
-        self.wake(next_due if next_due > now else now + REPASS_AFTER)
+        if next_due > now:
+            self.wake(next_due)
+        elif next_due > began:
+            self.wake(now + REPASS_AFTER)
 
     def wake(self, at: datetime | None = None) -> None:
         """Ask for a full engine pass at `at` (engine clock time), or at once."""

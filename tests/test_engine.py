@@ -240,10 +240,10 @@ async def test_what_came_due_during_a_pass_gets_a_pass_soon_not_at_the_safety_ti
     dutyd, _ = await start_dutyd(tmp_path, database_url, clock, plans_dir=PAGING_ONLY)
     await dutyd.run_scheduler()
     try:
-        already_due = clock.now() - timedelta(seconds=0.2)
 
         async def due_while_the_pass_ran() -> datetime:
-            return already_due
+            clock.advance(timedelta(seconds=0.7))  # the pass took 0.7 s
+            return clock.now() - timedelta(seconds=0.2)
 
         dutyd.engine.next_due_at = due_while_the_pass_ran  # type: ignore[method-assign]
         await dutyd.tick()
@@ -252,5 +252,26 @@ async def test_what_came_due_during_a_pass_gets_a_pass_soon_not_at_the_safety_ti
         assert wake is not None
         delay = (wake.next_run_time - datetime.now(UTC)).total_seconds()
         assert 0 < delay <= REPASS_AFTER.total_seconds()
+    finally:
+        await dutyd.stop()
+
+
+async def test_what_was_due_before_the_pass_and_still_is_waits_for_the_safety_tick(
+    tmp_path: Path, database_url: str, clock: FrozenClock
+) -> None:
+    """Due before the pass began and not worked by it (another process holds it): no
+    pass every tenth of a second for it."""
+    dutyd, _ = await start_dutyd(tmp_path, database_url, clock, plans_dir=PAGING_ONLY)
+    await dutyd.run_scheduler()
+    try:
+        held_elsewhere = clock.now() - timedelta(minutes=1)
+
+        async def still_due() -> datetime:
+            return held_elsewhere
+
+        dutyd.engine.next_due_at = still_due  # type: ignore[method-assign]
+        await dutyd.tick()
+        assert dutyd.scheduler is not None
+        assert dutyd.scheduler.get_job(WAKE_JOB_ID) is None
     finally:
         await dutyd.stop()

@@ -85,7 +85,7 @@ async def _in_force(session: AsyncSession, now: datetime) -> list[SilenceRow]:
     transaction = session.sync_session.get_transaction()
     kept = session.info.get(_IN_FORCE)
     if kept is not None and kept[0] is transaction and kept[1] == now:
-        return list(kept[2])
+        return kept[2]
     rows = list(
         await session.scalars(
             select(SilenceRow)
